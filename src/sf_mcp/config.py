@@ -1,0 +1,193 @@
+"""Settings: one validated object built from ``SF_*`` variables and an optional TOML file.
+
+Precedence, highest first: arguments given in code (the CLI's flags), environment
+variables, the TOML file named by ``SF_CONFIG_FILE``, then the embedded defaults
+below. The defaults run everything offline: an SQLite file and a content folder
+under ``SF_DATA_DIR``, the in-process chain and the local renderer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import platformdirs
+from pydantic import AliasChoices, AfterValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from sf_mcp.errors import ConfigError
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+def normalize_address(value: str) -> str:
+    """Return ``value`` as a lower-case 0x address, or raise ValueError naming it."""
+    if not isinstance(value, str) or not _ADDRESS.match(value.strip()):
+        raise ValueError(f"{value!r} is not a 0x-prefixed 20-byte hex address")
+    return value.strip().lower()
+
+
+Address = Annotated[str, AfterValidator(normalize_address)]
+
+
+class ContentBackend(StrEnum):
+    LOCAL = "local"  # content-addressed files under SF_DATA_DIR/content
+    S3 = "s3"  # any S3-compatible bucket (AWS S3, Cloudflare R2, MinIO)
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure. Secrets are ``SecretStr`` and never printed."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SF_",
+        extra="forbid",
+        validate_default=True,
+        populate_by_name=True,
+    )
+
+    # -- storage -------------------------------------------------------------
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("sf-mcp")),
+        description="Holds the database, content and deployment files.",
+    )
+    database_url: str | None = Field(
+        default=None, description="sqlite:///path (default: sf-mcp.db in the data dir)."
+    )
+
+    # -- who is calling (stdio) ---------------------------------------------
+    wallet: Address | None = Field(
+        default=None, description="The stdio caller's wallet; tools return unsigned TxPlans for it."
+    )
+    agent_key: SecretStr | None = Field(
+        default=None, description="A local agent's private key: its address is the wallet and the server signs."
+    )
+    operator_key: SecretStr | None = Field(
+        default=None, description="The server's own key for operator actions (refunds, submitGeneration)."
+    )
+
+    # -- payments ------------------------------------------------------------
+    free_daily_quota: int = Field(default=5, ge=0, description="Free generations per wallet per UTC day.")
+
+    # -- jobs ----------------------------------------------------------------
+    workers: int = Field(default=4, ge=1, le=64, description="Concurrent generation jobs.")
+    job_lease_s: float = Field(default=120.0, gt=0, description="A running job whose lease expires is resumed.")
+    job_max_attempts: int = Field(default=3, ge=1, description="Runs of one job before it fails for good.")
+
+    # -- generation ----------------------------------------------------------
+    image_models: list[str] = Field(
+        default=[
+            "black-forest-labs/FLUX.1-schnell",
+            "stabilityai/stable-diffusion-xl-base-1.0",
+            "runwayml/stable-diffusion-v1-5",
+        ],
+        description="Hugging Face text-to-image models, tried in order.",
+    )
+    video_models: list[str] = Field(
+        default=["Lightricks/LTX-Video"], description="Hugging Face text-to-video models, tried in order."
+    )
+    hf_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SF_HF_TOKEN", "HF_TOKEN", "hf_token")
+    )
+    hf_provider: str = Field(default="auto", description="Inference provider; 'auto' lets the hub choose.")
+    hf_base_url: str | None = Field(default=None, description="Dedicated endpoint or proxy in hf-inference format.")
+    cloudflare_account_id: str | None = None
+    cloudflare_api_token: SecretStr | None = None
+    cloudflare_base_url: str = "https://api.cloudflare.com/client/v4"
+    cloudflare_image_models: list[str] = [
+        "@cf/black-forest-labs/flux-1-schnell",
+        "@cf/stabilityai/stable-diffusion-xl-base-1.0",
+    ]
+    local_renderer: bool | None = Field(
+        default=None, description="Offline renderer as last provider; default on in embedded mode only."
+    )
+    attempt_timeout_s: float = Field(default=60.0, gt=0)
+    generation_deadline_s: float = Field(default=300.0, gt=0)
+    breaker_failures: int = Field(default=3, ge=1, description="Failures in a row that open a provider's circuit.")
+    breaker_cooldown_s: float = Field(default=60.0, gt=0)
+    preview_max_px: int = Field(default=256, ge=32, le=1024, description="Longest side of the inline preview.")
+
+    # -- content store -------------------------------------------------------
+    content_backend: ContentBackend = ContentBackend.LOCAL
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "auto"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_public_base_url: str | None = None
+
+    # -- chain ---------------------------------------------------------------
+    rpc_url: str | None = Field(default=None, description="JSON-RPC URL; unset means the embedded chain.")
+    confirmations: int | None = Field(
+        default=None, ge=0, description="Blocks a payment needs; default 1 on Sonic, 0 on dev chains."
+    )
+
+    # -- HTTP ----------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> "Settings":
+        if self.content_backend is ContentBackend.S3 and not self.s3_bucket:
+            raise ValueError("SF_S3_BUCKET is required when SF_CONTENT_BACKEND=s3")
+        if self.wallet and self.agent_key:
+            raise ValueError("set SF_WALLET or SF_AGENT_KEY, not both (the agent key's address is the wallet)")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when no RPC URL is set and the in-process chain is used."""
+        return self.rpc_url is None
+
+    @property
+    def local_renderer_enabled(self) -> bool:
+        return self.embedded if self.local_renderer is None else self.local_renderer
+
+    @property
+    def database_path(self) -> Path:
+        if self.database_url:
+            if not self.database_url.startswith("sqlite:///"):
+                raise ConfigError(f"SF_DATABASE_URL {self.database_url!r}: only sqlite:///path is supported")
+            return Path(self.database_url.removeprefix("sqlite:///"))
+        return self.data_dir / "sf-mcp.db"
+
+    @property
+    def content_dir(self) -> Path:
+        return self.data_dir / "content"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_file = os.environ.get("SF_CONFIG_FILE")
+        if toml_file:
+            if not Path(toml_file).is_file():
+                raise ConfigError(f"SF_CONFIG_FILE {toml_file!r} does not exist")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and validate the settings, turning validation errors into one readable ConfigError."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]) or "settings"
+            env_name = f"SF_{name.upper()}" if err["loc"] else name
+            problems.append(f"{env_name}: {err['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

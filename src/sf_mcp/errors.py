@@ -1,0 +1,82 @@
+"""The one exception tree of sf-mcp.
+
+Every error a user can act on derives from :class:`SfMcpError`; tools turn them
+into ``is_error`` results whose text is ``str(error)``, so messages are written
+for a person, name the offending field or value, and never contain secrets.
+
+    SfMcpError
+    ├── ConfigError              a setting is missing or invalid (names the setting)
+    ├── InvalidRequest           bad tool input (names the field)
+    ├── PaymentError             the payment cannot pay for this generation
+    │   ├── PaymentRejected      invalid, foreign, failed, other payer, mismatch
+    │   ├── PaymentConsumed      already paid for another task (names the task)
+    │   └── InsufficientFunds    no free quota / credits left
+    ├── GenerationError          every provider failed (attempts attached)
+    │   └── PromptRefused        a provider refused the prompt; no other model tried
+    ├── ChainError               the chain could not be read or written
+    │   └── ChainUnavailable     RPC outage: retryable, nothing was consumed
+    ├── NotFound                 an unknown task, content hash or generation
+    └── Unauthorized             the caller may not do this for that wallet
+"""
+
+from __future__ import annotations
+
+
+class SfMcpError(Exception):
+    """Root of every error sf-mcp raises on purpose."""
+
+    retryable: bool = False
+
+
+class ConfigError(SfMcpError):
+    """A setting is missing or invalid."""
+
+
+class InvalidRequest(SfMcpError):
+    """A tool argument is invalid; the message names the field."""
+
+
+class PaymentError(SfMcpError):
+    """The payment cannot pay for this generation."""
+
+
+class PaymentRejected(PaymentError):
+    """The payment is invalid for this caller or request."""
+
+
+class PaymentConsumed(PaymentError):
+    """The payment already paid for a different task."""
+
+    def __init__(self, message: str, *, task_id: str) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+
+
+class InsufficientFunds(PaymentError):
+    """No free quota or credits left."""
+
+
+class GenerationError(SfMcpError):
+    """Every provider in the chain failed."""
+
+
+class PromptRefused(GenerationError):
+    """A provider refused the prompt, so no other model is tried."""
+
+
+class ChainError(SfMcpError):
+    """The chain could not be read or written."""
+
+
+class ChainUnavailable(ChainError):
+    """The RPC endpoint is unreachable; try again, nothing was consumed."""
+
+    retryable = True
+
+
+class NotFound(SfMcpError):
+    """An unknown task, content hash or generation."""
+
+
+class Unauthorized(SfMcpError):
+    """The caller may not act for that wallet."""

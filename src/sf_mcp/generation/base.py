@@ -1,0 +1,93 @@
+"""The provider seam: one small interface every model backend implements.
+
+The fallback chain (``chain.py``) knows only :class:`Provider`; a provider knows
+only its own wire format. A provider raises :class:`ProviderError` with an
+:class:`ErrorClass` so the chain can decide whether the next model is worth
+trying (a timeout is, a refused prompt is not).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class GenerationKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerationRequest:
+    """What the caller asked for, already validated and cleaned."""
+
+    kind: GenerationKind
+    prompt: str
+    width: int = 1024
+    height: int = 1024
+    steps: int | None = None
+    seed: int | None = None
+    negative_prompt: str | None = None
+    model: str | None = None  # a preferred model, tried first when a provider serves it
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GeneratedMedia:
+    """Bytes a provider produced, before validation and storage."""
+
+    data: bytes
+    mime_type: str
+    provider: str
+    model: str
+    width: int | None = None
+    height: int | None = None
+
+
+class ErrorClass(StrEnum):
+    TIMEOUT = "timeout"  # the attempt ran past its timeout: try the next model
+    UNAVAILABLE = "unavailable"  # 5xx, 503 model loading, connection refused: next model
+    RATE_LIMITED = "rate_limited"  # 429: next model
+    REFUSED = "refused"  # the prompt was refused or invalid: every model would refuse, stop
+    CONFIG = "config"  # bad or missing token: the operator must fix it; next provider
+    BAD_OUTPUT = "bad_output"  # the bytes were not a valid image/video: next model
+    CIRCUIT_OPEN = "circuit_open"  # skipped without a call, the provider failed recently
+
+
+class ProviderError(Exception):
+    """One failed attempt, classified."""
+
+    def __init__(self, message: str, *, error_class: ErrorClass) -> None:
+        super().__init__(message)
+        self.error_class = error_class
+
+
+class Attempt(BaseModel):
+    """One try of one model, recorded on the job and shown in GenerationResult.attempts."""
+
+    provider: str
+    model: str
+    outcome: str  # "ok" | "error" | "skipped"
+    error_class: ErrorClass | None = None
+    message: str | None = None
+    ms: int = 0
+
+
+class Provider(abc.ABC):
+    """A backend that turns a request into media with one of its models."""
+
+    name: str
+
+    @abc.abstractmethod
+    def models(self, kind: GenerationKind) -> list[str]:
+        """The models this provider will try for ``kind``, in order (empty: not served)."""
+
+    @abc.abstractmethod
+    async def generate(self, request: GenerationRequest, *, model: str) -> GeneratedMedia:
+        """Produce media with ``model`` or raise :class:`ProviderError`."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the default has none."""

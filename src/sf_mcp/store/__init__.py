@@ -1,0 +1,32 @@
+"""Persistence: the only package that speaks SQL.
+
+``Store`` opens the database, applies migrations and hands out one query object
+per concern. Callers depend on these methods, never on SQL, so a Postgres
+backend can follow behind the same names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sf_mcp.store.accounts import Accounts
+from sf_mcp.store.db import Database
+from sf_mcp.store.generations import GenerationRow, Generations, utc_day
+
+__all__ = ["Accounts", "GenerationRow", "Generations", "Store", "utc_day"]
+
+
+class Store:
+    """The database and its query objects."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.accounts = Accounts(db)
+        self.generations = Generations(db)
+
+    @classmethod
+    async def open(cls, path: Path) -> "Store":
+        return cls(await Database.open(path))
+
+    async def close(self) -> None:
+        await self.db.close()

@@ -1,0 +1,52 @@
+"""Wallets, their off-chain credits and their free-tier usage."""
+
+from __future__ import annotations
+
+import time
+
+from sf_mcp.store.db import Database
+from sf_mcp.store.generations import utc_day
+
+
+class Accounts:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add_credits(self, wallet: str, amount: int, *, reason: str) -> int:
+        """Add ``amount`` credits (an operator grant or a purchase); returns the new balance."""
+        if amount <= 0:
+            raise ValueError(f"amount must be positive, got {amount}")
+        now = time.time()
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO users (wallet, created_at, last_seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (wallet, now, now),
+            )
+            await tx.execute(
+                "INSERT INTO user_credits (wallet, balance, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (wallet) DO UPDATE SET balance = balance + excluded.balance, updated_at = excluded.updated_at",
+                (wallet, amount, now),
+            )
+            await tx.insert(
+                "INSERT INTO credit_ledger (wallet, delta, reason, created_at) VALUES (?, ?, ?, ?)",
+                (wallet, amount, reason, now),
+            )
+            row = await tx.fetchone("SELECT balance FROM user_credits WHERE wallet = ?", (wallet,))
+            return int(row["balance"])
+
+    async def credits(self, wallet: str) -> int:
+        row = await self._db.fetchone("SELECT balance FROM user_credits WHERE wallet = ?", (wallet,))
+        return int(row["balance"]) if row else 0
+
+    async def free_used_today(self, wallet: str) -> int:
+        row = await self._db.fetchone(
+            "SELECT used FROM free_usage WHERE wallet = ? AND day = ?", (wallet, utc_day())
+        )
+        return int(row["used"]) if row else 0
+
+    async def ledger(self, wallet: str, *, limit: int = 50) -> list[dict]:
+        return await self._db.fetchall(
+            "SELECT entry_id, delta, reason, task_id, created_at FROM credit_ledger WHERE wallet = ? "
+            "ORDER BY entry_id DESC LIMIT ?",
+            (wallet, limit),
+        )

@@ -1,0 +1,338 @@
+"""Generation jobs: the durable rows behind every task, their leases and their payments.
+
+A row is created already paid for (``reserve_*``), in the same transaction that
+debits the credits or free quota, so a payment and its job exist together or not
+at all. ``payment_key`` is unique: one payment, one job.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel
+
+from sf_mcp.errors import InsufficientFunds
+from sf_mcp.store.db import Database, Row, Transaction, dumps
+
+TERMINAL = ("succeeded", "failed", "refunded")
+
+
+class GenerationRow(BaseModel):
+    """One job as stored."""
+
+    task_id: str
+    wallet: str
+    kind: str
+    prompt: str
+    params: dict[str, Any]
+    status: str
+    payment_method: str
+    payment_key: str
+    payment: dict[str, Any]
+    provider: str | None = None
+    model: str | None = None
+    content_sha256: str | None = None
+    mime_type: str | None = None
+    public_url: str | None = None
+    attempts: list[dict[str, Any]] = []
+    error: str | None = None
+    refund: dict[str, Any] | None = None
+    run_count: int = 0
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    chain_request_id: int | None = None
+    submission: dict[str, Any] | None = None
+
+    @classmethod
+    def from_row(cls, row: Row) -> "GenerationRow":
+        data = dict(row)
+        for key in ("params", "payment", "attempts", "refund", "submission"):
+            if data.get(key) is not None:
+                data[key] = json.loads(data[key])
+        return cls(**data)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL
+
+
+def utc_day(ts: float | None = None) -> str:
+    return datetime.fromtimestamp(ts if ts is not None else time.time(), tz=timezone.utc).strftime("%Y-%m-%d")
+
+
+class Generations:
+    """Queries on ai_generations, credits and free quota that must change together."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- reserve: pay and create the job in one transaction -------------------
+    async def reserve_free(
+        self, *, wallet: str, kind: str, prompt: str, params: dict[str, Any], daily_quota: int
+    ) -> GenerationRow:
+        day = utc_day()
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO free_usage (wallet, day, used) VALUES (?, ?, 0) ON CONFLICT DO NOTHING", (wallet, day)
+            )
+            changed = await tx.execute(
+                "UPDATE free_usage SET used = used + 1 WHERE wallet = ? AND day = ? AND used < ?",
+                (wallet, day, daily_quota),
+            )
+            if not changed:
+                raise InsufficientFunds(
+                    f"payment: the free tier allows {daily_quota} generations per UTC day and {wallet} has used "
+                    "them all today; pay with credits or crypto instead"
+                )
+            used = (await tx.fetchone("SELECT used FROM free_usage WHERE wallet = ? AND day = ?", (wallet, day)))["used"]
+            task_id = _new_task_id()
+            payment = {"method": "free", "day": day, "slot": used}
+            return await _insert(tx, task_id, wallet, kind, prompt, params, "free", f"free:{wallet}:{day}:{task_id}", payment)
+
+    async def reserve_credits(
+        self, *, wallet: str, kind: str, prompt: str, params: dict[str, Any], cost: int = 1
+    ) -> GenerationRow:
+        async with self._db.transaction() as tx:
+            changed = await tx.execute(
+                "UPDATE user_credits SET balance = balance - ?, updated_at = ? WHERE wallet = ? AND balance >= ?",
+                (cost, time.time(), wallet, cost),
+            )
+            if not changed:
+                row = await tx.fetchone("SELECT balance FROM user_credits WHERE wallet = ?", (wallet,))
+                balance = row["balance"] if row else 0
+                raise InsufficientFunds(
+                    f"payment: {wallet} has {balance} credits and a generation costs {cost}; "
+                    "add credits or pay with crypto"
+                )
+            task_id = _new_task_id()
+            entry = await tx.insert(
+                "INSERT INTO credit_ledger (wallet, delta, reason, task_id, created_at) VALUES (?, ?, 'generation', ?, ?)",
+                (wallet, -cost, task_id, time.time()),
+            )
+            payment = {"method": "credits", "credits": cost, "ledger_entry": entry}
+            return await _insert(tx, task_id, wallet, kind, prompt, params, "credits", f"credits:{entry}", payment)
+
+    async def reserve_keyed(
+        self,
+        *,
+        payment_key: str,
+        wallet: str,
+        kind: str,
+        prompt: str,
+        params: dict[str, Any],
+        payment: dict[str, Any],
+        chain_request_id: int | None = None,
+    ) -> tuple[GenerationRow, bool]:
+        """Create the job for an external payment, or return the one it already paid for.
+
+        Returns ``(row, created)``; ``created`` is False when the key was already used.
+        """
+        async with self._db.transaction() as tx:
+            existing = await tx.fetchone("SELECT * FROM ai_generations WHERE payment_key = ?", (payment_key,))
+            if existing:
+                return GenerationRow.from_row(existing), False
+            row = await _insert(
+                tx, _new_task_id(), wallet, kind, prompt, params, payment["method"], payment_key, payment,
+                chain_request_id=chain_request_id,
+            )
+            return row, True
+
+    # -- leases ---------------------------------------------------------------
+    async def claim_next(self, *, owner: str, lease_s: float) -> GenerationRow | None:
+        """Take the oldest queued job, or a running one whose lease expired (its worker died)."""
+        now = time.time()
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone(
+                "SELECT task_id FROM ai_generations WHERE status = 'queued' "
+                "OR (status = 'running' AND lease_expires_at < ?) ORDER BY created_at LIMIT 1",
+                (now,),
+            )
+            if row is None:
+                return None
+            claimed = await tx.fetchone(
+                "UPDATE ai_generations SET status = 'running', lease_owner = ?, lease_expires_at = ?, "
+                "run_count = run_count + 1, started_at = COALESCE(started_at, ?) WHERE task_id = ? RETURNING *",
+                (owner, now + lease_s, now, row["task_id"]),
+            )
+            return GenerationRow.from_row(claimed)
+
+    async def renew_lease(self, task_id: str, *, owner: str, lease_s: float) -> bool:
+        async with self._db.transaction() as tx:
+            return bool(
+                await tx.execute(
+                    "UPDATE ai_generations SET lease_expires_at = ? WHERE task_id = ? AND lease_owner = ? "
+                    "AND status = 'running'",
+                    (time.time() + lease_s, task_id, owner),
+                )
+            )
+
+    async def next_lease_expiry(self) -> float | None:
+        row = await self._db.fetchone(
+            "SELECT MIN(lease_expires_at) AS t FROM ai_generations WHERE status = 'running'"
+        )
+        return row["t"] if row else None
+
+    # -- outcomes -------------------------------------------------------------
+    async def record_attempts(self, task_id: str, attempts: list[dict[str, Any]]) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute("UPDATE ai_generations SET attempts = ? WHERE task_id = ?", (dumps(attempts), task_id))
+
+    async def mark_succeeded(
+        self,
+        task_id: str,
+        *,
+        owner: str,
+        provider: str,
+        model: str,
+        content_sha256: str,
+        mime_type: str,
+        public_url: str | None,
+        attempts: list[dict[str, Any]],
+    ) -> GenerationRow | None:
+        """Finish a job; None when this worker lost the lease (another finished it)."""
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone(
+                "UPDATE ai_generations SET status = 'succeeded', provider = ?, model = ?, content_sha256 = ?, "
+                "mime_type = ?, public_url = ?, attempts = ?, error = NULL, finished_at = ?, lease_owner = NULL, "
+                "lease_expires_at = NULL WHERE task_id = ? AND status = 'running' AND lease_owner = ? RETURNING *",
+                (provider, model, content_sha256, mime_type, public_url, dumps(attempts), time.time(), task_id, owner),
+            )
+            return GenerationRow.from_row(row) if row else None
+
+    async def mark_failed(
+        self, task_id: str, *, owner: str | None, error: str, attempts: list[dict[str, Any]]
+    ) -> GenerationRow | None:
+        """Fail a job and give back a credits or free-tier payment in the same transaction.
+
+        Crypto payments are refunded on chain by the caller, then recorded with
+        :meth:`record_refund`. Returns None when the job was not this worker's.
+        """
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone(
+                "UPDATE ai_generations SET status = 'failed', error = ?, attempts = ?, finished_at = ?, "
+                "lease_owner = NULL, lease_expires_at = NULL "
+                "WHERE task_id = ? AND status IN ('queued', 'running') AND (? IS NULL OR lease_owner = ?) RETURNING *",
+                (error, dumps(attempts), time.time(), task_id, owner, owner),
+            )
+            if row is None:
+                return None
+            job = GenerationRow.from_row(row)
+            refund = await _refund_offchain(tx, job)
+            if refund is not None:
+                row = await tx.fetchone(
+                    "UPDATE ai_generations SET status = 'refunded', refund = ? WHERE task_id = ? RETURNING *",
+                    (dumps(refund), task_id),
+                )
+                job = GenerationRow.from_row(row)
+            return job
+
+    async def record_refund(self, task_id: str, refund: dict[str, Any]) -> GenerationRow:
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone(
+                "UPDATE ai_generations SET status = 'refunded', refund = ? WHERE task_id = ? RETURNING *",
+                (dumps(refund), task_id),
+            )
+            return GenerationRow.from_row(row)
+
+    async def record_submission(self, task_id: str, submission: dict[str, Any]) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE ai_generations SET submission = ? WHERE task_id = ?", (dumps(submission), task_id)
+            )
+
+    # -- reads ----------------------------------------------------------------
+    async def get(self, task_id: str) -> GenerationRow | None:
+        row = await self._db.fetchone("SELECT * FROM ai_generations WHERE task_id = ?", (task_id,))
+        return GenerationRow.from_row(row) if row else None
+
+    async def by_payment_key(self, payment_key: str) -> GenerationRow | None:
+        row = await self._db.fetchone("SELECT * FROM ai_generations WHERE payment_key = ?", (payment_key,))
+        return GenerationRow.from_row(row) if row else None
+
+    async def recent(self, *, limit: int = 20, wallet: str | None = None) -> list[GenerationRow]:
+        if wallet:
+            rows = await self._db.fetchall(
+                "SELECT * FROM ai_generations WHERE wallet = ? ORDER BY created_at DESC LIMIT ?", (wallet, limit)
+            )
+        else:
+            rows = await self._db.fetchall(
+                "SELECT * FROM ai_generations ORDER BY created_at DESC LIMIT ?", (limit,)
+            )
+        return [GenerationRow.from_row(r) for r in rows]
+
+    async def unsubmitted(self, *, limit: int = 50) -> list[GenerationRow]:
+        """Succeeded crypto jobs not yet entered into the on-chain contest."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM ai_generations WHERE status = 'succeeded' AND chain_request_id IS NOT NULL "
+            "AND submission IS NULL ORDER BY created_at LIMIT ?",
+            (limit,),
+        )
+        return [GenerationRow.from_row(r) for r in rows]
+
+    async def pending_onchain_refunds(self, *, limit: int = 50) -> list[GenerationRow]:
+        """Failed crypto jobs whose refund has not been recorded yet."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM ai_generations WHERE status = 'failed' AND payment_method = 'crypto' "
+            "ORDER BY finished_at LIMIT ?",
+            (limit,),
+        )
+        return [GenerationRow.from_row(r) for r in rows]
+
+
+async def _insert(
+    tx: Transaction,
+    task_id: str,
+    wallet: str,
+    kind: str,
+    prompt: str,
+    params: dict[str, Any],
+    method: str,
+    payment_key: str,
+    payment: dict[str, Any],
+    *,
+    chain_request_id: int | None = None,
+) -> GenerationRow:
+    now = time.time()
+    await tx.execute(
+        "INSERT INTO users (wallet, created_at, last_seen_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (wallet) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+        (wallet, now, now),
+    )
+    row = await tx.fetchone(
+        "INSERT INTO ai_generations (task_id, wallet, kind, prompt, params, status, payment_method, payment_key, "
+        "payment, created_at, chain_request_id) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING *",
+        (task_id, wallet, kind, prompt, dumps(params), method, payment_key, dumps(payment), now, chain_request_id),
+    )
+    return GenerationRow.from_row(row)
+
+
+async def _refund_offchain(tx: Transaction, job: GenerationRow) -> dict[str, Any] | None:
+    now = time.time()
+    if job.payment_method == "credits":
+        credits = int(job.payment["credits"])
+        await tx.execute(
+            "UPDATE user_credits SET balance = balance + ?, updated_at = ? WHERE wallet = ?", (credits, now, job.wallet)
+        )
+        entry = await tx.insert(
+            "INSERT INTO credit_ledger (wallet, delta, reason, task_id, created_at) VALUES (?, ?, 'refund', ?, ?)",
+            (job.wallet, credits, job.task_id, now),
+        )
+        return {"method": "credits", "credits": credits, "ledger_entry": entry}
+    if job.payment_method == "free":
+        await tx.execute(
+            "UPDATE free_usage SET used = used - 1 WHERE wallet = ? AND day = ? AND used > 0",
+            (job.wallet, job.payment["day"]),
+        )
+        return {"method": "free", "day": job.payment["day"]}
+    return None
+
+
+def _new_task_id() -> str:
+    return uuid.uuid4().hex
