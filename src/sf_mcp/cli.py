@@ -1,0 +1,79 @@
+"""The ``sf-mcp`` command: serve, demo (and the chain commands as they land)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import anyio
+
+from sf_mcp.config import Settings, load_settings
+from sf_mcp.errors import SfMcpError
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(
+            data_dir=args.data_dir,
+            rpc_url=getattr(args, "rpc_url", None),
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+        )
+        return args.command(args, settings)
+    except SfMcpError as exc:
+        print(f"sf-mcp: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sf-mcp", description="MCP server for paid, on-chain AI generation on Sonic.")
+    parser.add_argument("--data-dir", type=Path, help="database, content and deployment files (env SF_DATA_DIR)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr at INFO level")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the MCP server (stdio or streamable HTTP)")
+    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    serve.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
+    serve.add_argument("--rpc-url", help="JSON-RPC URL of anvil or Sonic (default: the embedded chain)")
+    serve.set_defaults(command=_serve)
+
+    demo = sub.add_parser("demo", help="run a scripted MCP session on the embedded defaults and print it")
+    demo.add_argument("--out", type=Path, default=Path("sf-mcp-demo"), help="folder for the generated images")
+    demo.set_defaults(command=_demo)
+    return parser
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from sf_mcp.server import build_server
+    from sf_mcp.server.http import serve_http
+
+    server = build_server(settings)
+    if args.transport == "stdio":
+        anyio.run(server.run_stdio_async)
+    else:
+        print(f"sf-mcp: serving MCP at http://{settings.host}:{settings.port}/mcp", file=sys.stderr)
+        anyio.run(lambda: serve_http(server, host=settings.host, port=settings.port))
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from sf_mcp.demo import run_demo
+
+    anyio.run(lambda: run_demo(settings, out_dir=args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

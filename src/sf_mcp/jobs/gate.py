@@ -1,0 +1,97 @@
+"""The payment gate: verify -> reserve a job for the payment -> (the runner generates) -> settle or refund.
+
+A job row is created in the same transaction that takes the payment, keyed by
+the payment, so one payment can never pay for two generations. Asking again
+with the same payment and the same request (an agent retrying after a dropped
+connection) returns the same task, marked as a replay; anything else is refused
+and names the task that consumed the payment.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from sf_mcp.errors import PaymentConsumed, PaymentRejected
+from sf_mcp.store import GenerationRow, Store
+
+
+class FreePayment(BaseModel):
+    method: Literal["free"] = Field(description="Use the wallet's free daily quota.")
+
+
+class CreditsPayment(BaseModel):
+    method: Literal["credits"] = Field(description="Spend one off-chain credit of the wallet.")
+
+
+class CryptoPayment(BaseModel):
+    method: Literal["crypto"] = Field(description="A payWithS / payWithUSDC / useCredits transaction on chain.")
+    tx_hash: str = Field(pattern=r"^0x[0-9a-fA-F]{64}$", description="0x-prefixed 32-byte transaction hash.")
+
+
+Payment = FreePayment | CreditsPayment | CryptoPayment
+
+
+class VerifiedPayment(BaseModel):
+    """What the chain says a crypto payment paid for."""
+
+    payment_key: str  # "crypto:{chain_id}:{tx_hash}:{log_index}"
+    payer: str
+    generation_type: str
+    prompt: str
+    request_id: int
+    details: dict[str, Any]
+
+
+class PaymentVerifier(Protocol):
+    """Checks a transaction on chain (implemented in the chain package)."""
+
+    async def verify_for(self, tx_hash: str, *, wallet: str, kind: str, prompt: str) -> VerifiedPayment: ...
+
+
+class Reservation(BaseModel):
+    job: GenerationRow
+    replay: bool = False
+
+
+class PaymentGate:
+    def __init__(self, store: Store, *, free_daily_quota: int, verifier: PaymentVerifier | None = None) -> None:
+        self._store = store
+        self._free_daily_quota = free_daily_quota
+        self.verifier = verifier
+
+    async def reserve(
+        self, *, wallet: str, kind: str, prompt: str, params: dict[str, Any], payment: Payment
+    ) -> Reservation:
+        """Take the payment and create its job, or return the job it already paid for."""
+        generations = self._store.generations
+        if isinstance(payment, FreePayment):
+            job = await generations.reserve_free(
+                wallet=wallet, kind=kind, prompt=prompt, params=params, daily_quota=self._free_daily_quota
+            )
+            return Reservation(job=job)
+        if isinstance(payment, CreditsPayment):
+            job = await generations.reserve_credits(wallet=wallet, kind=kind, prompt=prompt, params=params)
+            return Reservation(job=job)
+        if self.verifier is None:
+            raise PaymentRejected("payment: crypto payments need a chain connection, and this server has none")
+        verified = await self.verifier.verify_for(payment.tx_hash, wallet=wallet, kind=kind, prompt=prompt)
+        job, created = await generations.reserve_keyed(
+            payment_key=verified.payment_key,
+            wallet=verified.payer,
+            kind=verified.generation_type,
+            prompt=verified.prompt,
+            params=params,
+            payment={"method": "crypto", **verified.details},
+            chain_request_id=verified.request_id,
+        )
+        if created:
+            return Reservation(job=job)
+        if job.wallet == wallet and job.kind == kind and job.prompt == prompt:
+            return Reservation(job=job, replay=True)
+        raise PaymentConsumed(
+            f"payment: transaction {payment.tx_hash} already paid for task {job.task_id} "
+            f"({job.kind}, prompt {job.prompt[:60]!r}); one payment pays for one generation",
+            task_id=job.task_id,
+        )

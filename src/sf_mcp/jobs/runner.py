@@ -1,0 +1,237 @@
+"""The worker pool that turns queued jobs into stored media, and tells waiters when they end.
+
+Every job is a row (``store.generations``). A worker claims one with a lease and
+keeps renewing it while the providers work; if the process dies, the lease runs
+out and the next process (or another worker) claims the job again, so a crash
+never loses a paid job. ``job_max_attempts`` bounds how often one job may be
+re-run before it fails for good and its payment is refunded.
+
+Listeners see progress and the end of a job in-process; ``on_finished`` hooks
+let other parts react to every finished job (resource updates, entering the
+on-chain contest) without the runner knowing them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import anyio
+from anyio.abc import TaskStatus
+
+from sf_mcp.errors import GenerationError, SfMcpError
+from sf_mcp.generation import ContentStore, FallbackChain
+from sf_mcp.generation.base import Attempt, GenerationKind, GenerationRequest
+from sf_mcp.store import GenerationRow, Store
+
+logger = logging.getLogger(__name__)
+
+FinishedHook = Callable[[GenerationRow], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A step of a running job, for the caller's progress notifications."""
+
+    task_id: str
+    step: int
+    total: int
+    message: str
+
+
+class Refunder(Protocol):
+    """Returns a crypto payment on chain when its job fails (the chain package implements it)."""
+
+    async def refund(self, job: GenerationRow) -> dict[str, Any]: ...
+
+
+class JobRunner:
+    """A bounded pool of workers over the durable job table."""
+
+    def __init__(
+        self,
+        store: Store,
+        providers: FallbackChain,
+        content: ContentStore,
+        *,
+        workers: int,
+        lease_s: float,
+        max_runs: int,
+        refunder: Refunder | None = None,
+        idle_poll_s: float = 2.0,
+    ) -> None:
+        self._store = store
+        self._providers = providers
+        self._content = content
+        self._workers = workers
+        self._lease_s = lease_s
+        self._max_runs = max_runs
+        self.refunder = refunder
+        self._idle_poll_s = idle_poll_s
+        self._owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._wakeup = anyio.Event()
+        self._finished_events: dict[str, anyio.Event] = {}
+        self._progress: dict[str, list[Callable[[Progress], Awaitable[None]]]] = defaultdict(list)
+        self.on_finished: list[FinishedHook] = []
+
+    # -- lifecycle ------------------------------------------------------------
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Run the workers until cancelled."""
+        async with anyio.create_task_group() as tg:
+            for _ in range(self._workers):
+                tg.start_soon(self._worker)
+            task_status.started()
+
+    def wake(self) -> None:
+        """Tell idle workers that a job was queued."""
+        self._wakeup.set()
+
+    # -- waiting --------------------------------------------------------------
+    async def wait_finished(
+        self, task_id: str, *, on_progress: Callable[[Progress], Awaitable[None]] | None = None
+    ) -> GenerationRow:
+        """Wait until the job ends and return its final row."""
+        event = self._finished_events.setdefault(task_id, anyio.Event())
+        if on_progress is not None:
+            self._progress[task_id].append(on_progress)
+        try:
+            row = await self._store.generations.get(task_id)
+            if row is None or not row.finished:
+                await event.wait()
+                row = await self._store.generations.get(task_id)
+            assert row is not None
+            return row
+        finally:
+            if on_progress is not None and on_progress in self._progress.get(task_id, []):
+                self._progress[task_id].remove(on_progress)
+                if not self._progress[task_id]:
+                    del self._progress[task_id]
+
+    # -- the worker -----------------------------------------------------------
+    async def _worker(self) -> None:
+        while True:
+            job = await self._store.generations.claim_next(owner=self._owner, lease_s=self._lease_s)
+            if job is None:
+                with anyio.move_on_after(await self._idle_wait()):
+                    await self._wakeup.wait()
+                self._wakeup = anyio.Event() if self._wakeup.is_set() else self._wakeup
+                continue
+            try:
+                await self._run_job(job)
+            except Exception:
+                # A bug must not take the worker down or keep the payment.
+                logger.exception("job %s crashed; failing it and refunding", job.task_id)
+                await self._fail(job, "internal error while generating; the payment was returned", job.attempts)
+
+    async def _idle_wait(self) -> float:
+        """Sleep until a lease may expire, or a short poll for jobs made by another process."""
+        expiry = await self._store.generations.next_lease_expiry()
+        if expiry is None:
+            return self._idle_poll_s
+        return max(0.05, min(self._idle_poll_s, expiry - time.time() + 0.05))
+
+    async def _run_job(self, job: GenerationRow) -> None:
+        if job.run_count > self._max_runs:
+            await self._fail(job, f"the job was interrupted {job.run_count - 1} times; the payment was returned", job.attempts)
+            return
+        attempts: list[dict[str, Any]] = list(job.attempts)
+        request = _request_of(job)
+        total = 3
+        await self._report(job.task_id, 1, total, "generating")
+
+        async def on_attempt(attempt: Attempt) -> None:
+            attempts.append(attempt.model_dump(mode="json"))
+            await self._store.generations.record_attempts(job.task_id, attempts)
+            note = "ok" if attempt.outcome == "ok" else f"{attempt.outcome}: {attempt.error_class or ''}"
+            await self._report(job.task_id, 1, total, f"{attempt.provider}/{attempt.model} {note}".strip())
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._keep_lease, job.task_id)
+            try:
+                outcome = await self._providers.run(request, on_attempt=on_attempt)
+            except GenerationError as exc:
+                tg.cancel_scope.cancel()
+                await self._fail(job, str(exc), attempts)
+                return
+            await self._report(job.task_id, 2, total, "storing")
+            stored = await self._content.put(outcome.media.data, outcome.media.mime_type)
+            tg.cancel_scope.cancel()
+        row = await self._store.generations.mark_succeeded(
+            job.task_id,
+            owner=self._owner,
+            provider=outcome.media.provider,
+            model=outcome.media.model,
+            content_sha256=stored.sha256,
+            mime_type=stored.mime_type,
+            public_url=stored.public_url,
+            attempts=attempts,
+        )
+        if row is None:
+            logger.warning("job %s finished elsewhere after our lease ran out", job.task_id)
+            return
+        await self._report(job.task_id, 3, total, "done")
+        await self._finish(row)
+
+    async def _keep_lease(self, task_id: str) -> None:
+        while True:
+            await anyio.sleep(self._lease_s / 3)
+            if not await self._store.generations.renew_lease(task_id, owner=self._owner, lease_s=self._lease_s):
+                return
+
+    async def _fail(self, job: GenerationRow, error: str, attempts: list[dict[str, Any]]) -> None:
+        row = await self._store.generations.mark_failed(job.task_id, owner=self._owner, error=error, attempts=attempts)
+        if row is None:
+            return
+        if row.payment_method == "crypto":
+            row = await self.refund_onchain(row)
+        await self._finish(row)
+
+    async def refund_onchain(self, row: GenerationRow) -> GenerationRow:
+        """Refund a failed crypto job; on failure it stays 'failed' and is listed for review."""
+        if self.refunder is None:
+            logger.error("job %s failed and no refunder is configured; it needs review", row.task_id)
+            return row
+        try:
+            refund = await self.refunder.refund(row)
+        except SfMcpError as exc:
+            logger.error("refund of job %s failed (%s); it needs review", row.task_id, exc)
+            return row
+        return await self._store.generations.record_refund(row.task_id, refund)
+
+    async def _finish(self, row: GenerationRow) -> None:
+        for hook in list(self.on_finished):
+            try:
+                await hook(row)
+            except Exception:
+                logger.exception("a finished-job hook failed for %s", row.task_id)
+        event = self._finished_events.pop(row.task_id, None)
+        if event is not None:
+            event.set()
+
+    async def _report(self, task_id: str, step: int, total: int, message: str) -> None:
+        for listener in list(self._progress.get(task_id, [])):
+            try:
+                await listener(Progress(task_id, step, total, message))
+            except Exception:
+                logger.debug("progress listener for %s failed", task_id, exc_info=True)
+
+
+def _request_of(job: GenerationRow) -> GenerationRequest:
+    p = job.params
+    return GenerationRequest(
+        kind=GenerationKind(job.kind),
+        prompt=job.prompt,
+        width=p.get("width", 1024),
+        height=p.get("height", 1024),
+        steps=p.get("steps"),
+        seed=p.get("seed"),
+        negative_prompt=p.get("negative_prompt"),
+        model=p.get("model"),
+        duration_s=p.get("duration_s"),
+    )

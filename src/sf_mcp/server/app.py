@@ -1,0 +1,58 @@
+"""The MCP server object: tools, resources and the lifespan that owns the running parts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.subscriptions import InMemorySubscriptionBus
+
+from sf_mcp.config import Settings
+from sf_mcp.server import resources, tools_generate
+from sf_mcp.server.notify import ResourceNotifier
+from sf_mcp.server.services import Services, open_services
+
+INSTRUCTIONS = """\
+sf-mcp creates AI images and videos paid on the Sonic chain and enters them in a weekly
+community contest. Use generate_image / generate_video with a payment: {"method": "free"}
+for the daily free quota, {"method": "credits"}, or {"method": "crypto", "tx_hash": ...}
+after paying the SonicAIGenerationPayment contract. Results live at generation://{task_id};
+media bytes at content://{sha256}."""
+
+
+def build_server(settings: Settings) -> MCPServer[Services]:
+    """Build the server for ``settings``; nothing is opened until a client connects."""
+    bus = InMemorySubscriptionBus()
+    notifier = ResourceNotifier(bus)
+    running: list[Services] = []  # the lifespan's services while a client is connected
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
+        async with open_services(settings, notifier) as services:
+            running.append(services)
+            try:
+                yield services
+            finally:
+                running.remove(services)
+
+    server: MCPServer[Services] = MCPServer(
+        "sf-mcp",
+        instructions=INSTRUCTIONS,
+        version=_version(),
+        lifespan=lifespan,
+        subscriptions=bus,
+    )
+    notifier.install(server)
+    tools_generate.register(server)
+    resources.register(server, lambda: running[-1])
+    return server
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sf-mcp")
+    except PackageNotFoundError:
+        return "0.0.0"

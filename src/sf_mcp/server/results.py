@@ -1,0 +1,34 @@
+"""Turning sf-mcp errors into tool errors a person can act on."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+
+from sf_mcp.errors import SfMcpError
+from sf_mcp.server.services import Services
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def services_of(ctx: Context) -> Services:
+    return ctx.request_context.lifespan_context
+
+
+def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Report our own errors as is_error results with their message (the SDK hides unknown ones)."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except SfMcpError as exc:
+            hint = " (temporary: try again)" if exc.retryable else ""
+            raise ToolError(f"{exc}{hint}") from exc
+
+    return wrapper

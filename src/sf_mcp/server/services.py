@@ -1,0 +1,65 @@
+"""The running server's parts, built once from the settings and shared by every tool call."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from sf_mcp.config import Settings
+from sf_mcp.generation import ContentStore, FallbackChain, build_content_store, build_provider_chain
+from sf_mcp.jobs import JobRunner, PaymentGate
+from sf_mcp.server.notify import ResourceNotifier
+from sf_mcp.store import GenerationRow, Store
+
+
+@dataclass
+class Services:
+    """What a tool needs: typed, built by the lifespan, never module globals."""
+
+    settings: Settings
+    store: Store
+    providers: FallbackChain
+    content: ContentStore
+    runner: JobRunner
+    gate: PaymentGate
+    notifier: ResourceNotifier
+    extras: dict[str, Any] = field(default_factory=dict)  # later parts (chain, auth) hang their objects here
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, notifier: ResourceNotifier) -> AsyncIterator[Services]:
+    """Open the store, build the provider chain and run the job workers until the server stops."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = await Store.open(settings.database_path)
+    providers = build_provider_chain(settings)
+    content = build_content_store(settings)
+    runner = JobRunner(
+        store,
+        providers,
+        content,
+        workers=settings.workers,
+        lease_s=settings.job_lease_s,
+        max_runs=settings.job_max_attempts,
+    )
+    gate = PaymentGate(store, free_daily_quota=settings.free_daily_quota)
+    services = Services(settings, store, providers, content, runner, gate, notifier)
+
+    async def publish(row: GenerationRow) -> None:
+        await notifier.updated(
+            f"generation://{row.task_id}", "generations://recent", f"generations://wallet/{row.wallet}"
+        )
+
+    runner.on_finished.append(publish)
+    try:
+        async with anyio.create_task_group() as tg:
+            await tg.start(runner.run)
+            yield services
+            tg.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await providers.aclose()
+            await store.close()
