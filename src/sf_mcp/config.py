@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     )
     attempt_timeout_s: float = Field(default=60.0, gt=0)
     generation_deadline_s: float = Field(default=300.0, gt=0)
+    video_attempt_timeout_s: float = Field(
+        default=300.0, gt=0, description="Per-model timeout for video, which takes minutes, not seconds."
+    )
+    video_deadline_s: float = Field(default=900.0, gt=0, description="Overall deadline of one video generation.")
     breaker_failures: int = Field(default=3, ge=1, description="Failures in a row that open a provider's circuit.")
     breaker_cooldown_s: float = Field(default=60.0, gt=0)
     preview_max_px: int = Field(default=256, ge=32, le=1024, description="Longest side of the inline preview.")

@@ -21,6 +21,9 @@ for a person, name the offending field or value, and never contain secrets.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 
 class SfMcpError(Exception):
     """Root of every error sf-mcp raises on purpose."""
@@ -57,7 +60,17 @@ class InsufficientFunds(PaymentError):
 
 
 class GenerationError(SfMcpError):
-    """Every provider in the chain failed."""
+    """Every provider in the chain failed.
+
+    ``attempts`` holds the chain's record of every try (``generation.base.Attempt``
+    objects: provider, model, outcome, error class, ms) so callers can show the
+    user what was tried and refund with a reason. It is typed loosely here because
+    this module sits below every other one and imports nothing from sf_mcp.
+    """
+
+    def __init__(self, message: str, *, attempts: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.attempts: list[Any] = list(attempts)
 
 
 class PromptRefused(GenerationError):

@@ -39,7 +39,7 @@ class GenerationRequest:
 class GeneratedMedia:
     """Bytes a provider produced, before validation and storage."""
 
-    data: bytes
+    data: bytes = field(repr=False)  # never dump megabytes into a log line or traceback
     mime_type: str
     provider: str
     model: str
@@ -54,6 +54,7 @@ class ErrorClass(StrEnum):
     REFUSED = "refused"  # the prompt was refused or invalid: every model would refuse, stop
     CONFIG = "config"  # bad or missing token: the operator must fix it; next provider
     BAD_OUTPUT = "bad_output"  # the bytes were not a valid image/video: next model
+    UNSUPPORTED = "unsupported"  # this model is unknown or does not serve this task: next model
     CIRCUIT_OPEN = "circuit_open"  # skipped without a call, the provider failed recently
 
 

@@ -1,0 +1,118 @@
+"""Generation: providers behind one interface, the fallback chain over them, and the content store.
+
+The rest of sf-mcp uses only the names in ``__all__``: build the chain and the
+store from the settings, clean the prompt, run the chain, store the media,
+make a preview. Only ``generation.providers`` talks to model APIs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sf_mcp.generation.base import (
+    Attempt,
+    ErrorClass,
+    GeneratedMedia,
+    GenerationKind,
+    GenerationRequest,
+    Provider,
+    ProviderError,
+)
+from sf_mcp.generation.chain import BreakerState, CircuitBreaker, FallbackChain, GenerationOutcome
+from sf_mcp.generation.content import (
+    ContentStore,
+    LocalContentStore,
+    S3ContentStore,
+    StoredContent,
+    build_content_store,
+    content_uri,
+    parse_sha256,
+)
+from sf_mcp.generation.media import clean_prompt, make_preview, validate_media
+
+if TYPE_CHECKING:
+    from sf_mcp.config import Settings
+
+__all__ = [
+    "Attempt",
+    "BreakerState",
+    "CircuitBreaker",
+    "ContentStore",
+    "ErrorClass",
+    "FallbackChain",
+    "GeneratedMedia",
+    "GenerationKind",
+    "GenerationOutcome",
+    "GenerationRequest",
+    "LocalContentStore",
+    "Provider",
+    "ProviderError",
+    "S3ContentStore",
+    "StoredContent",
+    "build_content_store",
+    "build_provider_chain",
+    "build_providers",
+    "clean_prompt",
+    "content_uri",
+    "make_preview",
+    "parse_sha256",
+    "validate_media",
+]
+
+log = logging.getLogger(__name__)
+
+
+def build_providers(settings: Settings) -> tuple[list[Provider], dict[str, str]]:
+    """The providers the settings enable, in chain order, and why each other one was left out.
+
+    Hugging Face needs a token or a base URL, Cloudflare an account id and a
+    token; the local renderer is on in embedded mode unless SF_LOCAL_RENDERER=false.
+    """
+    providers: list[Provider] = []
+    left_out: dict[str, str] = {}
+    if settings.hf_token is not None or settings.hf_base_url:
+        from sf_mcp.generation.providers.huggingface import HuggingFaceProvider
+
+        providers.append(HuggingFaceProvider.from_settings(settings))
+    else:
+        left_out["huggingface"] = "no SF_HF_TOKEN / HF_TOKEN and no SF_HF_BASE_URL"
+    if settings.cloudflare_account_id and settings.cloudflare_api_token is not None:
+        from sf_mcp.generation.providers.cloudflare import CloudflareProvider
+
+        providers.append(CloudflareProvider.from_settings(settings))
+    else:
+        left_out["cloudflare"] = "needs both SF_CLOUDFLARE_ACCOUNT_ID and SF_CLOUDFLARE_API_TOKEN"
+    if settings.local_renderer_enabled:
+        from sf_mcp.generation.providers.local import LocalRenderer
+
+        providers.append(LocalRenderer())
+    else:
+        left_out["local"] = "SF_LOCAL_RENDERER=false (or not embedded mode)"
+    return providers, left_out
+
+
+def build_provider_chain(settings: Settings) -> FallbackChain:
+    """The fallback chain for these settings; ConfigError when no provider at all is enabled."""
+    from sf_mcp.errors import ConfigError
+
+    providers, left_out = build_providers(settings)
+    for name, reason in left_out.items():
+        log.info("generation provider %s left out: %s", name, reason)
+    if not providers:
+        raise ConfigError(
+            "no generation provider is enabled: set SF_HF_TOKEN (or SF_HF_BASE_URL), or "
+            "SF_CLOUDFLARE_ACCOUNT_ID with SF_CLOUDFLARE_API_TOKEN, or SF_LOCAL_RENDERER=true"
+        )
+    chain = FallbackChain(
+        providers,
+        attempt_timeout_s=settings.attempt_timeout_s,
+        deadline_s=settings.generation_deadline_s,
+        breaker_failures=settings.breaker_failures,
+        breaker_cooldown_s=settings.breaker_cooldown_s,
+        video_attempt_timeout_s=settings.video_attempt_timeout_s,
+        video_deadline_s=settings.video_deadline_s,
+        left_out=left_out,
+    )
+    log.info("generation chain: %s", " -> ".join(p.name for p in providers))
+    return chain

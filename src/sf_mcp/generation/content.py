@@ -1,0 +1,263 @@
+"""Content-addressed storage for generated media: ``content://{sha256}`` works with every backend.
+
+The key is the SHA-256 of the bytes, so storing the same bytes twice is a no-op,
+a URI can never point at different bytes later, and a cache may keep an object
+for ever. Backends: :class:`LocalContentStore` (files under the data dir, the
+embedded default) and :class:`S3ContentStore` (AWS S3, Cloudflare R2, MinIO),
+selected by :func:`build_content_store` from the settings.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from sf_mcp.errors import ConfigError, InvalidRequest, NotFound
+
+if TYPE_CHECKING:
+    from sf_mcp.config import Settings
+
+__all__ = [
+    "ContentStore",
+    "LocalContentStore",
+    "S3ContentStore",
+    "StoredContent",
+    "build_content_store",
+    "content_uri",
+    "parse_sha256",
+]
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_MIME = re.compile(r"^[a-z]+/[a-z0-9.+-]+$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredContent:
+    """Where stored bytes can be read again: always by ``uri``, and by ``public_url`` where a bucket is public."""
+
+    sha256: str
+    mime_type: str
+    size: int
+    uri: str
+    public_url: str | None = None
+
+
+def content_uri(sha256: str) -> str:
+    """The MCP resource URI of stored bytes."""
+    return f"content://{sha256}"
+
+
+def parse_sha256(value: str) -> str:
+    """Return ``value`` (a hex digest or a ``content://`` URI) as a lower-case digest, or raise InvalidRequest."""
+    digest = value.removeprefix("content://").strip().lower()
+    if not _SHA256.match(digest):
+        raise InvalidRequest(f"sha256: {value!r} is not a 64-character hex SHA-256 digest")
+    return digest
+
+
+def _check_mime(mime_type: str) -> str:
+    if not _MIME.match(mime_type):
+        raise InvalidRequest(f"mime_type: {mime_type!r} is not a media type such as image/png")
+    return mime_type
+
+
+class ContentStore(abc.ABC):
+    """Stores bytes under their SHA-256; subclasses implement three small operations."""
+
+    async def put(self, data: bytes, mime_type: str) -> StoredContent:
+        """Store ``data`` (idempotent) and say where it can be read."""
+        digest = hashlib.sha256(data).hexdigest()
+        await self._put(digest, data, _check_mime(mime_type))
+        return StoredContent(sha256=digest, mime_type=mime_type, size=len(data), uri=content_uri(digest),
+                             public_url=self.public_url(digest))
+
+    async def get(self, sha256: str) -> tuple[bytes, str]:
+        """Return the bytes and mime type stored under ``sha256``; NotFound if absent or corrupted."""
+        digest = parse_sha256(sha256)
+        found = await self._get(digest)
+        if found is None:
+            raise NotFound(f"no content with sha256 {digest}")
+        data, mime_type = found
+        if hashlib.sha256(data).hexdigest() != digest:  # a damaged object must never be served as this hash
+            raise NotFound(f"content {digest} is damaged in the store and cannot be served")
+        return data, mime_type
+
+    async def exists(self, sha256: str) -> bool:
+        """Whether bytes with this digest are stored."""
+        return await self._exists(parse_sha256(sha256))
+
+    def public_url(self, sha256: str) -> str | None:
+        """An HTTP URL anyone can fetch, where the backend has one."""
+        return None
+
+    @abc.abstractmethod
+    async def _put(self, digest: str, data: bytes, mime_type: str) -> None: ...
+
+    @abc.abstractmethod
+    async def _get(self, digest: str) -> tuple[bytes, str] | None: ...
+
+    @abc.abstractmethod
+    async def _exists(self, digest: str) -> bool: ...
+
+
+class LocalContentStore(ContentStore):
+    """Files ``root/ab/<sha256>`` with the mime type in ``<sha256>.mime`` beside them.
+
+    Writes go to a temporary file in the same folder and are renamed into place,
+    so a reader never sees half an image and a crash leaves no partial object.
+    """
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def _path(self, digest: str) -> Path:
+        return self.root / digest[:2] / digest
+
+    async def _put(self, digest: str, data: bytes, mime_type: str) -> None:
+        await anyio.to_thread.run_sync(self._put_sync, digest, data, mime_type)
+
+    def _put_sync(self, digest: str, data: bytes, mime_type: str) -> None:
+        path = self._path(digest)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # The mime file first: the data file's presence is what "exists" means.
+        _atomic_write(path.with_suffix(".mime"), mime_type.encode())
+        if not path.exists():
+            _atomic_write(path, data)
+
+    async def _get(self, digest: str) -> tuple[bytes, str] | None:
+        return await anyio.to_thread.run_sync(self._get_sync, digest)
+
+    def _get_sync(self, digest: str) -> tuple[bytes, str] | None:
+        path = self._path(digest)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            mime_type = path.with_suffix(".mime").read_text().strip()
+        except FileNotFoundError:
+            mime_type = "application/octet-stream"
+        return data, mime_type
+
+    async def _exists(self, digest: str) -> bool:
+        return await anyio.to_thread.run_sync(self._path(digest).is_file)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class S3ContentStore(ContentStore):
+    """Objects ``{prefix}{sha256}`` in an S3-compatible bucket, through boto3 in worker threads.
+
+    boto3 clients are thread-safe and blocking, so every call runs in
+    ``anyio.to_thread``. Objects are written with their content type and an
+    immutable cache header (content-addressed bytes never change), so a public
+    bucket (``public_base_url``) can serve them straight to browsers.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        public_base_url: str | None = None,
+        prefix: str = "content/",
+        client: Any | None = None,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        self._public_base_url = public_base_url.rstrip("/") if public_base_url else None
+        self._client = client or _make_s3_client(endpoint_url, region, access_key_id, secret_access_key)
+
+    def key(self, digest: str) -> str:
+        return f"{self.prefix}{digest}"
+
+    def public_url(self, sha256: str) -> str | None:
+        return f"{self._public_base_url}/{self.key(sha256)}" if self._public_base_url else None
+
+    async def _put(self, digest: str, data: bytes, mime_type: str) -> None:
+        await anyio.to_thread.run_sync(lambda: self._client.put_object(
+            Bucket=self.bucket, Key=self.key(digest), Body=data, ContentType=mime_type,
+            CacheControl="public, max-age=31536000, immutable"))
+
+    async def _get(self, digest: str) -> tuple[bytes, str] | None:
+        def fetch() -> tuple[bytes, str] | None:
+            try:
+                response = self._client.get_object(Bucket=self.bucket, Key=self.key(digest))
+            except self._client.exceptions.NoSuchKey:
+                return None
+            with response["Body"] as body:
+                return body.read(), response.get("ContentType") or "application/octet-stream"
+
+        return await anyio.to_thread.run_sync(fetch)
+
+    async def _exists(self, digest: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        def head() -> bool:
+            try:
+                self._client.head_object(Bucket=self.bucket, Key=self.key(digest))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return False
+                raise
+            return True
+
+        return await anyio.to_thread.run_sync(head)
+
+
+def _make_s3_client(
+    endpoint_url: str | None, region: str | None, access_key_id: str | None, secret_access_key: str | None
+) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # Path-style addressing works on MinIO, R2 and test servers alike; AWS accepts it too.
+    config = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3, "mode": "standard"},
+                    connect_timeout=10, read_timeout=60)
+    return boto3.session.Session().client(
+        "s3", endpoint_url=endpoint_url, region_name=region, aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key, config=config)
+
+
+def build_content_store(settings: Settings) -> ContentStore:
+    """The store the settings select: local files by default, an S3 bucket with SF_CONTENT_BACKEND=s3."""
+    from sf_mcp.config import ContentBackend
+
+    if settings.content_backend is ContentBackend.S3:
+        if not settings.s3_bucket:
+            raise ConfigError("SF_S3_BUCKET is required when SF_CONTENT_BACKEND=s3")
+        return S3ContentStore(
+            settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=_secret(settings.s3_access_key_id),
+            secret_access_key=_secret(settings.s3_secret_access_key),
+            public_base_url=settings.s3_public_base_url,
+        )
+    return LocalContentStore(settings.content_dir)
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None

@@ -1,0 +1,178 @@
+"""Prompt cleaning, media validation and previews: the checks between a provider and the store.
+
+A provider is a stranger: its bytes are decoded and measured before anything is
+stored or shown, and a prompt is cleaned once, here, so the chain, the job row
+and the contract all see the same text.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import unicodedata
+from dataclasses import replace
+
+from PIL import Image, UnidentifiedImageError
+
+from sf_mcp.errors import InvalidRequest
+from sf_mcp.generation.base import ErrorClass, GeneratedMedia, GenerationKind, ProviderError
+
+__all__ = [
+    "MAX_MEDIA_BYTES",
+    "MAX_PROMPT_BYTES",
+    "MAX_SIDE_PX",
+    "MIN_SIDE_PX",
+    "clean_prompt",
+    "is_mp4",
+    "make_preview",
+    "validate_media",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_PROMPT_BYTES = 1000  # the payment contract's limit; a longer prompt could never be paid for
+MIN_SIDE_PX = 16  # smaller than this is no picture, whatever the decoder says
+MAX_SIDE_PX = 4096  # larger than any model we call produces; bounds memory per decode
+MAX_MEDIA_BYTES = 64 * 1024 * 1024  # a generous ceiling for a short video
+
+_IMAGE_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+
+# Tags look like <b>, </div>, <img src=x />, <!-- comments -->; a bare "a < b > c" is text, not markup.
+_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>")
+# Bidirectional overrides can make a prompt read differently from what is sent: never keep them.
+_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+_WHITESPACE = re.compile(r"\s+")
+
+
+def clean_prompt(text: str) -> str:
+    """Return ``text`` without markup tags, control characters and runs of whitespace.
+
+    Everything else the user typed (punctuation, emoji, other scripts, ``a < b``)
+    is kept as is. Raises :class:`InvalidRequest` naming ``prompt`` when nothing is
+    left or the result is over :data:`MAX_PROMPT_BYTES` UTF-8 bytes, because the
+    contract would refuse to record it.
+    """
+    if not isinstance(text, str):
+        raise InvalidRequest("prompt: must be a string")
+    text = _COMMENT.sub(" ", text)
+    text = _TAG.sub(" ", text)
+    text = text.translate(_BIDI)
+    # Control characters (Cc) go; whitespace controls (\n, \t) become spaces first.
+    text = "".join(
+        " " if ch.isspace() else ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc"
+    )
+    text = _WHITESPACE.sub(" ", text).strip()
+    if not text:
+        raise InvalidRequest("prompt: is empty (after removing markup and control characters)")
+    size = len(text.encode("utf-8"))
+    if size > MAX_PROMPT_BYTES:
+        raise InvalidRequest(f"prompt: is {size} bytes after cleaning; the limit is {MAX_PROMPT_BYTES} UTF-8 bytes")
+    return text
+
+
+def is_mp4(data: bytes) -> bool:
+    """True when ``data`` starts with an ISO base media ``ftyp`` box (mp4, mov, m4v)."""
+    return len(data) >= 12 and data[4:8] == b"ftyp"
+
+
+def validate_media(media: GeneratedMedia, kind: GenerationKind) -> GeneratedMedia:
+    """Decode ``media`` and return it with its true mime type and size, or raise BAD_OUTPUT.
+
+    Images are fully decoded with Pillow (a truncated PNG fails here, not in a
+    user's browser); videos must be mp4 and, where PyAV is installed, contain a
+    decodable video stream. The provider's claimed mime type is not trusted.
+    """
+    data = media.data
+    if not data:
+        raise ProviderError("the provider returned no bytes", error_class=ErrorClass.BAD_OUTPUT)
+    if len(data) > MAX_MEDIA_BYTES:
+        raise ProviderError(
+            f"the provider returned {len(data)} bytes, over the {MAX_MEDIA_BYTES}-byte limit",
+            error_class=ErrorClass.BAD_OUTPUT,
+        )
+    if kind is GenerationKind.VIDEO:
+        width, height = _probe_video(data)
+        return replace(media, mime_type="video/mp4", width=width, height=height)
+    fmt, width, height = _probe_image(data)
+    return replace(media, mime_type=_IMAGE_MIME[fmt], width=width, height=height)
+
+
+def _check_dimensions(width: int, height: int) -> None:
+    if not (MIN_SIDE_PX <= width <= MAX_SIDE_PX and MIN_SIDE_PX <= height <= MAX_SIDE_PX):
+        raise ProviderError(
+            f"the output is {width}x{height} px, outside {MIN_SIDE_PX}..{MAX_SIDE_PX} px per side",
+            error_class=ErrorClass.BAD_OUTPUT,
+        )
+
+
+def _probe_image(data: bytes) -> tuple[str, int, int]:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            fmt = image.format or ""
+            width, height = image.size
+            if fmt not in _IMAGE_MIME:
+                raise ProviderError(f"the output is {fmt or 'an unknown format'}, not PNG, JPEG or WebP",
+                                    error_class=ErrorClass.BAD_OUTPUT)
+            _check_dimensions(width, height)  # before load(): never decode a decompression bomb
+            image.load()
+    except ProviderError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ProviderError(f"the output is not a decodable image ({exc})", error_class=ErrorClass.BAD_OUTPUT) from exc
+    return fmt, width, height
+
+
+def _probe_video(data: bytes) -> tuple[int | None, int | None]:
+    if not is_mp4(data):
+        raise ProviderError("the output is not an mp4 video", error_class=ErrorClass.BAD_OUTPUT)
+    try:
+        import av  # optional: a deeper check where PyAV is installed
+    except ImportError:  # pragma: no cover - av is a dependency, but the signature check still stands
+        return None, None
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.video:
+                raise ProviderError("the mp4 has no video stream", error_class=ErrorClass.BAD_OUTPUT)
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+            next(container.decode(stream))  # one frame proves the codec data is sound
+    except ProviderError:
+        raise
+    except (av.FFmpegError, StopIteration, ValueError, OSError) as exc:
+        raise ProviderError(f"the mp4 does not decode ({exc})", error_class=ErrorClass.BAD_OUTPUT) from exc
+    _check_dimensions(width, height)
+    return width, height
+
+
+def make_preview(data: bytes, max_px: int) -> tuple[bytes, str]:
+    """Return a small still of ``data`` (an image, or an mp4's first frame) and its mime type.
+
+    The preview goes inline into an assistant's context, where every kilobyte
+    costs tokens: the longest side is at most ``max_px``; opaque images become
+    JPEG (far smaller for generated pictures), images with transparency PNG.
+    """
+    if max_px < 1:
+        raise ValueError("max_px must be positive")
+    image = _first_frame(data) if is_mp4(data) else Image.open(io.BytesIO(data))
+    with image:
+        image.thumbnail((max_px, max_px), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+            image.save(out, format="PNG", optimize=True)
+            mime = "image/png"
+        else:
+            image.convert("RGB").save(out, format="JPEG", quality=80, optimize=True)
+            mime = "image/jpeg"
+    preview = out.getvalue()
+    log.debug("preview %dx%d px, %d bytes (%s)", *image.size, len(preview), mime)
+    return preview, mime
+
+
+def _first_frame(data: bytes) -> Image.Image:
+    import av
+
+    with av.open(io.BytesIO(data), mode="r") as container:
+        frame = next(container.decode(video=0))
+        return frame.to_image()
