@@ -1,0 +1,148 @@
+"""Cloudflare Workers AI: ``POST {base}/accounts/{id}/ai/run/{model}`` with a bearer token.
+
+Workers AI answers text-to-image in two shapes, depending on the model: raw
+image bytes (SDXL, SD 1.5) or JSON ``{"result": {"image": "<base64>"}, "success": true}``
+(FLUX schnell). Errors are JSON ``{"success": false, "errors": [{"code", "message"}]}``.
+The HTTP client is httpx2, the same stack as mcp and huggingface_hub; its
+transport can be injected for tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import httpx2
+
+from sf_mcp.generation.base import (
+    ErrorClass,
+    GeneratedMedia,
+    GenerationKind,
+    GenerationRequest,
+    Provider,
+    ProviderError,
+)
+from sf_mcp.generation.providers._status import classify_status
+
+if TYPE_CHECKING:
+    from sf_mcp.config import Settings
+
+__all__ = ["CloudflareProvider"]
+
+_AUTH_CODES = {10000, 10001, 9109}  # "Authentication error" and friends: the token or account is wrong
+
+
+class CloudflareProvider(Provider):
+    """Text-to-image on Workers AI; there is no text-to-video model there."""
+
+    name = "cloudflare"
+
+    def __init__(
+        self,
+        *,
+        account_id: str,
+        api_token: str,
+        image_models: Sequence[str],
+        base_url: str = "https://api.cloudflare.com/client/v4",
+        timeout_s: float = 120.0,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._account_id = account_id
+        self._token = api_token
+        self._image_models = list(image_models)
+        self._base_url = base_url.rstrip("/")
+        self._timeout_s = timeout_s
+        self._transport = transport
+        self._client: httpx2.AsyncClient | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CloudflareProvider:
+        assert settings.cloudflare_account_id and settings.cloudflare_api_token is not None
+        return cls(account_id=settings.cloudflare_account_id,
+                   api_token=settings.cloudflare_api_token.get_secret_value(),
+                   image_models=settings.cloudflare_image_models, base_url=settings.cloudflare_base_url)
+
+    def models(self, kind: GenerationKind) -> list[str]:
+        return list(self._image_models) if kind is GenerationKind.IMAGE else []
+
+    def url(self, model: str) -> str:
+        # Model names such as "@cf/black-forest-labs/flux-1-schnell" keep their slashes in the path.
+        return f"{self._base_url}/accounts/{quote(self._account_id, safe='')}/ai/run/{quote(model, safe='@/')}"
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def generate(self, request: GenerationRequest, *, model: str) -> GeneratedMedia:
+        if request.kind is not GenerationKind.IMAGE:
+            raise ProviderError("Workers AI has no text-to-video model", error_class=ErrorClass.UNSUPPORTED)
+        if self._client is None:
+            self._client = httpx2.AsyncClient(transport=self._transport, timeout=self._timeout_s)
+        try:
+            response = await self._client.post(self.url(model), json=_inputs(request, model),
+                                               headers={"authorization": f"Bearer {self._token}"})
+            content = await response.aread()
+        except httpx2.TimeoutException:
+            raise ProviderError(f"{model} timed out at Cloudflare", error_class=ErrorClass.TIMEOUT) from None
+        except httpx2.TransportError as exc:
+            raise ProviderError(f"cannot reach Cloudflare for {model}: {type(exc).__name__}",
+                                error_class=ErrorClass.UNAVAILABLE) from None
+        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if response.status_code >= 400:
+            raise self._error(response.status_code, content, model)
+        if content_type.startswith("image/"):
+            return GeneratedMedia(data=content, mime_type=content_type, provider=self.name, model=model)
+        return GeneratedMedia(data=_image_from_json(content, model), mime_type="image/png", provider=self.name,
+                              model=model)
+
+    def _error(self, status: int, content: bytes, model: str) -> ProviderError:
+        codes, message = _errors(content)
+        if status in (401, 403) or codes & _AUTH_CODES:
+            return ProviderError(
+                f"Cloudflare rejected the API token or account (HTTP {status}: {message}): check "
+                "SF_CLOUDFLARE_API_TOKEN (Workers AI permission) and SF_CLOUDFLARE_ACCOUNT_ID",
+                error_class=ErrorClass.CONFIG)
+        detail = message.replace(self._token, "***")
+        return ProviderError(f"Cloudflare answered HTTP {status} for {model}: {detail}",
+                             error_class=classify_status(status, detail))
+
+
+def _inputs(request: GenerationRequest, model: str) -> dict[str, Any]:
+    """The model's input schema: FLUX schnell takes prompt, steps (max 8) and seed; the SD family more."""
+    if "flux" in model:
+        inputs: dict[str, Any] = {"prompt": request.prompt, "steps": min(request.steps or 4, 8)}
+    else:
+        inputs = {"prompt": request.prompt, "width": request.width, "height": request.height,
+                  "num_steps": min(request.steps or 20, 20), "negative_prompt": request.negative_prompt}
+    inputs["seed"] = request.seed
+    return {k: v for k, v in inputs.items() if v is not None}
+
+
+def _errors(content: bytes) -> tuple[set[int], str]:
+    try:
+        payload = json.loads(content)
+        errors = payload.get("errors") or []
+        codes = {int(e.get("code", 0)) for e in errors if isinstance(e, dict)}
+        message = "; ".join(str(e.get("message", e)) for e in errors if isinstance(e, dict)) or "no detail"
+        return codes, message[:300]
+    except (ValueError, AttributeError, TypeError):
+        return set(), content[:300].decode(errors="replace")
+
+
+def _image_from_json(content: bytes, model: str) -> bytes:
+    try:
+        payload = json.loads(content)
+        if payload.get("success") is False:
+            raise ProviderError(f"Cloudflare reported failure for {model}: {_errors(content)[1]}",
+                                error_class=ErrorClass.UNAVAILABLE)
+        return base64.b64decode(payload["result"]["image"], validate=True)
+    except ProviderError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
+        raise ProviderError(f"{model} answered neither an image nor {{'result': {{'image': base64}}}} ({exc})",
+                            error_class=ErrorClass.BAD_OUTPUT) from None
