@@ -151,17 +151,19 @@ class JobRunner:
             note = "ok" if attempt.outcome == "ok" else f"{attempt.outcome}: {attempt.error_class or ''}"
             await self._report(job.task_id, 1, total, f"{attempt.provider}/{attempt.model} {note}".strip())
 
+        failure: GenerationError | None = None
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._keep_lease, job.task_id)
             try:
                 outcome = await self._providers.run(request, on_attempt=on_attempt)
+                await self._report(job.task_id, 2, total, "storing")
+                stored = await self._content.put(outcome.media.data, outcome.media.mime_type)
             except GenerationError as exc:
-                tg.cancel_scope.cancel()
-                await self._fail(job, str(exc), attempts)
-                return
-            await self._report(job.task_id, 2, total, "storing")
-            stored = await self._content.put(outcome.media.data, outcome.media.mime_type)
+                failure = exc
             tg.cancel_scope.cancel()
+        if failure is not None:
+            await self._fail(job, str(failure), attempts)
+            return
         row = await self._store.generations.mark_succeeded(
             job.task_id,
             owner=self._owner,

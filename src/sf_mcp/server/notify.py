@@ -32,11 +32,11 @@ class ResourceNotifier:
         low = server._lowlevel_server  # the SDK documents registering legacy subscribe here
 
         async def subscribe(ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
-            self._legacy[str(params.uri)].add(ctx.session)
+            self._legacy[str(params.uri)].add(_connection_of(ctx))
             return EmptyResult()
 
         async def unsubscribe(ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
-            self._legacy[str(params.uri)].discard(ctx.session)
+            self._legacy[str(params.uri)].discard(_connection_of(ctx))
             return EmptyResult()
 
         low.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
@@ -45,8 +45,16 @@ class ResourceNotifier:
     async def updated(self, *uris: str) -> None:
         for uri in uris:
             await self._bus.publish(ResourceUpdated(uri=uri))
-            for session in list(self._legacy.get(uri, ())):
+            for connection in list(self._legacy.get(uri, ())):
                 try:
-                    await session.send_resource_updated(uri)
+                    await connection.send_resource_updated(uri)
                 except Exception:  # a gone client must not stop the others
                     logger.debug("dropping resource update for %s", uri, exc_info=True)
+
+
+def _connection_of(ctx: Any) -> Any:
+    """The client connection behind a request (its ServerSession lives only for that request).
+
+    Held weakly, so a client that disconnects drops out of every subscription by itself.
+    """
+    return ctx.session._connection

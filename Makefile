@@ -1,0 +1,32 @@
+# The README's commands. `make demo` and `make test` install what they need first.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-python contracts bench clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/sf-mcp demo --out sf-mcp-demo
+
+# Everything CI runs: the contracts (build, Foundry tests, artifact check, slither), then pytest.
+test: install contracts test-python
+
+contracts:
+	$(MAKE) -C contracts all PYTHON=$(abspath $(PY))
+
+test-python: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) sf-mcp-demo contracts/out contracts/cache
