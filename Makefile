@@ -22,7 +22,12 @@ test: install contracts test-python
 contracts:
 	$(MAKE) -C contracts all PYTHON=$(abspath $(PY))
 
-test-python: install
+# The MCP Inspector CLI (npm) is an outside client the transport tests drive.
+tests/inspector/node_modules/.installed: tests/inspector/package-lock.json
+	cd tests/inspector && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-python: install tests/inspector/node_modules/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -134,8 +134,37 @@ class Settings(BaseSettings):
     )
 
     # -- HTTP ----------------------------------------------------------------
-    host: str = "127.0.0.1"
+    host: str = Field(default="127.0.0.1", description="Bind address; loopback unless you mean to expose it.")
     port: int = Field(default=8000, ge=0, le=65535)
+    public_url: str | None = Field(
+        default=None, description="Base URL clients use (https://mcp.example.com); default http://host:port."
+    )
+    allowed_origins: list[str] = Field(
+        default=[], description="Browser Origins allowed besides the public URL's and loopback ('https://app.example')."
+    )
+    allowed_hosts: list[str] = Field(
+        default=[], description="Host headers allowed besides the public URL's and loopback (DNS-rebinding guard)."
+    )
+    max_request_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger HTTP bodies get 413.")
+
+    # -- HTTP sign-in (SIWE -> bearer JWT) ------------------------------------
+    jwt_secret: SecretStr | None = Field(
+        default=None, description="HS256 key for bearer tokens; unset: generated once into the data dir."
+    )
+    token_ttl_s: int = Field(default=86_400, ge=60, description="Lifetime of a bearer token.")
+    nonce_ttl_s: int = Field(default=300, ge=10, description="How long a sign-in nonce may be used.")
+    siwe_domain: str | None = Field(default=None, description="Domain sign-in messages name; default the public URL's host[:port].")
+    siwe_uri: str | None = Field(default=None, description="URI sign-in messages name; default the public URL.")
+    siwe_chain_id: int | None = Field(
+        default=None, gt=0, description="Chain ID sign-in messages name; default the connected chain's, else 146."
+    )
+    clock_skew_s: int = Field(default=60, ge=0, le=600, description="Tolerated clock difference for sign-in times.")
+
+    # -- HTTP limits ----------------------------------------------------------
+    rate_limit_window_s: float = Field(default=900.0, gt=0, description="Window of the rate limits below.")
+    rate_limit_ip: int = Field(default=100, ge=1, description="Tool calls per IP address per window.")
+    rate_limit_wallet: int = Field(default=100, ge=1, description="Tool calls per signed-in wallet per window.")
+    rate_limit_auth_ip: int = Field(default=30, ge=1, description="/auth requests per IP address per window.")
 
     @model_validator(mode="after")
     def _check_combinations(self) -> "Settings":

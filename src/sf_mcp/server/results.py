@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
@@ -31,4 +32,5 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             hint = " (temporary: try again)" if exc.retryable else ""
             raise ToolError(f"{exc}{hint}") from exc
 
+    wrapper.__doc__ = inspect.cleandoc(fn.__doc__ or "")  # the description an assistant reads
     return wrapper

@@ -12,8 +12,9 @@ from pathlib import Path
 from sf_mcp.store.accounts import Accounts
 from sf_mcp.store.db import Database
 from sf_mcp.store.generations import GenerationRow, Generations, utc_day
+from sf_mcp.store.sessions import Sessions
 
-__all__ = ["Accounts", "GenerationRow", "Generations", "Store", "utc_day"]
+__all__ = ["Accounts", "GenerationRow", "Generations", "Sessions", "Store", "utc_day"]
 
 
 class Store:
@@ -23,10 +24,15 @@ class Store:
         self.db = db
         self.accounts = Accounts(db)
         self.generations = Generations(db)
+        self.sessions = Sessions(db)
 
     @classmethod
     async def open(cls, path: Path) -> "Store":
         return cls(await Database.open(path))
+
+    async def ping(self) -> None:
+        """Raise if the database cannot answer a query (for readiness checks)."""
+        await self.db.fetchone("SELECT 1")
 
     async def close(self) -> None:
         await self.db.close()

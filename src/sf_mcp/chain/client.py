@@ -1,0 +1,376 @@
+"""The chain client: one AsyncWeb3 connection, the deployed contracts, and signing for our own keys.
+
+Three targets share this class: the embedded py-evm chain (``chain.embedded``),
+a local anvil node and Sonic. Every RPC goes through :meth:`ChainClient.read`
+or :meth:`ChainClient.send`, which turn transport failures into
+:class:`~sf_mcp.errors.ChainUnavailable` (retryable; reads are retried a few
+times first) and contract reverts into :class:`~sf_mcp.errors.ChainError`
+naming the contract's custom error.
+
+Keys never leave :class:`Signer`; its ``repr`` shows the address only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+import anyio
+from eth_abi import decode as abi_decode
+from eth_account import Account
+from eth_utils import function_signature_to_4byte_selector
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3.contract import AsyncContract
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    ContractPanicError,
+    ProviderConnectionError,
+    RequestTimedOut,
+    TimeExhausted,
+    TooManyRequests,
+    Web3Exception,
+    Web3RPCError,
+)
+
+from sf_mcp.chain.contracts import (
+    CORE_CONTRACTS,
+    DEPLOYMENT_FILE,
+    NFT,
+    PAYMENT,
+    STAKING,
+    USDC,
+    VOTING,
+    Deployment,
+    abi,
+    chain_name,
+    default_confirmations,
+)
+from sf_mcp.config import Settings
+from sf_mcp.errors import ChainError, ChainUnavailable, ConfigError, SfMcpError
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+READ_ATTEMPTS = 3
+
+
+class Signer:
+    """A local key that signs our own transactions; one lock per address keeps nonces in order."""
+
+    _locks: dict[str, anyio.Lock] = {}
+
+    def __init__(self, key: str) -> None:
+        self._account = Account.from_key(key)
+        self.address = self._account.address.lower()
+
+    @property
+    def lock(self) -> anyio.Lock:
+        return Signer._locks.setdefault(self.address, anyio.Lock())
+
+    def sign(self, tx: dict[str, Any]) -> bytes:
+        return bytes(self._account.sign_transaction(tx).raw_transaction)
+
+    def __repr__(self) -> str:
+        return f"Signer({self.address})"
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True for transport failures (the node is down or overloaded), not for answers we dislike."""
+    if isinstance(exc, (ProviderConnectionError, RequestTimedOut, TooManyRequests, TimeExhausted)):
+        return True
+    if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, ConnectionError, OSError)):
+        return True
+    if isinstance(exc, Web3RPCError) and not isinstance(exc, ContractLogicError):
+        code = (exc.rpc_response or {}).get("error", {}).get("code") if isinstance(exc.rpc_response, dict) else None
+        return code in (-32005, -32603) and "revert" not in str(exc).lower()
+    return False
+
+
+def _build_error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
+    table: dict[bytes, tuple[str, list[str], list[str]]] = {}
+    for name in (PAYMENT, STAKING, VOTING, USDC, NFT):
+        try:
+            entries = abi(name)
+        except ConfigError:
+            continue
+        for item in entries:
+            if item.get("type") != "error":
+                continue
+            types = [i["type"] for i in item["inputs"]]
+            selector = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
+            table[selector] = (item["name"], types, [i["name"] for i in item["inputs"]])
+    return table
+
+
+_ERRORS: dict[bytes, tuple[str, list[str], list[str]]] | None = None
+
+
+def describe_revert(exc: BaseException) -> str:
+    """A contract revert as ``ErrorName(arg=value, ...)`` using the contracts' custom errors."""
+    global _ERRORS
+    if _ERRORS is None:
+        _ERRORS = _build_error_table()
+    data = getattr(exc, "data", None)
+    if isinstance(data, dict):
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+        raw = bytes.fromhex(data[2:])
+        found = _ERRORS.get(raw[:4])
+        if found:
+            name, types, names = found
+            try:
+                values = abi_decode(types, raw[4:])
+                args = ", ".join(f"{n}={_plain(v)}" for n, v in zip(names, values, strict=True))
+                return f"{name}({args})"
+            except Exception:
+                return name
+    message = getattr(exc, "message", None) or str(exc)
+    return str(message)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return str(value)
+
+
+class ChainClient:
+    """The deployed contracts on one chain, and the calls sf-mcp makes to them."""
+
+    def __init__(
+        self,
+        w3: AsyncWeb3,
+        deployment: Deployment,
+        *,
+        confirmations: int | None = None,
+        operator: Signer | None = None,
+        embedded: Any = None,
+        label: str | None = None,
+    ) -> None:
+        self.w3 = w3
+        self.deployment = deployment
+        self.chain_id = deployment.chain_id
+        self.confirmations = confirmations if confirmations is not None else default_confirmations(self.chain_id)
+        self.operator = operator
+        self.embedded = embedded  # chain.embedded.EmbeddedChain when in-process
+        self.label = label or chain_name(self.chain_id)
+        self._contracts: dict[str, AsyncContract] = {}
+        for name, record in deployment.contracts.items():
+            self._contracts[name] = w3.eth.contract(address=w3.to_checksum_address(record.address), abi=abi(name))
+
+    # -- contracts ----------------------------------------------------------
+    def contract(self, name: str) -> AsyncContract:
+        try:
+            return self._contracts[name]
+        except KeyError:
+            raise ChainError(f"the {self.label} deployment has no {name} contract") from None
+
+    @property
+    def payment(self) -> AsyncContract:
+        return self.contract(PAYMENT)
+
+    @property
+    def staking(self) -> AsyncContract:
+        return self.contract(STAKING)
+
+    @property
+    def voting(self) -> AsyncContract:
+        return self.contract(VOTING)
+
+    def address_of(self, name: str) -> str:
+        return self.deployment.address(name).lower()
+
+    # -- reading --------------------------------------------------------------
+    async def read(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Run one read, retrying transport failures a few times; map failures into the error tree."""
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(READ_ATTEMPTS),
+                wait=wait_exponential(multiplier=0.05, max=0.5),
+                retry=retry_if_exception(is_unavailable),
+                reraise=True,
+            ):
+                with attempt:
+                    return await call()
+        except SfMcpError:
+            raise
+        except ContractLogicError as exc:
+            raise ChainError(f"{what}: the contract refused: {describe_revert(exc)}") from exc
+        except Exception as exc:
+            raise self._map(exc, what) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def call(self, fn: Any, what: str | None = None) -> Any:
+        """Call a view function (``contract.functions.x(...)``)."""
+        return await self.read(what or f"reading {fn.fn_name}", fn.call)
+
+    async def block_number(self) -> int:
+        return await self.read("reading the block number", lambda: self.w3.eth.block_number)
+
+    async def get_block(self, ident: int | str) -> Any:
+        return await self.read(f"reading block {ident}", lambda: self.w3.eth.get_block(ident))
+
+    def _map(self, exc: BaseException, what: str) -> SfMcpError:
+        if is_unavailable(exc):
+            return ChainUnavailable(f"{what}: the {self.label} RPC endpoint is unreachable ({type(exc).__name__})")
+        if isinstance(exc, (ContractCustomError, ContractPanicError, ContractLogicError)):
+            return ChainError(f"{what}: the contract refused: {describe_revert(exc)}")
+        if isinstance(exc, Web3Exception):
+            return ChainError(f"{what}: {exc}")
+        return ChainError(f"{what}: unexpected {type(exc).__name__}: {exc}")
+
+    # -- writing --------------------------------------------------------------
+    async def build_tx(
+        self, sender: str, fn: Any = None, *, value: int = 0, to: str | None = None, data: bytes | None = None,
+        nonce: int | None = None,
+    ) -> dict[str, Any]:
+        """An unsigned EIP-1559 transaction from ``sender`` with nonce, gas estimate and fees filled in."""
+        w3 = self.w3
+        sender_cs = w3.to_checksum_address(sender)
+
+        async def build() -> dict[str, Any]:
+            n = nonce if nonce is not None else await w3.eth.get_transaction_count(sender_cs, "pending")
+            base = (await w3.eth.get_block("latest"))["baseFeePerGas"]
+            try:
+                tip = await w3.eth.max_priority_fee
+            except Exception:
+                tip = 10**9
+            tx: dict[str, Any] = {
+                "from": sender_cs, "nonce": n, "chainId": self.chain_id, "value": value,
+                "maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * base + tip, "type": 2,
+            }
+            if fn is not None:
+                tx = await fn.build_transaction(tx)
+            else:
+                tx["to"] = w3.to_checksum_address(to)
+                tx["data"] = data or b""
+                tx["gas"] = await w3.eth.estimate_gas(tx)
+            return tx
+
+        return await self.read(f"preparing {getattr(fn, 'fn_name', 'a transfer')}", build)
+
+    async def send(
+        self, signer: Signer, fn: Any = None, *, value: int = 0, to: str | None = None, what: str | None = None
+    ) -> dict[str, Any]:
+        """Sign with ``signer``, send, wait for the receipt; a reverted transaction is a ChainError."""
+        what = what or getattr(fn, "fn_name", "transaction")
+        async with signer.lock:
+            tx = await self.build_tx(signer.address, fn, value=value, to=to)
+            raw = signer.sign(tx)
+            try:
+                tx_hash = await self.w3.eth.send_raw_transaction(raw)
+            except Exception as exc:
+                raise self._map(exc, f"sending {what}") from exc
+        try:
+            receipt = await self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.1)
+        except Exception as exc:
+            raise self._map(exc, f"waiting for {what} ({tx_hash.to_0x_hex()})") from exc
+        if receipt["status"] != 1:
+            raise ChainError(f"{what} transaction {tx_hash.to_0x_hex()} reverted on chain")
+        return dict(receipt)
+
+    async def send_as_operator(self, fn: Any, what: str) -> dict[str, Any]:
+        if self.operator is None:
+            raise ConfigError(f"{what}: no operator key; set SF_OPERATOR_KEY to the key that holds OPERATOR_ROLE")
+        return await self.send(self.operator, fn, what=what)
+
+    # -- time (dev chains) ----------------------------------------------------
+    async def advance_time(self, seconds: int) -> int:
+        """Move the chain's clock forward (embedded chain or anvil only) and mine a block; returns its timestamp."""
+        if seconds <= 0:
+            raise ValueError("seconds must be positive")
+        if self.embedded is not None:
+            return await self.embedded.advance_time(seconds)
+        if not self.deployment.dev:
+            raise ChainError(f"advance_time: {self.label} is not a development chain")
+        await self.w3.provider.make_request("evm_increaseTime", [seconds])
+        await self.w3.provider.make_request("evm_mine", [])
+        return (await self.get_block("latest"))["timestamp"]
+
+    async def close(self) -> None:
+        disconnect = getattr(self.w3.provider, "disconnect", None)
+        if disconnect is not None:
+            try:
+                await disconnect()
+            except Exception:
+                logger.debug("closing the RPC session failed", exc_info=True)
+
+
+def deployment_path(settings: Settings) -> Path:
+    return settings.deployment_file or settings.data_dir / DEPLOYMENT_FILE
+
+
+def http_web3(rpc_url: str, *, timeout_s: float = 10.0) -> AsyncWeb3:
+    provider = AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": aiohttp.ClientTimeout(total=timeout_s)},
+                                 exception_retry_configuration=None)
+    return AsyncWeb3(provider)
+
+
+async def connect_rpc(settings: Settings) -> ChainClient:
+    """Connect to ``settings.rpc_url`` and check it against the deployment file; refuse any other chain."""
+    assert settings.rpc_url is not None
+    url = settings.rpc_url
+    w3 = http_web3(url, timeout_s=settings.rpc_timeout_s)
+    try:
+        chain_id = await w3.eth.chain_id
+    except Exception as exc:
+        await _quiet_close(w3)
+        if is_unavailable(exc):
+            raise ChainUnavailable(f"cannot reach the RPC endpoint {_safe_url(url)} ({type(exc).__name__})") from exc
+        raise ChainError(f"the RPC endpoint {_safe_url(url)} did not answer eth_chainId: {exc}") from exc
+    path = deployment_path(settings)
+    try:
+        deployment = Deployment.load(path)
+    except ConfigError:
+        await _quiet_close(w3)
+        raise ConfigError(
+            f"{chain_name(chain_id)} (chain id {chain_id}) at {_safe_url(url)} is unknown to this server: "
+            f"no deployment file at {path}; run `sf-mcp deploy --rpc-url {_safe_url(url)}` first"
+        ) from None
+    if deployment.chain_id != chain_id:
+        await _quiet_close(w3)
+        raise ConfigError(
+            f"the RPC endpoint {_safe_url(url)} is {chain_name(chain_id)} (chain id {chain_id}) but the deployment "
+            f"file {path} is for {chain_name(deployment.chain_id)} (chain id {deployment.chain_id}); refusing to "
+            "treat one chain as another"
+        )
+    code = await w3.eth.get_code(w3.to_checksum_address(deployment.address(PAYMENT)))
+    if not code:
+        await _quiet_close(w3)
+        raise ConfigError(
+            f"no contract at {deployment.address(PAYMENT)} on {chain_name(chain_id)}: the chain was reset since "
+            f"{path} was written; run `sf-mcp deploy` again"
+        )
+    missing = [n for n in CORE_CONTRACTS if n not in deployment.contracts]
+    if missing:
+        await _quiet_close(w3)
+        raise ConfigError(f"deployment file {path} lacks {', '.join(missing)}")
+    operator = Signer(settings.operator_key.get_secret_value()) if settings.operator_key else None
+    if operator is None and deployment.dev:
+        from sf_mcp.chain.accounts import DEV_KEYS
+
+        operator = Signer(DEV_KEYS[0])
+    return ChainClient(w3, deployment, confirmations=settings.confirmations, operator=operator)
+
+
+async def _quiet_close(w3: AsyncWeb3) -> None:
+    try:
+        await w3.provider.disconnect()
+    except Exception:
+        pass
+
+
+def _safe_url(url: str) -> str:
+    """The URL without credentials or API keys in its path or query, for messages."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}"

@@ -1,0 +1,109 @@
+"""The real entry points: `sf-mcp serve` over stdio (Python SDK and MCP Inspector) and over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import httpx2
+import pytest
+from mcp import StdioServerParameters
+from mcp.client import Client
+
+pytestmark = pytest.mark.anyio
+
+ROOT = Path(__file__).resolve().parents[1]
+INSPECTOR = ROOT / "tests" / "inspector" / "node_modules" / ".bin" / "mcp-inspector"
+
+
+def _server_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SF_") and k not in ("HF_TOKEN",)}
+    env["SF_DATA_DIR"] = str(data_dir)
+    return env
+
+
+async def test_stdio_answers_the_python_sdk_client(data_dir: Path, mode: str) -> None:
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "sf_mcp.cli", "serve", "--transport", "stdio"], env=_server_env(data_dir)
+    )
+    async with Client(params, mode=mode) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        assert tools["generate_image"].input_schema["type"] == "object"
+        result = await client.call_tool(
+            "generate_image", {"prompt": "over stdio", "payment": {"method": "free"}, "width": 128, "height": 128}
+        )
+        assert not result.is_error
+        assert result.content[0].type == "image"
+        assert result.structured_content["status"] == "succeeded"
+
+
+def _inspector(data_dir: Path, *args: str) -> dict:
+    if not INSPECTOR.exists():
+        pytest.fail(f"{INSPECTOR} is missing: run `make test` (it runs npm ci in tests/inspector)")
+    node = shutil.which("node")
+    assert node, "node is required for the MCP Inspector"
+    completed = subprocess.run(
+        [str(INSPECTOR), "--cli", sys.executable, "-m", "sf_mcp.cli", "serve", "--transport", "stdio", *args],
+        capture_output=True, text=True, timeout=120, env=_server_env(data_dir), check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return json.loads(completed.stdout)
+
+
+def test_stdio_answers_the_mcp_inspector(data_dir: Path) -> None:
+    listed = _inspector(data_dir, "--method", "tools/list")
+    tool = next(t for t in listed["tools"] if t["name"] == "generate_image")
+    assert tool["inputSchema"]["required"] == ["prompt", "payment"]
+    assert not tool["description"].startswith(" ")
+
+    called = _inspector(
+        data_dir, "--method", "tools/call", "--tool-name", "generate_image",
+        "--tool-arg", "prompt=inspected fox", "--tool-arg", 'payment={"method": "free"}',
+        "--tool-arg", "width=128", "--tool-arg", "height=128",
+    )
+    assert not called.get("isError")
+    assert [c["type"] for c in called["content"]][:2] == ["image", "resource_link"]
+    assert called["structuredContent"]["status"] == "succeeded"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_http_serves_mcp_and_healthz_on_loopback(data_dir: Path) -> None:
+    port = _free_port()
+    proc = await anyio.open_process(
+        [sys.executable, "-m", "sf_mcp.cli", "serve", "--transport", "http", "--port", str(port)],
+        env=_server_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        # The server says where it listens once it is about to accept connections.
+        with anyio.fail_after(60):
+            seen = b""
+            async for chunk in proc.stderr:
+                seen += chunk
+                if b"serving MCP at" in seen:
+                    break
+        base = f"http://127.0.0.1:{port}"
+        async with httpx2.AsyncClient() as http:
+            with anyio.fail_after(30):
+                while True:
+                    try:
+                        health = await http.get(f"{base}/healthz")
+                        break
+                    except httpx2.ConnectError:
+                        await anyio.sleep(0.05)
+            assert health.status_code == 200 and health.json()["status"] == "ok"
+            probe = await http.post(f"{base}/mcp", json={})
+            assert probe.status_code in (400, 401, 406)  # the MCP endpoint exists and judged the request
+    finally:
+        proc.terminate()
+        await proc.wait()
