@@ -1,0 +1,87 @@
+"""The job runner on its own: leases, resumption, and the bound on re-runs."""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+import pytest
+
+from sf_mcp.generation import FallbackChain, LocalContentStore
+from sf_mcp.generation.providers.local import LocalRenderer
+from sf_mcp.jobs import JobRunner
+from sf_mcp.store import Store
+
+pytestmark = pytest.mark.anyio
+WALLET = "0x" + "ab" * 20
+
+
+@pytest.fixture
+async def store(tmp_path):
+    s = await Store.open(tmp_path / "jobs.db")
+    yield s
+    await s.close()
+
+
+def _runner(store: Store, tmp_path, **kw) -> JobRunner:
+    chain = FallbackChain([LocalRenderer()], attempt_timeout_s=10, deadline_s=30, breaker_failures=3,
+                          breaker_cooldown_s=60)
+    options = {"workers": 2, "lease_s": 5.0, "max_runs": 3, **kw}
+    return JobRunner(store, chain, LocalContentStore(tmp_path / "content"), **options)
+
+
+async def _reserve(store: Store) -> str:
+    await store.accounts.add_credits(WALLET, 1, reason="test")
+    job = await store.generations.reserve_credits(
+        wallet=WALLET, kind="image", prompt="p", params={"width": 64, "height": 64}
+    )
+    return job.task_id
+
+
+async def test_a_claimed_job_is_not_claimed_twice_while_its_lease_lives(store: Store) -> None:
+    await _reserve(store)
+    first = await store.generations.claim_next(owner="a", lease_s=60)
+    assert first is not None and first.status == "running"
+    assert await store.generations.claim_next(owner="b", lease_s=60) is None
+
+
+async def test_an_expired_lease_is_resumed_by_another_worker(store: Store, tmp_path) -> None:
+    task_id = await _reserve(store)
+    dead = await store.generations.claim_next(owner="dead-process", lease_s=0.01)
+    assert dead is not None
+    runner = _runner(store, tmp_path)
+    async with anyio.create_task_group() as tg:
+        await tg.start(runner.run)
+        with anyio.fail_after(10):
+            row = await runner.wait_finished(task_id)
+        tg.cancel_scope.cancel()
+    assert row.status == "succeeded" and row.run_count == 2
+    # the dead owner can no longer write its outcome
+    assert await store.generations.mark_succeeded(
+        task_id, owner="dead-process", provider="x", model="x", content_sha256="0" * 64,
+        mime_type="image/png", public_url=None, attempts=[],
+    ) is None
+
+
+async def test_a_job_interrupted_too_often_fails_and_is_refunded(store: Store, tmp_path) -> None:
+    task_id = await _reserve(store)
+    for _ in range(3):  # three runs that each died
+        assert await store.generations.claim_next(owner="crashy", lease_s=0.001) is not None
+        await anyio.sleep(0.002)  # let the tiny lease lapse: the point of this test is an expired lease
+    runner = _runner(store, tmp_path, max_runs=3)
+    async with anyio.create_task_group() as tg:
+        await tg.start(runner.run)
+        with anyio.fail_after(10):
+            row = await runner.wait_finished(task_id)
+        tg.cancel_scope.cancel()
+    assert row.status == "refunded" and "interrupted" in row.error
+    assert await store.accounts.credits(WALLET) == 1
+
+
+async def test_refunds_are_never_applied_twice(store: Store) -> None:
+    task_id = await _reserve(store)
+    await store.generations.claim_next(owner="w", lease_s=60)
+    first = await store.generations.mark_failed(task_id, owner="w", error="x", attempts=[])
+    second = await store.generations.mark_failed(task_id, owner="w", error="x", attempts=[])
+    assert first is not None and first.status == "refunded" and second is None
+    assert await store.accounts.credits(WALLET) == 1
