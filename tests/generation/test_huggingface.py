@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx2
 import huggingface_hub
 import pytest
-from fakes import FakeHuggingFace, tiny_mp4
+from fakes import FakeHuggingFace, tiny_mp4, tiny_png
 from huggingface_hub.utils import _http as hub_http
 
 from sf_mcp.errors import GenerationError, PromptRefused
@@ -43,6 +43,20 @@ async def test_wire_format_and_url(fake_hf: FakeHuggingFace) -> None:
     assert call.json["inputs"] == "a red fox in snow"
     assert call.json["parameters"] == {"width": 96, "height": 64, "seed": 5}
     assert media.mime_type == "image/png" and media.provider == "huggingface" and media.model == MODELS[0]
+    assert media.data == tiny_png(96, 64, MODELS[0]), "the endpoint's bytes are kept, not re-encoded"
+
+
+async def test_jpeg_answer_is_kept_as_jpeg(fake_hf: FakeHuggingFace) -> None:
+    import io
+
+    from fakes import Behavior
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (96, 64), "navy").save(out, "JPEG")
+    fake_hf.program(MODELS[0], Behavior(body=out.getvalue(), content_type="image/jpeg"))
+    outcome = await chain(provider(fake_hf)).run(IMAGE)
+    assert outcome.media.data == out.getvalue() and outcome.media.mime_type == "image/jpeg"
 
 
 async def test_first_model_loading_second_serves(fake_hf: FakeHuggingFace) -> None:
