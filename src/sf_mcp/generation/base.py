@@ -90,5 +90,9 @@ class Provider(abc.ABC):
     async def generate(self, request: GenerationRequest, *, model: str) -> GeneratedMedia:
         """Produce media with ``model`` or raise :class:`ProviderError`."""
 
+    def describe(self) -> str:
+        """One line for logs and the chain listing: where this provider sends requests (never secrets)."""
+        return self.name
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has none."""

@@ -162,6 +162,7 @@ class FallbackChain:
         rows: list[dict[str, Any]] = [
             {
                 "provider": p.name,
+                "route": p.describe(),
                 "image_models": p.models(GenerationKind.IMAGE),
                 "video_models": p.models(GenerationKind.VIDEO),
                 "circuit": self._breakers[p.name].state.value,

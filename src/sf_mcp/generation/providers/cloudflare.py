@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import httpx2
 
+from sf_mcp.errors import ConfigError
 from sf_mcp.generation.base import (
     ErrorClass,
     GeneratedMedia,
@@ -61,13 +62,17 @@ class CloudflareProvider(Provider):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CloudflareProvider:
-        assert settings.cloudflare_account_id and settings.cloudflare_api_token is not None
+        if not settings.cloudflare_account_id or settings.cloudflare_api_token is None:
+            raise ConfigError("Cloudflare needs both SF_CLOUDFLARE_ACCOUNT_ID and SF_CLOUDFLARE_API_TOKEN")
         return cls(account_id=settings.cloudflare_account_id,
                    api_token=settings.cloudflare_api_token.get_secret_value(),
                    image_models=settings.cloudflare_image_models, base_url=settings.cloudflare_base_url)
 
     def models(self, kind: GenerationKind) -> list[str]:
         return list(self._image_models) if kind is GenerationKind.IMAGE else []
+
+    def describe(self) -> str:
+        return f"cloudflare Workers AI at {self._base_url}, account {self._account_id}"
 
     def url(self, model: str) -> str:
         # Model names such as "@cf/black-forest-labs/flux-1-schnell" keep their slashes in the path.

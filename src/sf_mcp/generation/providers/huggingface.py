@@ -147,6 +147,7 @@ class HuggingFaceProvider(Provider):
             from huggingface_hub.inference._providers import _common, hf_inference
         except ImportError:  # a future layout: the client will look it up itself
             return
+        log.debug("resolving the inference provider of %s in a worker thread", model)
         if self._inference_provider == "hf-inference":
             await anyio.to_thread.run_sync(hf_inference._check_supported_task, model, task, abandon_on_cancel=True)
         else:

@@ -41,6 +41,9 @@ class LocalRenderer(Provider):
 
     name = "local"
 
+    def describe(self) -> str:
+        return "sf-mcp local renderer (offline, deterministic placeholder art, labelled as such)"
+
     def models(self, kind: GenerationKind) -> list[str]:
         """One model for both kinds; video needs PyAV, which is a dependency."""
         return [MODEL]
