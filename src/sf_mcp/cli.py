@@ -57,14 +57,19 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from sf_mcp.server import build_server
-    from sf_mcp.server.http import serve_http
 
-    server = build_server(settings)
     if args.transport == "stdio":
-        anyio.run(server.run_stdio_async)
+        anyio.run(build_server(settings).run_stdio_async)
     else:
-        print(f"sf-mcp: serving MCP at http://{settings.host}:{settings.port}/mcp", file=sys.stderr)
-        anyio.run(lambda: serve_http(server, host=settings.host, port=settings.port))
+        from sf_mcp.server.auth import public_url
+        from sf_mcp.server.http import serve_http
+
+        if getattr(args, "log_json", False):
+            from sf_mcp.server.observability import configure_json_logging
+
+            configure_json_logging()
+        print(f"sf-mcp: serving MCP at {public_url(settings)}/mcp (sign in at /auth/nonce)", file=sys.stderr)
+        anyio.run(lambda: serve_http(settings))
     return 0
 
 

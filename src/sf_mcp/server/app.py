@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus
@@ -13,6 +14,9 @@ from sf_mcp.server import resources, tools_generate
 from sf_mcp.server.notify import ResourceNotifier
 from sf_mcp.server.services import Services, open_services
 
+if TYPE_CHECKING:
+    from sf_mcp.server.http import HttpSurface
+
 INSTRUCTIONS = """\
 sf-mcp creates AI images and videos paid on the Sonic chain and enters them in a weekly
 community contest. Use generate_image / generate_video with a payment: {"method": "free"}
@@ -21,8 +25,13 @@ after paying the SonicAIGenerationPayment contract. Results live at generation:/
 media bytes at content://{sha256}."""
 
 
-def build_server(settings: Settings) -> MCPServer[Services]:
-    """Build the server for ``settings``; nothing is opened until a client connects."""
+def build_server(settings: Settings, *, http: "HttpSurface | None" = None) -> MCPServer[Services]:
+    """Build the server for ``settings``; nothing is opened until a client connects.
+
+    Over stdio (``http=None``) there is no auth: the caller is the configured wallet. With an
+    ``HttpSurface`` (``server.http``) /mcp requires a Sign-In with Ethereum bearer token, tool calls
+    are rate limited and measured, and the sign-in, health and metrics routes are added.
+    """
     bus = InMemorySubscriptionBus()
     notifier = ResourceNotifier(bus)
     running: list[Services] = []  # the lifespan's services while a client is connected
@@ -31,21 +40,29 @@ def build_server(settings: Settings) -> MCPServer[Services]:
     async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
         async with open_services(settings, notifier) as services:
             running.append(services)
+            if http is not None:
+                http.attach(services)
             try:
                 yield services
             finally:
+                if http is not None:
+                    http.detach(services)
                 running.remove(services)
 
+    options: dict[str, Any] = http.server_options() if http is not None else {}
     server: MCPServer[Services] = MCPServer(
         "sf-mcp",
         instructions=INSTRUCTIONS,
         version=_version(),
         lifespan=lifespan,
         subscriptions=bus,
+        **options,
     )
     notifier.install(server)
     tools_generate.register(server)
     resources.register(server, lambda: running[-1])
+    if http is not None:
+        http.install(server)
     return server
 
 

@@ -1,11 +1,50 @@
-"""Serving the MCP server over streamable HTTP at /mcp, with /healthz."""
+"""Serving the MCP server over streamable HTTP: many wallets, one server.
+
+``/mcp`` needs a bearer token from Sign-In with Ethereum (``server.auth``);
+without one the SDK answers 401 with ``WWW-Authenticate: Bearer ...,
+resource_metadata=...`` and serves the protected-resource metadata at
+``/.well-known/oauth-protected-resource/mcp``. Around it:
+
+    /auth/nonce, /auth/verify, /auth/logout   sign-in (server.auth)
+    /healthz                                  liveness: the process answers
+    /readyz                                   readiness: database, chain, providers
+    /metrics                                  Prometheus text format
+
+Tool calls are rate limited per IP and per wallet (``server.limits``); Host and
+Origin are checked on every route; bodies over ``SF_MAX_REQUEST_BODY_BYTES``
+get 413; the server binds 127.0.0.1 unless ``SF_HOST`` says otherwise.
+"""
 
 from __future__ import annotations
 
+import logging
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import anyio
 import uvicorn
 from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import RequestBodyLimitMiddleware, TransportSecuritySettings
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp
+
+from sf_mcp.config import Settings
+from sf_mcp.errors import SfMcpError
+from sf_mcp.server.auth import SiweAuth, public_url
+from sf_mcp.server.limits import Limits, RateLimitMiddleware
+from sf_mcp.server.observability import Metrics, RequestMiddleware, ToolCallMiddleware
+
+if TYPE_CHECKING:
+    from sf_mcp.server.services import Services
+
+logger = logging.getLogger(__name__)
+
+READY_TIMEOUT_S = 5.0
+_LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"]
+_LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*",
+                     "http://127.0.0.1", "http://localhost", "http://[::1]"]
 
 
 def add_health_routes(server: MCPServer) -> None:
@@ -15,9 +54,136 @@ def add_health_routes(server: MCPServer) -> None:
         return JSONResponse({"status": "ok"})
 
 
-async def serve_http(server: MCPServer, *, host: str, port: int) -> None:
+class HttpSurface:
+    """What HTTP mode adds around the MCP server: sign-in, limits, metrics, logs and readiness.
+
+    Built before the server (the server's constructor takes the token verifier
+    and middleware), attached to the running services by the server's lifespan.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.limits = Limits(settings)
+        self._services: Services | None = None
+        self.auth = SiweAuth(settings, self.services, limits=self.limits, metrics=self.metrics)
+        self.metrics.watch_indexer(lambda: self.services().extras.get("indexer"))
+
+    def services(self) -> "Services":
+        if self._services is None:
+            raise SfMcpError("the server is starting; try again in a moment")
+        return self._services
+
+    # -- wiring into build_server ------------------------------------------------
+    def server_options(self) -> dict[str, Any]:
+        """Keyword arguments for MCPServer: the token verifier, auth settings and middleware."""
+        return {
+            "token_verifier": self.auth,
+            "auth": self.auth.auth_settings(),
+            "middleware": [ToolCallMiddleware(self.metrics), RateLimitMiddleware(self.limits, self.metrics)],
+        }
+
+    def install(self, server: MCPServer) -> None:
+        """Add the HTTP routes besides /mcp."""
+        add_health_routes(server)
+        self.auth.install(server)
+
+        @server.custom_route("/readyz", methods=["GET"])
+        async def readyz(_: Request) -> JSONResponse:
+            """Readiness: the database answers, the chain answers, a provider is available."""
+            checks = await self.readiness()
+            ready = all(c["ok"] for c in checks.values())
+            self.metrics.ready.set(1 if ready else 0)
+            return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+                                status_code=200 if ready else 503)
+
+        @server.custom_route("/metrics", methods=["GET"])
+        async def metrics(_: Request) -> Response:
+            return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def attach(self, services: "Services") -> None:
+        """Called by the lifespan once the services run."""
+        self._services = services
+        services.runner.on_finished.append(self.metrics.on_finished)
+
+    def detach(self, services: "Services") -> None:
+        if self.metrics.on_finished in services.runner.on_finished:
+            services.runner.on_finished.remove(self.metrics.on_finished)
+        if self._services is services:
+            self._services = None
+
+    # -- readiness ---------------------------------------------------------------------
+    async def readiness(self) -> dict[str, dict[str, Any]]:
+        checks: dict[str, dict[str, Any]] = {}
+        try:
+            services = self.services()
+        except SfMcpError as exc:
+            return {"services": {"ok": False, "detail": str(exc)}}
+        checks["database"] = await _check(services.store.ping())
+        chain = services.extras.get("chain")
+        if chain is None:
+            checks["chain"] = {"ok": True, "detail": "no chain client (crypto payments disabled)"}
+        elif hasattr(chain, "block_number"):
+            checks["chain"] = await _check(chain.block_number(), detail=lambda n: f"block {n}")
+        else:
+            checks["chain"] = {"ok": True, "detail": "connected"}
+        circuits = [p for p in services.providers.describe() if "circuit" in p]
+        usable = [p["provider"] for p in circuits if p["circuit"] != "open"]
+        checks["providers"] = {
+            "ok": bool(usable),
+            "detail": f"available: {', '.join(usable)}" if usable else "every provider's circuit is open",
+        }
+        lag = self.metrics.indexer_lag()
+        if lag is not None:
+            checks["indexer"] = {"ok": True, "detail": f"{lag:g} blocks behind"}
+        return checks
+
+    # -- the ASGI app ---------------------------------------------------------------------
+    def transport_security(self) -> TransportSecuritySettings:
+        """Allowed Host and Origin headers: loopback, the public URL's, and the configured extras."""
+        public = urlsplit(public_url(self.settings))
+        hosts = [*_LOOPBACK_HOSTS, public.netloc, *self.settings.allowed_hosts]
+        origins = [*_LOOPBACK_ORIGINS, f"{public.scheme}://{public.netloc}", *self.settings.allowed_origins]
+        return TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=list(dict.fromkeys(hosts)),
+            allowed_origins=list(dict.fromkeys(o.rstrip("/") for o in origins)),
+        )
+
+    def asgi_app(self, server: MCPServer) -> ASGIApp:
+        security = self.transport_security()
+        app = server.streamable_http_app(
+            host=self.settings.host,
+            transport_security=security,
+            max_request_body_size=self.settings.max_request_body_bytes,
+        )
+        # The SDK limits /mcp bodies itself; this limits every other route (/auth/verify reads JSON) too.
+        limited = RequestBodyLimitMiddleware(app, self.settings.max_request_body_bytes)
+        return RequestMiddleware(limited, metrics=self.metrics, security=security)
+
+
+async def _check(awaitable: Any, *, detail: Any = None) -> dict[str, Any]:
+    try:
+        with anyio.fail_after(READY_TIMEOUT_S):
+            value = await awaitable
+    except TimeoutError:
+        return {"ok": False, "detail": f"no answer within {READY_TIMEOUT_S:g} s"}
+    except Exception as exc:
+        return {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:200]}
+    return {"ok": True, "detail": detail(value) if detail else "ok"}
+
+
+def build_http_app(settings: Settings) -> tuple[ASGIApp, HttpSurface]:
+    """The whole HTTP application for ``settings`` (its lifespan opens the services)."""
+    from sf_mcp.server.app import build_server
+
+    surface = HttpSurface(settings)
+    server = build_server(settings, http=surface)
+    return surface.asgi_app(server), surface
+
+
+async def serve_http(settings: Settings, *, sockets: list[Any] | None = None) -> None:
     """Run until cancelled; binds 127.0.0.1 unless the operator chose otherwise."""
-    add_health_routes(server)
-    app = server.streamable_http_app(host=host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
-    await uvicorn.Server(config).serve()
+    app, _ = build_http_app(settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
+    await uvicorn.Server(config).serve(sockets=sockets)

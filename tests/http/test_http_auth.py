@@ -1,0 +1,192 @@
+"""Sign-In with Ethereum and bearer tokens over real HTTP: what is accepted and everything that is refused."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import jwt
+import pytest
+from conftest import LiveServer, new_account, sign
+
+from sf_mcp.server.siwe import SiweError, format_time, parse_message
+
+pytestmark = pytest.mark.anyio
+
+SERVER_SETTINGS = {"rate_limit_auth_ip": 1000}
+
+
+async def test_mcp_without_token_is_401_with_resource_metadata(server: LiveServer) -> None:
+    async with server.http() as http:
+        response = await http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                                   headers={"Accept": "application/json, text/event-stream"})
+        assert response.status_code == 401
+        challenge = response.headers["www-authenticate"]
+        assert challenge.startswith("Bearer ")
+        metadata_url = f"{server.base_url}/.well-known/oauth-protected-resource/mcp"
+        assert f'resource_metadata="{metadata_url}"' in challenge
+        metadata = (await http.get("/.well-known/oauth-protected-resource/mcp")).json()
+        assert metadata["resource"] == server.mcp_url
+
+        garbage = await http.post("/mcp", json={}, headers={"Authorization": "Bearer not-a-jwt"})
+        assert garbage.status_code == 401 and "www-authenticate" in garbage.headers
+
+
+async def test_nonce_returns_a_ready_to_sign_message(server: LiveServer) -> None:
+    account = new_account()
+    async with server.http() as http:
+        issued = await server.nonce(http, account)
+        bad = await http.get("/auth/nonce", params={"address": "0x123"})
+    message = parse_message(issued["message"])
+    assert message.address == account.address and message.nonce == issued["nonce"]
+    assert message.domain == issued["domain"] == f"127.0.0.1:{server.settings.port}"
+    assert message.uri == issued["uri"] == server.base_url
+    assert message.chain_id == issued["chain_id"]
+    assert format_time(message.issued_at) == issued["issued_at"]
+    assert message.expiration_time is not None and format_time(message.expiration_time) == issued["expiration_time"]
+    assert bad.status_code == 400 and "address" in bad.json()["error_description"]
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_signed_in_client_acts_for_its_wallet(server: LiveServer, mode: str) -> None:
+    account = new_account()
+    token = await server.sign_in(account)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["sub"] == account.address.lower() and claims["aud"] == server.mcp_url
+    async with server.mcp(token, mode=mode) as client:
+        tools = {t.name for t in (await client.list_tools()).tools}
+        assert "generate_image" in tools
+        result = await client.call_tool(
+            "generate_image", {"prompt": "a lighthouse", "payment": {"method": "free"}, "width": 64, "height": 64}
+        )
+        assert not result.is_error, result.content
+        assert result.structured_content["wallet"] == account.address.lower()
+
+
+async def test_logout_revokes_the_token(server: LiveServer) -> None:
+    token = await server.sign_in(new_account())
+    async with server.http() as http:
+        auth = {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"}
+        ping = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+        assert (await http.post("/mcp", json=ping, headers=auth)).status_code == 200
+        out = await http.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})
+        assert out.status_code == 200 and out.json()["revoked"] == 1
+        after = await http.post("/mcp", json=ping, headers=auth)
+        assert after.status_code == 401
+
+
+async def _refused(server: LiveServer, message: str, account, signature: str | None = None) -> str:
+    async with server.http() as http:
+        response = await http.post(
+            "/auth/verify", json={"message": message, "signature": signature or sign(account, message)}
+        )
+    assert response.status_code in (400, 401), response.text
+    assert "token" not in response.json()
+    return response.json()["error_description"]
+
+
+async def test_replayed_nonce_is_refused(server: LiveServer) -> None:
+    account = new_account()
+    async with server.http() as http:
+        issued = await server.nonce(http, account)
+        first = await server.verify(http, issued["message"], account)
+        assert first.status_code == 200
+    assert "nonce" in await _refused(server, issued["message"], account)
+
+
+async def test_nonce_issued_for_another_address_is_refused(server: LiveServer) -> None:
+    victim, attacker = new_account(), new_account()
+    async with server.http() as http:
+        issued = await server.nonce(http, victim)
+    # The attacker rewrites the message to its own address and signs it: the nonce is bound to the victim.
+    forged = replace(parse_message(issued["message"]), address=attacker.address).to_text()
+    assert "nonce" in await _refused(server, forged, attacker)
+
+
+async def test_signature_by_someone_else_is_refused(server: LiveServer) -> None:
+    victim, attacker = new_account(), new_account()
+    async with server.http() as http:
+        issued = await server.nonce(http, victim)
+    detail = await _refused(server, issued["message"], victim, signature=sign(attacker, issued["message"]))
+    assert "signature" in detail
+
+
+async def test_tampered_message_is_refused(server: LiveServer) -> None:
+    account = new_account()
+    async with server.http() as http:
+        issued = await server.nonce(http, account)
+    signature = sign(account, issued["message"])
+    tampered = issued["message"].replace("Sign in to sf-mcp", "Sign in to sf-MCP")
+    assert "signature" in await _refused(server, tampered, account, signature=signature)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"domain": "evil.example"}, "domain"),
+        ({"uri": "https://evil.example"}, "URI"),
+        ({"chain_id": 1}, "chain id"),
+        ({"expiration_time": datetime.now(timezone.utc) - timedelta(seconds=5)}, "expired"),
+        ({"issued_at": datetime.now(timezone.utc) + timedelta(hours=1)}, "future"),
+        ({"not_before": datetime.now(timezone.utc) + timedelta(hours=1)}, "Not Before"),
+    ],
+    ids=["other-domain", "other-uri", "wrong-chain", "expired", "issued-in-future", "not-yet-valid"],
+)
+async def test_message_fields_are_checked(server: LiveServer, change: dict, expected: str) -> None:
+    account = new_account()
+    async with server.http() as http:
+        issued = await server.nonce(http, account)
+    changed = replace(parse_message(issued["message"]), **change).to_text()
+    assert expected in await _refused(server, changed, account)
+    # The nonce was not burnt by the refused attempt: the genuine message still signs in.
+    async with server.http() as http:
+        assert (await server.verify(http, issued["message"], account)).status_code == 200
+
+
+async def test_malformed_messages_are_refused(server: LiveServer) -> None:
+    account = new_account()
+    async with server.http() as http:
+        issued = await server.nonce(http, account)
+        lower = issued["message"].replace(account.address, account.address.lower())
+        assert "checksum" in await _refused(server, lower, account)
+        extra = issued["message"] + "\nInjected: yes"
+        assert "unexpected line" in await _refused(server, extra, account)
+        body = await http.post("/auth/verify", content=b"not json", headers={"content-type": "application/json"})
+        assert body.status_code == 400
+
+
+def test_parser_round_trips_and_is_strict() -> None:
+    text = (
+        "example.com wants you to sign in with your Ethereum account:\n"
+        "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2\n\n\n"
+        "URI: https://example.com/login\nVersion: 1\nChain ID: 146\nNonce: abcdefgh12\n"
+        "Issued At: 2026-11-01T10:00:00Z\nResources:\n- https://example.com/a"
+    )
+    message = parse_message(text)
+    assert message.statement is None and message.resources == ("https://example.com/a",)
+    assert message.to_text() == text
+    for broken in (text.replace("Version: 1", "Version: 2"), text.replace("Chain ID: 146", "Chain ID: x"),
+                   text.replace("Nonce: abcdefgh12", "Nonce: short"), text.replace("\n\n\n", "\n\n")):
+        with pytest.raises(SiweError):
+            parse_message(broken)
+
+
+async def test_expired_and_foreign_tokens_are_refused(server: LiveServer) -> None:
+    account = new_account()
+    token = await server.sign_in(account)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    secret = server.surface.auth._secret
+    expired = jwt.encode({**claims, "exp": int(time.time()) - 10}, secret, algorithm="HS256")
+    other_key = jwt.encode(claims, "x" * 48, algorithm="HS256")
+    other_audience = jwt.encode({**claims, "aud": "http://elsewhere/mcp"}, secret, algorithm="HS256")
+    other_wallet = jwt.encode({**claims, "sub": new_account().address.lower()}, "y" * 48, algorithm="HS256")
+    unsigned = jwt.encode(claims, None, algorithm="none")
+    header, payload, sig = token.split(".")
+    tampered_payload = jwt.encode({**claims, "sub": "0x" + "11" * 20}, secret, algorithm="HS256").split(".")[1]
+    tampered = ".".join([header, tampered_payload, sig])
+    async with server.http() as http:
+        for bad in (expired, other_key, other_audience, other_wallet, unsigned, tampered):
+            response = await http.post("/mcp", json={}, headers={"Authorization": f"Bearer {bad}"})
+            assert response.status_code == 401, bad

@@ -1,0 +1,121 @@
+"""Per-wallet authorization over HTTP: wallet A cannot spend, claim or read what belongs to wallet B."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import LiveServer, new_account
+
+from sf_mcp.errors import PaymentRejected
+from sf_mcp.jobs import VerifiedPayment
+
+pytestmark = pytest.mark.anyio
+
+SERVER_SETTINGS = {"free_daily_quota": 1, "rate_limit_auth_ip": 1000}
+SMALL = {"width": 64, "height": 64}
+
+
+def _credits(server: LiveServer, wallet: str) -> int:
+    return server.run(lambda s: s.store.accounts.credits(wallet))
+
+
+async def test_a_cannot_spend_b_credits(server: LiveServer) -> None:
+    a, b = new_account(), new_account()
+    wallet_b = b.address.lower()
+    server.run(lambda s: s.store.accounts.add_credits(wallet_b, 1, reason="test grant"))
+    token_a, token_b = await server.sign_in(a), await server.sign_in(b)
+    async with server.mcp(token_a) as client:
+        # No tool takes a wallet: an extra "wallet" argument changes nothing, A pays for itself.
+        for args in ({}, {"wallet": wallet_b}, {"userAddress": wallet_b}):
+            result = await client.call_tool(
+                "generate_image", {"prompt": "a cat", "payment": {"method": "credits"}, **SMALL, **args}
+            )
+            assert result.is_error
+            assert "credit" in result.content[0].text.lower()
+    assert _credits(server, wallet_b) == 1
+    async with server.mcp(token_b) as client:
+        result = await client.call_tool("generate_image", {"prompt": "a cat", "payment": {"method": "credits"}, **SMALL})
+        assert not result.is_error and result.structured_content["wallet"] == wallet_b
+    assert _credits(server, wallet_b) == 0
+
+
+async def test_free_quota_is_per_wallet(server: LiveServer) -> None:
+    a, b = new_account(), new_account()
+    token_a, token_b = await server.sign_in(a), await server.sign_in(b)
+    free = {"prompt": "a dog", "payment": {"method": "free"}, **SMALL}
+    async with server.mcp(token_a) as client:
+        assert not (await client.call_tool("generate_image", free)).is_error
+        second = await client.call_tool("generate_image", free)
+        assert second.is_error and "free" in second.content[0].text.lower()
+    async with server.mcp(token_b) as client:  # A used up its own quota, not B's
+        assert not (await client.call_tool("generate_image", free)).is_error
+
+
+async def test_a_sees_only_public_fields_of_b_history(server: LiveServer) -> None:
+    a, b = new_account(), new_account()
+    wallet_b = b.address.lower()
+    token_a, token_b = await server.sign_in(a), await server.sign_in(b)
+    async with server.mcp(token_b) as client:
+        made = await client.call_tool("generate_image", {"prompt": "a fox", "payment": {"method": "free"}, **SMALL})
+        task_id = made.structured_content["task_id"]
+        own = json.loads((await client.read_resource(f"generations://wallet/{wallet_b}")).contents[0].text)
+        assert own[0]["task_id"] == task_id and "payment" in own[0] and "attempts" in own[0]
+    async with server.mcp(token_a) as client:
+        seen = json.loads((await client.read_resource(f"generations://wallet/{wallet_b}")).contents[0].text)
+        assert seen[0]["task_id"] == task_id
+        assert "payment" not in seen[0] and "attempts" not in seen[0] and "error" not in seen[0]
+        one = json.loads((await client.read_resource(f"generation://{task_id}")).contents[0].text)
+        assert "payment" not in one and one["wallet"] == wallet_b
+
+
+class _ChainLikeVerifier:
+    """Answers like the chain's verifier: the transaction was paid by ``payer``; a different caller is refused.
+
+    The chain integration (issue: chain) provides the real verifier; this one records which wallet the
+    server asked about, which must be the signed-in wallet and never one the client named.
+    """
+
+    def __init__(self, tx_hash: str, payer: str) -> None:
+        self.tx_hash, self.payer = tx_hash, payer
+        self.asked: list[str] = []
+
+    async def verify_for(self, tx_hash: str, *, wallet: str, kind: str, prompt: str) -> VerifiedPayment:
+        self.asked.append(wallet)
+        if wallet != self.payer:
+            raise PaymentRejected(f"payment: transaction {tx_hash} was paid by {self.payer}, not by {wallet}")
+        return VerifiedPayment(
+            payment_key=f"crypto:146:{tx_hash}:0", payer=self.payer, generation_type=kind, prompt=prompt,
+            request_id=1, details={"tx_hash": tx_hash},
+        )
+
+
+async def test_a_cannot_claim_b_crypto_payment(server: LiveServer) -> None:
+    a, b = new_account(), new_account()
+    wallet_a, wallet_b = a.address.lower(), b.address.lower()
+    tx_hash = "0x" + "ab" * 32
+    verifier = _ChainLikeVerifier(tx_hash, payer=wallet_b)
+
+    async def install(services):
+        previous, services.gate.verifier = services.gate.verifier, verifier
+        return previous
+
+    previous = server.run(install)
+    try:
+        token_a, token_b = await server.sign_in(a), await server.sign_in(b)
+        pay = {"prompt": "a boat", "payment": {"method": "crypto", "tx_hash": tx_hash}, **SMALL}
+        async with server.mcp(token_a) as client:
+            stolen = await client.call_tool("generate_image", {**pay, "wallet": wallet_b})
+            assert stolen.is_error and "not by" in stolen.content[0].text
+        async with server.mcp(token_b) as client:
+            paid = await client.call_tool("generate_image", pay)
+            assert not paid.is_error and paid.structured_content["wallet"] == wallet_b
+        async with server.mcp(token_a) as client:  # and not after B used it either
+            again = await client.call_tool("generate_image", pay)
+            assert again.is_error
+        assert verifier.asked == [wallet_a, wallet_b, wallet_a]
+    finally:
+        async def restore(services):
+            services.gate.verifier = previous
+
+        server.run(restore)
