@@ -47,7 +47,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
     serve.add_argument("--rpc-url", help="JSON-RPC URL of anvil or Sonic (default: the embedded chain)")
+    serve.add_argument("--log-json", action="store_true", help="HTTP: structured JSON logs at INFO level on stderr")
     serve.set_defaults(command=_serve)
+
+    login = sub.add_parser("login", help="sign in to an HTTP sf-mcp server with Ethereum and print a bearer token")
+    login.add_argument("--url", required=True, help="the server's base URL, e.g. http://127.0.0.1:8000")
+    login.add_argument("--key-env", required=True, metavar="VAR",
+                       help="name of the environment variable holding the wallet's private key")
+    login.set_defaults(command=_login)
 
     demo = sub.add_parser("demo", help="run a scripted MCP session on the embedded defaults and print it")
     demo.add_argument("--out", type=Path, default=Path("sf-mcp-demo"), help="folder for the generated images")
@@ -71,6 +78,52 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"sf-mcp: serving MCP at {public_url(settings)}/mcp (sign in at /auth/nonce)", file=sys.stderr)
         anyio.run(lambda: serve_http(settings))
     return 0
+
+
+def _login(args: argparse.Namespace, settings: Settings) -> int:
+    """Sign in with Ethereum: fetch the server's message, sign it locally, print the bearer token."""
+    import os
+
+    import httpx2
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    key = os.environ.get(args.key_env)
+    if not key:
+        print(f"sf-mcp: environment variable {args.key_env} is not set (it should hold the private key)", file=sys.stderr)
+        return 2
+    try:
+        account = Account.from_key(key.strip())
+    except Exception:
+        print(f"sf-mcp: {args.key_env} does not hold a valid private key", file=sys.stderr)
+        return 2
+    base = args.url.rstrip("/").removesuffix("/mcp")
+    try:
+        with httpx2.Client(base_url=base, timeout=30) as http:
+            issued = http.get("/auth/nonce", params={"address": account.address})
+            if issued.status_code != 200:
+                print(f"sf-mcp: {base}/auth/nonce answered {issued.status_code}: {_reason(issued)}", file=sys.stderr)
+                return 1
+            message = issued.json()["message"]
+            signature = account.sign_message(encode_defunct(text=message)).signature
+            verified = http.post("/auth/verify", json={"message": message, "signature": "0x" + bytes(signature).hex()})
+    except httpx2.HTTPError as exc:
+        print(f"sf-mcp: cannot reach {base}: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    if verified.status_code != 200:
+        print(f"sf-mcp: sign-in refused ({verified.status_code}): {_reason(verified)}", file=sys.stderr)
+        return 1
+    result = verified.json()
+    print(f"sf-mcp: signed in as {result['wallet']} until {result['expires_at']}", file=sys.stderr)
+    print(result["token"])
+    return 0
+
+
+def _reason(response) -> str:
+    try:
+        return str(response.json().get("error_description", response.text[:200]))
+    except ValueError:
+        return response.text[:200]
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
