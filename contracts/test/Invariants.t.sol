@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {Test} from "./utils/Test.sol";
+import {Fixture} from "./utils/Fixture.sol";
+import {SonicAIGenerationPayment} from "../src/SonicAIGenerationPayment.sol";
+import {BanditKidzStaking} from "../src/BanditKidzStaking.sol";
+import {GenerationVotingAndLeaderboard} from "../src/GenerationVotingAndLeaderboard.sol";
+import {MockUSDC} from "../src/mocks/MockUSDC.sol";
+import {BanditKidz} from "../src/mocks/BanditKidz.sol";
+
+/**
+ * @dev Drives the whole system with random, bounded actions by four wallets and keeps ghost
+ * totals that the invariants compare with the contracts' state.
+ */
+contract SystemHandler is Test {
+    address internal constant S = 0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE;
+
+    SonicAIGenerationPayment public immutable payment;
+    BanditKidzStaking public immutable staking;
+    GenerationVotingAndLeaderboard public immutable voting;
+    MockUSDC public immutable usdc;
+    BanditKidz public immutable nft;
+    address public immutable operator;
+    address public immutable dev;
+    address public immutable treasury;
+
+    address[4] public actors = [address(0xA1), address(0xA2), address(0xA3), address(0xA4)];
+
+    // Invariant 1: payments and their parts.
+    uint256 public paidS;
+    uint256 public paidUSDC;
+    uint256 public stakersS;
+    uint256 public stakersUSDC;
+    uint256 public prizeS;
+    uint256 public prizeUSDC;
+    uint256 public withdrawnS;
+    uint256 public withdrawnUSDC;
+    // Invariant 2: staker rewards.
+    uint256 public claimedS;
+    uint256 public claimedUSDC;
+    // Invariant 3: per-contest staked balance of each actor just before the contest started.
+    mapping(uint256 contestId => mapping(address actor => uint256)) public snapshot;
+    uint256 public generations;
+    uint256 public votesCast;
+    uint256 public nftMoves;
+    // Invariant 4: prizes credited per finalized contest.
+    mapping(uint256 contestId => uint256) public creditedS;
+    mapping(uint256 contestId => uint256) public creditedUSDC;
+    uint256 public prizeClaimedS;
+    uint256 public prizeClaimedUSDC;
+    uint256 public finalized;
+
+    constructor(
+        SonicAIGenerationPayment payment_,
+        BanditKidzStaking staking_,
+        GenerationVotingAndLeaderboard voting_,
+        MockUSDC usdc_,
+        BanditKidz nft_,
+        address operator_,
+        address dev_,
+        address treasury_
+    ) {
+        payment = payment_;
+        staking = staking_;
+        voting = voting_;
+        usdc = usdc_;
+        nft = nft_;
+        operator = operator_;
+        dev = dev_;
+        treasury = treasury_;
+        for (uint256 i; i < 4; ++i) {
+            vm.prank(actors[i]);
+            nft_.setApprovalForAll(address(staking_), true);
+        }
+        // Every wallet starts with a staked NFT, so that later contests have voting power to use.
+        for (uint256 i; i < 4; ++i) {
+            uint256 id = nft_.mint(actors[i]);
+            vm.prank(actors[i]);
+            staking_.stake(id);
+        }
+    }
+
+    function actorCount() external pure returns (uint256) {
+        return 4;
+    }
+
+    function _actor(uint256 seed) internal view returns (address) {
+        return actors[seed % 4];
+    }
+
+    // ------------------------------------------------------------------ payments
+
+    function payWithS(uint256 actorSeed, uint256 excess) external {
+        address a = _actor(actorSeed);
+        uint256 price = payment.priceS();
+        excess = bound(excess, 0, 5 ether);
+        vm.deal(a, a.balance + price + excess);
+        vm.prank(a);
+        payment.payWithS{value: price + excess}("prompt", "image");
+        _account(price, true);
+    }
+
+    function payWithUSDC(uint256 actorSeed) external {
+        address a = _actor(actorSeed);
+        uint256 price = payment.priceUSDC();
+        usdc.mint(a, price);
+        vm.startPrank(a);
+        usdc.approve(address(payment), price);
+        payment.payWithUSDC("prompt", "video");
+        vm.stopPrank();
+        _account(price, false);
+    }
+
+    function setPrices(uint256 priceS, uint256 priceUSDC) external {
+        priceS = bound(priceS, 1, 10 ether);
+        priceUSDC = bound(priceUSDC, 1, 10e6);
+        address admin = address(0xAD);
+        vm.prank(admin);
+        payment.setPrices(priceS, priceUSDC);
+    }
+
+    function _account(uint256 amount, bool isS) internal {
+        (uint256 st,, uint256 pr,) = payment.splitOf(amount);
+        if (isS) {
+            paidS += amount;
+            stakersS += st;
+            prizeS += pr;
+        } else {
+            paidUSDC += amount;
+            stakersUSDC += st;
+            prizeUSDC += pr;
+        }
+    }
+
+    function withdraw(uint256 who, bool native) external {
+        address account = who % 2 == 0 ? dev : treasury;
+        address token = native ? S : address(usdc);
+        uint256 amount = payment.withdrawable(token, account);
+        if (amount == 0) return;
+        vm.prank(account);
+        payment.withdraw(token);
+        if (native) withdrawnS += amount;
+        else withdrawnUSDC += amount;
+    }
+
+    // ------------------------------------------------------------------ staking
+
+    function stake(uint256 actorSeed, uint256 count) external {
+        address a = _actor(actorSeed);
+        count = bound(count, 1, 3);
+        uint256 first = nft.mintBatch(a, count);
+        vm.startPrank(a);
+        if (count == 1) {
+            staking.stake(first);
+        } else {
+            uint256[] memory ids = new uint256[](count);
+            for (uint256 i; i < count; ++i) {
+                ids[i] = first + i;
+            }
+            staking.stakeBatch(ids);
+        }
+        vm.stopPrank();
+    }
+
+    function unstake(uint256 actorSeed, uint256 index, bool emergency) external {
+        address a = _actor(actorSeed);
+        uint256[] memory ids = staking.stakedTokensOf(a);
+        if (ids.length == 0) return;
+        uint256 id = ids[index % ids.length];
+        vm.prank(a);
+        if (emergency) staking.emergencyUnstake(id);
+        else staking.unstake(id);
+    }
+
+    /// @dev Moves a staked NFT to another wallet, which stakes it at once (the double-vote attempt).
+    function moveStakedNft(uint256 fromSeed, uint256 toSeed, uint256 index) external {
+        address from = _actor(fromSeed);
+        address to = _actor(toSeed);
+        if (from == to) return;
+        uint256[] memory ids = staking.stakedTokensOf(from);
+        if (ids.length == 0) return;
+        uint256 id = ids[index % ids.length];
+        vm.startPrank(from);
+        staking.unstake(id);
+        nft.transferFrom(from, to, id);
+        vm.stopPrank();
+        vm.prank(to);
+        staking.stake(id);
+        ++nftMoves;
+    }
+
+    function claimRewards(uint256 actorSeed) external {
+        address a = _actor(actorSeed);
+        (uint256 s, uint256 u) = staking.earned(a);
+        if (s == 0 && u == 0) return;
+        vm.prank(a);
+        staking.claimRewards();
+        claimedS += s;
+        claimedUSDC += u;
+    }
+
+    // ------------------------------------------------------------------ voting
+
+    function submit(uint256 creatorSeed) external {
+        uint256 id = ++generations;
+        vm.prank(operator);
+        voting.submitGeneration(id, _actor(creatorSeed), "prompt", "https://example.invalid/x");
+    }
+
+    /// @dev Votes for a random generation; submits one by another wallet first if there is none yet
+    /// in the current contest.
+    function vote(uint256 voterSeed, uint256 generationSeed) external {
+        address voter = _actor(voterSeed);
+        if (generations == 0 || _contestOf(generations) != voting.currentContestId()) {
+            this.submit(voterSeed % 4 + 1 + generationSeed % 3);
+        }
+        // Mostly the newest generations (those of the current contest).
+        uint256 recent = generations < 3 ? generations : 3;
+        uint256 id = generations - generationSeed % recent;
+        (address creator, uint256 contestId,,,,) = voting.getGeneration(id);
+        if (
+            creator == voter || contestId != voting.currentContestId() || voting.hasVoted(id, voter)
+                || voting.getUserVotingPower(voter) == 0
+        ) return;
+        vm.prank(voter);
+        voting.vote(id);
+        ++votesCast;
+    }
+
+    /// @dev Finalizes every ended contest not finalized yet (oldest first, or newest first), then
+    /// lets the winners claim when `claimAfter`.
+    function _contestOf(uint256 generationId) internal view returns (uint256 contestId) {
+        (, contestId,,,,) = voting.getGeneration(generationId);
+    }
+
+    function finalize(bool newestFirst, bool claimAfter) external {
+        uint256 current = voting.currentContestId();
+        for (uint256 k = 1; k < current; ++k) {
+            _finalize(newestFirst ? current - k : k);
+        }
+        if (claimAfter) {
+            for (uint256 i; i < 4; ++i) {
+                claimPrize(i);
+            }
+        }
+    }
+
+    function _finalize(uint256 contestId) internal {
+        if (voting.isFinalized(contestId)) return;
+        uint256[4] memory beforeS;
+        uint256[4] memory beforeU;
+        for (uint256 i; i < 4; ++i) {
+            (beforeS[i], beforeU[i]) = voting.pendingPrize(actors[i]);
+        }
+        voting.finalizeContest(contestId);
+        ++finalized;
+        for (uint256 i; i < 4; ++i) {
+            (uint256 s, uint256 u) = voting.pendingPrize(actors[i]);
+            creditedS[contestId] += s - beforeS[i];
+            creditedUSDC[contestId] += u - beforeU[i];
+        }
+    }
+
+    function claimPrize(uint256 actorSeed) public {
+        address a = _actor(actorSeed);
+        (uint256 s, uint256 u) = voting.pendingPrize(a);
+        if (s == 0 && u == 0) return;
+        vm.prank(a);
+        voting.claimPrize();
+        prizeClaimedS += s;
+        prizeClaimedUSDC += u;
+    }
+
+    // ------------------------------------------------------------------ time
+
+    function warp(uint256 secondsSeed) external {
+        uint256 before = voting.currentContestId();
+        uint256 next = block.timestamp + bound(secondsSeed, 1 hours, 7 days);
+        (uint256 start,) = voting.contestWindow(before + 1);
+        if (next >= start) {
+            // Balances now are the balances at the end of every second up to the new contest's start.
+            uint256 reached = before + 1;
+            (uint256 s2,) = voting.contestWindow(reached + 1);
+            while (next >= s2) {
+                ++reached;
+                (s2,) = voting.contestWindow(reached + 1);
+            }
+            for (uint256 c = before + 1; c <= reached; ++c) {
+                for (uint256 i; i < 4; ++i) {
+                    snapshot[c][actors[i]] = staking.stakedBalanceOf(actors[i]);
+                }
+            }
+        }
+        vm.warp(next);
+    }
+}
+
+contract InvariantsTest is Fixture {
+    SystemHandler internal handler;
+
+    function setUp() public override {
+        super.setUp();
+        handler = new SystemHandler(payment, staking, voting, usdc, nft, operator, dev, treasury);
+        targetContract(address(handler));
+        // Start near the end of contest 1 so that most runs see several contests.
+        vm.warp(START + WEEK - 1 hours);
+    }
+
+    /// @dev 1. Every payment is split exactly, for S and USDC separately; no wei stuck or created.
+    function invariant_paymentsSplitExactly() public view {
+        // What the payment contract holds is exactly what dev and treasury can still withdraw.
+        assertEq(
+            address(payment).balance,
+            payment.withdrawable(S, dev) + payment.withdrawable(S, treasury),
+            "payment S == pull balances"
+        );
+        assertEq(
+            usdc.balanceOf(address(payment)),
+            payment.withdrawable(address(usdc), dev) + payment.withdrawable(address(usdc), treasury),
+            "payment USDC == pull balances"
+        );
+        // Parts: staking received 25 %, voting 15 %, pull balances (held or withdrawn) the rest.
+        assertEq(address(staking).balance + handler.claimedS(), handler.stakersS(), "stakers' S");
+        assertEq(usdc.balanceOf(address(staking)) + handler.claimedUSDC(), handler.stakersUSDC(), "stakers' USDC");
+        assertEq(address(voting).balance + handler.prizeClaimedS(), handler.prizeS(), "prize S");
+        assertEq(usdc.balanceOf(address(voting)) + handler.prizeClaimedUSDC(), handler.prizeUSDC(), "prize USDC");
+        assertEq(
+            handler.stakersS() + handler.prizeS() + address(payment).balance + handler.withdrawnS(),
+            handler.paidS(),
+            "S parts sum to payments"
+        );
+        assertEq(
+            handler.stakersUSDC() + handler.prizeUSDC() + usdc.balanceOf(address(payment)) + handler.withdrawnUSDC(),
+            handler.paidUSDC(),
+            "USDC parts sum to payments"
+        );
+    }
+
+    /// @dev 2. Rewards claimed + claimable (+ queued) never exceed what was deposited for stakers.
+    function invariant_stakerRewardsNeverExceedDeposits() public view {
+        uint256 claimableS;
+        uint256 claimableUSDC;
+        for (uint256 i; i < 4; ++i) {
+            (uint256 s, uint256 u) = staking.earned(handler.actors(i));
+            claimableS += s;
+            claimableUSDC += u;
+        }
+        (uint256 qS, uint256 qU) = staking.queuedRewards();
+        assertLe(handler.claimedS() + claimableS + qS / 1e18, handler.stakersS(), "S rewards <= deposits");
+        assertLe(handler.claimedUSDC() + claimableUSDC + qU / 1e18, handler.stakersUSDC(), "USDC rewards <= deposits");
+        // And the contract can always pay every claim.
+        assertGe(address(staking).balance, claimableS, "S solvent");
+        assertGe(usdc.balanceOf(address(staking)), claimableUSDC, "USDC solvent");
+        // Rounding loses at most one wei per account and claim (carried dust stays in the contract).
+        assertLe(handler.stakersS() - (handler.claimedS() + claimableS + qS / 1e18), 4 + 4 * 64, "S dust bounded");
+    }
+
+    /// @dev 3. Voting power never exceeds the NFTs staked at the contest start; no NFT counts twice.
+    function invariant_votingPowerIsSnapshot() public view {
+        uint256 contestId = voting.currentContestId();
+        for (uint256 i; i < 4; ++i) {
+            address a = handler.actors(i);
+            assertEq(voting.getUserVotingPower(a), handler.snapshot(contestId, a), "power == staked at start");
+        }
+        uint256 n = handler.generations();
+        for (uint256 g = 1; g <= n; ++g) {
+            (, uint256 gContest, uint256 votes,,,) = voting.getGeneration(g);
+            uint256 voted;
+            uint256 stakedAtStart;
+            for (uint256 i; i < 4; ++i) {
+                address a = handler.actors(i);
+                stakedAtStart += handler.snapshot(gContest, a);
+                if (voting.hasVoted(g, a)) voted += handler.snapshot(gContest, a);
+            }
+            assertEq(votes, voted, "votes == snapshots of its voters");
+            assertLe(votes, stakedAtStart, "no NFT counted twice");
+        }
+    }
+
+    /// @dev 4. The prizes credited for a contest equal its pool (or the pool rolled over whole).
+    function invariant_prizesEqualPool() public view {
+        uint256 current = voting.currentContestId();
+        uint256 pendingS;
+        uint256 pendingUSDC;
+        uint256 openPoolsS;
+        uint256 openPoolsUSDC;
+        for (uint256 c = 1; c <= current; ++c) {
+            (uint256 poolS, uint256 poolUSDC) = voting.prizePool(c);
+            if (voting.isFinalized(c)) {
+                assertEq(handler.creditedS(c), poolS, "S prizes == pool");
+                assertEq(handler.creditedUSDC(c), poolUSDC, "USDC prizes == pool");
+            } else {
+                openPoolsS += poolS;
+                openPoolsUSDC += poolUSDC;
+            }
+        }
+        for (uint256 i; i < 4; ++i) {
+            (uint256 s, uint256 u) = voting.pendingPrize(handler.actors(i));
+            pendingS += s;
+            pendingUSDC += u;
+        }
+        assertEq(address(voting).balance, openPoolsS + pendingS, "voting S == open pools + pending prizes");
+        assertEq(usdc.balanceOf(address(voting)), openPoolsUSDC + pendingUSDC, "voting USDC == open pools + pending");
+    }
+}
