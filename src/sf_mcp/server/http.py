@@ -133,9 +133,12 @@ class HttpSurface:
             "ok": bool(usable),
             "detail": f"available: {', '.join(usable)}" if usable else "every provider's circuit is open",
         }
-        lag = self.metrics.indexer_lag()
-        if lag is not None:
-            checks["indexer"] = {"ok": True, "detail": f"{lag:g} blocks behind"}
+        indexer = services.extras.get("indexer")
+        if indexer is not None:
+            state = str(getattr(indexer, "state", "unknown"))
+            lag = self.metrics.indexer_lag()
+            detail = state + (f", {lag:g} blocks behind" if lag is not None else "")
+            checks["indexer"] = {"ok": state != "failed", "detail": detail}
         return checks
 
     # -- the ASGI app ---------------------------------------------------------------------

@@ -147,15 +147,11 @@ class Metrics:
             indexer = self._indexer()
         except Exception:
             return None
-        for name in ("lag_blocks", "lag"):
-            value = getattr(indexer, name, None)
-            if callable(value):
-                try:
-                    value = value()
-                except Exception:
-                    return None
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return float(value)
+        checkpoint = getattr(indexer, "checkpoint", None)  # chain.indexer.Checkpoint
+        seen = getattr(checkpoint, "last_block_seen", None)
+        processed = getattr(checkpoint, "last_block_processed", None)
+        if isinstance(seen, int) and isinstance(processed, int) and seen >= 0 and processed >= 0:
+            return float(max(0, seen - processed))
         return None
 
     async def on_finished(self, row: GenerationRow) -> None:
