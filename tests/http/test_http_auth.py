@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import jwt
 import pytest
-from conftest import LiveServer, new_account, sign
+from http_support import LiveServer, new_account, sign
 
 from sf_mcp.server.siwe import SiweError, format_time, parse_message
 

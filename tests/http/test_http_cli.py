@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import LiveServer, new_account
+from http_support import LiveServer, new_account
 
 from sf_mcp.cli import main
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import LiveServer, new_account
+from http_support import LiveServer, new_account
 
 pytestmark = pytest.mark.anyio
 

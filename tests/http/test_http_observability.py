@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from conftest import LiveServer, new_account
+from http_support import LiveServer, new_account
 
 from sf_mcp.server.observability import JsonFormatter
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import LiveServer, new_account
+from http_support import LiveServer, new_account
 
 from sf_mcp.errors import PaymentRejected
 from sf_mcp.jobs import VerifiedPayment
