@@ -163,7 +163,7 @@ contract SonicAIGenerationPayment is AccessControl, Pausable, ReentrancyGuardTra
     /// @notice The per-user rate limits changed (0 = off).
     event RateLimitsUpdated(uint256 minInterval, uint256 dailyCap);
     /// @notice The dev wallet or the treasury changed. Balances already credited stay with the old accounts.
-    event RecipientsUpdated(address devWallet, address treasury);
+    event RecipientsUpdated(address indexed devWallet, address indexed treasury);
 
     // ------------------------------------------------------------------
     // Constructor
@@ -250,7 +250,7 @@ contract SonicAIGenerationPayment is AccessControl, Pausable, ReentrancyGuardTra
      */
     function nextAllowedRequestAt(address user) external view returns (uint256) {
         RateState memory st = _rateStates[user];
-        uint256 at;
+        uint256 at = 0;
         if (_minInterval != 0 && st.lastRequestAt != 0) {
             uint256 next = uint256(st.lastRequestAt) + _minInterval;
             if (next > block.timestamp) at = next;

@@ -324,11 +324,17 @@ contract GenerationVotingAndLeaderboardTest is Fixture {
 
     // ------------------------------------------------------------------ fuzz
 
+    function _creator(uint256 i) internal pure returns (address) {
+        // casting to 'uint160' is safe because i < 6
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return address(uint160(0xC0 + i));
+    }
+
     function testFuzz_prizeSplitSumsToPool(uint256 amount, uint8 creatorsCount) public {
         amount = bound(amount, 1, 1e30);
         uint256 n = bound(creatorsCount, 0, 5);
         for (uint256 i; i < n; ++i) {
-            submit(i + 1, address(uint160(0xC0 + i)));
+            submit(i + 1, _creator(i));
             vm.prank(i % 2 == 0 ? alice : bob);
             voting.vote(i + 1);
         }
@@ -339,7 +345,7 @@ contract GenerationVotingAndLeaderboardTest is Fixture {
         voting.finalizeContest(2);
         uint256 total;
         for (uint256 i; i < n; ++i) {
-            (uint256 s,) = voting.pendingPrize(address(uint160(0xC0 + i)));
+            (uint256 s,) = voting.pendingPrize(_creator(i));
             total += s;
         }
         (uint256 rolled,) = voting.prizePool(3);
