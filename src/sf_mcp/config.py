@@ -132,6 +132,18 @@ class Settings(BaseSettings):
     confirmations: int | None = Field(
         default=None, ge=0, description="Blocks a payment needs; default 1 on Sonic, 0 on dev chains."
     )
+    deployment_file: Path | None = Field(
+        default=None, description="Contract addresses written by `sf-mcp deploy` (default: deployment.json in the data dir)."
+    )
+    rpc_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one JSON-RPC request.")
+    agent_max_s_per_tx: float = Field(default=10.0, ge=0, description="Most S the agent key may spend in one transaction.")
+    agent_max_s_per_day: float = Field(default=30.0, ge=0, description="Most S the agent key may spend per UTC day.")
+    agent_max_usdc_per_tx: float = Field(default=5.0, ge=0, description="Most USDC the agent key may spend per transaction.")
+    agent_max_usdc_per_day: float = Field(default=20.0, ge=0, description="Most USDC the agent key may spend per UTC day.")
+    indexer: bool = Field(default=True, description="Run the chain event indexer inside `serve`.")
+    indexer_poll_s: float = Field(default=1.0, gt=0, description="Seconds between polls for new blocks.")
+    indexer_batch_blocks: int = Field(default=2000, ge=1, le=100_000, description="Blocks per eth_getLogs request.")
+    indexer_max_failures: int = Field(default=20, ge=1, description="Failed polls in a row before the indexer stops.")
 
     # -- HTTP ----------------------------------------------------------------
     host: str = Field(default="127.0.0.1", description="Bind address; loopback unless you mean to expose it.")

@@ -12,8 +12,10 @@ Keys never leave :class:`Signer`; its ``repr`` shows the address only.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,13 +29,12 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
 from web3.exceptions import (
-    ContractCustomError,
     ContractLogicError,
-    ContractPanicError,
     ProviderConnectionError,
     RequestTimedOut,
     TimeExhausted,
     TooManyRequests,
+    TransactionNotFound,
     Web3Exception,
     Web3RPCError,
 )
@@ -119,6 +120,8 @@ def describe_revert(exc: BaseException) -> str:
     data = getattr(exc, "data", None)
     if isinstance(data, dict):
         data = data.get("data")
+    if data is None:
+        data = _tester_revert_data(str(exc))
     if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
         raw = bytes.fromhex(data[2:])
         found = _ERRORS.get(raw[:4])
@@ -132,6 +135,22 @@ def describe_revert(exc: BaseException) -> str:
                 return name
     message = getattr(exc, "message", None) or str(exc)
     return str(message)
+
+
+def _tester_revert_data(text: str) -> str | None:
+    """eth-tester reports a revert as text holding a bytes literal; recover the bytes."""
+    match = re.search(r"b(['\"]).*\1", text, re.DOTALL)
+    if not match:
+        return None
+    try:
+        raw = ast.literal_eval(match.group(0))
+    except (ValueError, SyntaxError):
+        return None
+    return "0x" + raw.hex() if isinstance(raw, bytes) else None
+
+
+def is_revert(exc: BaseException) -> bool:
+    return isinstance(exc, ContractLogicError) or type(exc).__name__ == "TransactionFailed"
 
 
 def _plain(value: Any) -> str:
@@ -200,8 +219,6 @@ class ChainClient:
                     return await call()
         except SfMcpError:
             raise
-        except ContractLogicError as exc:
-            raise ChainError(f"{what}: the contract refused: {describe_revert(exc)}") from exc
         except Exception as exc:
             raise self._map(exc, what) from exc
         raise AssertionError("unreachable")  # pragma: no cover
@@ -219,7 +236,7 @@ class ChainClient:
     def _map(self, exc: BaseException, what: str) -> SfMcpError:
         if is_unavailable(exc):
             return ChainUnavailable(f"{what}: the {self.label} RPC endpoint is unreachable ({type(exc).__name__})")
-        if isinstance(exc, (ContractCustomError, ContractPanicError, ContractLogicError)):
+        if is_revert(exc):
             return ChainError(f"{what}: the contract refused: {describe_revert(exc)}")
         if isinstance(exc, Web3Exception):
             return ChainError(f"{what}: {exc}")
@@ -256,9 +273,14 @@ class ChainClient:
         return await self.read(f"preparing {getattr(fn, 'fn_name', 'a transfer')}", build)
 
     async def send(
-        self, signer: Signer, fn: Any = None, *, value: int = 0, to: str | None = None, what: str | None = None
+        self, signer: Signer, fn: Any = None, *, value: int = 0, to: str | None = None, what: str | None = None,
+        on_sent: Callable[[str], Awaitable[None]] | None = None,
     ) -> dict[str, Any]:
-        """Sign with ``signer``, send, wait for the receipt; a reverted transaction is a ChainError."""
+        """Sign with ``signer``, send, wait for the receipt; a reverted transaction is a ChainError.
+
+        ``on_sent`` gets the hash as soon as the node accepted the transaction, before the
+        wait, so a caller can remember it and never send the same action twice.
+        """
         what = what or getattr(fn, "fn_name", "transaction")
         async with signer.lock:
             tx = await self.build_tx(signer.address, fn, value=value, to=to)
@@ -267,6 +289,8 @@ class ChainClient:
                 tx_hash = await self.w3.eth.send_raw_transaction(raw)
             except Exception as exc:
                 raise self._map(exc, f"sending {what}") from exc
+        if on_sent is not None:
+            await on_sent(tx_hash.to_0x_hex())
         try:
             receipt = await self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.1)
         except Exception as exc:
@@ -275,10 +299,24 @@ class ChainClient:
             raise ChainError(f"{what} transaction {tx_hash.to_0x_hex()} reverted on chain")
         return dict(receipt)
 
-    async def send_as_operator(self, fn: Any, what: str) -> dict[str, Any]:
+    async def send_as_operator(
+        self, fn: Any, what: str, *, on_sent: Callable[[str], Awaitable[None]] | None = None
+    ) -> dict[str, Any]:
         if self.operator is None:
             raise ConfigError(f"{what}: no operator key; set SF_OPERATOR_KEY to the key that holds OPERATOR_ROLE")
-        return await self.send(self.operator, fn, what=what)
+        return await self.send(self.operator, fn, what=what, on_sent=on_sent)
+
+    async def receipt(self, tx_hash: str) -> dict[str, Any] | None:
+        """The receipt of ``tx_hash``, or None while it is unknown or pending."""
+
+        async def get() -> Any:
+            try:
+                return await self.w3.eth.get_transaction_receipt(tx_hash)
+            except TransactionNotFound:
+                return None
+
+        found = await self.read(f"looking up transaction {tx_hash}", get)
+        return dict(found) if found is not None else None
 
     # -- time (dev chains) ----------------------------------------------------
     async def advance_time(self, seconds: int) -> int:

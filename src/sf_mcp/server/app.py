@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -10,7 +11,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from sf_mcp.config import Settings
-from sf_mcp.server import resources, tools_generate
+from sf_mcp.server import resources, tools_chain, tools_generate
 from sf_mcp.server.notify import ResourceNotifier
 from sf_mcp.server.services import Services, open_services
 
@@ -60,10 +61,24 @@ def build_server(settings: Settings, *, http: "HttpSurface | None" = None) -> MC
     )
     notifier.install(server)
     tools_generate.register(server)
+    tools_chain.register(server)
     resources.register(server, lambda: running[-1])
+    tools_chain.register_resources(server, lambda: running[-1])
+    _RUNNING[server] = running
     if http is not None:
         http.install(server)
     return server
+
+
+_RUNNING: "weakref.WeakKeyDictionary[MCPServer[Services], list[Services]]" = weakref.WeakKeyDictionary()
+
+
+def running_services(server: MCPServer[Services]) -> Services:
+    """The services of ``server`` while a client is connected (tests and in-process embedding)."""
+    running = _RUNNING.get(server)
+    if not running:
+        raise RuntimeError("the server is not running: no client is connected")
+    return running[-1]
 
 
 def _version() -> str:

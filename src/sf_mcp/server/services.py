@@ -54,12 +54,50 @@ async def open_services(settings: Settings, notifier: ResourceNotifier) -> Async
         )
 
     runner.on_finished.append(publish)
+    chain = None
     try:
+        chain = await _attach_chain(services)
         async with anyio.create_task_group() as tg:
             await tg.start(runner.run)
+            indexer = services.extras.get("indexer")
+            if indexer is not None and settings.indexer:
+                await tg.start(indexer.run)
             yield services
             tg.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
+            if chain is not None:
+                await chain.close()
             await providers.aclose()
             await store.close()
+
+
+async def _attach_chain(services: Services) -> Any:
+    """Connect the chain: crypto payments, on-chain refunds, contest submissions and the event indexer."""
+    from sf_mcp.chain import ChainPaymentVerifier, Indexer, OperatorActions, Signer, open_chain
+    from sf_mcp.chain.txplan import Limits, TxPlanner
+
+    settings, store, runner = services.settings, services.store, services.runner
+    chain = await open_chain(settings)
+    if chain.embedded is not None:
+        await store.chain.reset(chain.chain_id)  # a fresh in-process chain: forget the previous one
+    operator = OperatorActions(chain, store)
+    services.gate.verifier = ChainPaymentVerifier(chain, store)
+    if chain.operator is not None:
+        runner.refunder = operator
+
+        async def submit(row: GenerationRow) -> None:
+            if row.status == "succeeded" and row.chain_request_id is not None:
+                await operator.submit(row)
+
+        runner.on_finished.append(submit)
+    services.extras["chain"] = chain
+    agent = Signer(settings.agent_key.get_secret_value()) if settings.agent_key else None
+    services.extras["planner"] = TxPlanner(chain, store, agent=agent, limits=Limits.from_settings(settings))
+    services.extras["operator"] = operator
+    services.extras["indexer"] = Indexer(
+        chain, store, operator=operator, batch_blocks=settings.indexer_batch_blocks,
+        poll_s=settings.indexer_poll_s, max_failures=settings.indexer_max_failures,
+        on_jobs=runner.wake, publish=services.notifier.updated,
+    )
+    return chain

@@ -10,11 +10,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from sf_mcp.store.accounts import Accounts
+from sf_mcp.store.chain import AppliedBatch, ChainEvent, ChainStore, Cursor, JobFromPayment
 from sf_mcp.store.db import Database
 from sf_mcp.store.generations import GenerationRow, Generations, utc_day
 from sf_mcp.store.sessions import Sessions
 
-__all__ = ["Accounts", "GenerationRow", "Generations", "Sessions", "Store", "utc_day"]
+__all__ = [
+    "Accounts",
+    "AppliedBatch",
+    "ChainEvent",
+    "ChainStore",
+    "Cursor",
+    "GenerationRow",
+    "Generations",
+    "JobFromPayment",
+    "Sessions",
+    "Store",
+    "utc_day",
+]
 
 
 class Store:
@@ -24,6 +37,7 @@ class Store:
         self.db = db
         self.accounts = Accounts(db)
         self.generations = Generations(db)
+        self.chain = ChainStore(db)
         self.sessions = Sessions(db)
 
     @classmethod

@@ -1,0 +1,47 @@
+"""The chain package: the only code that imports web3.
+
+Public API:
+
+- :func:`open_chain` -> :class:`ChainClient` (embedded py-evm chain, anvil or Sonic)
+- :func:`deploy` (the one deployment path) and :class:`Deployment`
+- :class:`ChainPaymentVerifier` (``jobs.gate.PaymentVerifier``) and :class:`PaymentVerdict`
+- :class:`OperatorActions` (``jobs.runner.Refunder`` and contest submissions)
+- :class:`Indexer` (the event sidecar), :class:`Checkpoint`, :class:`IndexerState`
+- :class:`TxPlanner`, :class:`TxPlan`, :class:`TxResult` (user transactions)
+"""
+
+from __future__ import annotations
+
+from sf_mcp.chain.client import ChainClient, Signer, connect_rpc, deployment_path
+from sf_mcp.chain.contracts import Deployment
+from sf_mcp.chain.deploy import deploy
+from sf_mcp.chain.embedded import EmbeddedChain, start_embedded
+from sf_mcp.chain.indexer import Checkpoint, Indexer, IndexerState
+from sf_mcp.chain.operator import OperatorActions
+from sf_mcp.chain.payments import ChainPaymentVerifier, PaymentVerdict
+from sf_mcp.config import Settings
+
+__all__ = [
+    "ChainClient",
+    "ChainPaymentVerifier",
+    "Checkpoint",
+    "Deployment",
+    "EmbeddedChain",
+    "Indexer",
+    "IndexerState",
+    "OperatorActions",
+    "PaymentVerdict",
+    "Signer",
+    "connect_rpc",
+    "deploy",
+    "deployment_path",
+    "open_chain",
+    "start_embedded",
+]
+
+
+async def open_chain(settings: Settings) -> ChainClient:
+    """The chain these settings name: the embedded chain when no RPC URL is set, else the RPC's (checked)."""
+    if settings.embedded:
+        return await start_embedded(confirmations=settings.confirmations)
+    return await connect_rpc(settings)

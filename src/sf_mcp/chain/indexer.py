@@ -1,0 +1,355 @@
+"""The event sidecar: follows the three contracts and turns what happens on chain into jobs and updates.
+
+It runs inside ``sf-mcp serve`` and standalone as ``sf-mcp indexer``. Each poll:
+
+1. checks that the block under the cursor still has the hash it had (else a
+   reorg: rewind to the newest checkpoint still on the chain, forgetting the
+   events above it);
+2. reads ``eth_getLogs`` for the three contracts over at most
+   ``batch_blocks`` blocks, up to the head minus the required confirmations;
+3. stores the decoded events, the jobs their ``GenerationRequested`` payments
+   pay for (or joins the job a tool call made: same payment key) and the new
+   cursor in one transaction, then wakes the workers and publishes resource
+   updates;
+4. retries operator work left behind: refunds of failed crypto jobs and
+   ``submitGeneration`` for finished ones.
+
+Failures are counted; a success resets the count, and after ``max_failures``
+in a row the indexer stops and says so (``state`` = failed). Cancellation is a
+clean shutdown: every batch is one transaction, so the stored cursor is always
+a consistent checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+from hexbytes import HexBytes
+from pydantic import BaseModel
+from web3.exceptions import BlockNotFound
+
+from sf_mcp.chain.client import ChainClient
+from sf_mcp.chain.contracts import NATIVE_TOKEN, PAYMENT, STAKING, VOTING, abi
+from sf_mcp.chain.operator import OperatorActions
+from sf_mcp.chain.payments import _clean_or_raw, token_of
+from sf_mcp.errors import SfMcpError
+from sf_mcp.store import ChainEvent, Cursor, GenerationRow, JobFromPayment, Store
+
+logger = logging.getLogger(__name__)
+
+Publish = Callable[..., Awaitable[None]]
+
+DEFAULT_PARAMS = {
+    "image": {"width": 1024, "height": 1024, "steps": None, "seed": None, "negative_prompt": None, "model": None},
+    "video": {"duration_s": None, "seed": None, "model": None},
+}
+
+
+class IndexerState(StrEnum):
+    STARTING = "starting"  # created, not polled yet
+    RUNNING = "running"  # polling
+    STOPPED = "stopped"  # shut down cleanly
+    FAILED = "failed"  # gave up after too many failures in a row
+
+
+class Checkpoint(BaseModel):
+    """Where the indexer is; new fields always get defaults."""
+
+    chain_id: int
+    last_block_seen: int = -1  # the chain head at the last poll
+    last_block_processed: int = -1  # the cursor: every event up to here is stored
+    last_block_hash: str | None = None
+    events_indexed: int = 0
+    jobs_created: int = 0
+    reorgs: int = 0
+    failures_in_a_row: int = 0
+    last_error: str | None = None
+
+
+class Indexer:
+    def __init__(
+        self,
+        client: ChainClient,
+        store: Store,
+        *,
+        operator: OperatorActions | None = None,
+        batch_blocks: int = 2000,
+        poll_s: float = 1.0,
+        max_failures: int = 20,
+        on_jobs: Callable[[], None] | None = None,
+        publish: Publish | None = None,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._operator = operator
+        self._batch = batch_blocks
+        self._poll_s = poll_s
+        self._max_failures = max_failures
+        self._on_jobs = on_jobs
+        self._publish = publish
+        self.state = IndexerState.STARTING
+        self.checkpoint = Checkpoint(chain_id=client.chain_id)
+        self._nudge = anyio.Event()
+        self._lock = anyio.Lock()
+        self._topics: dict[tuple[str, bytes], tuple[str, Any]] = {}
+        for name in (PAYMENT, STAKING, VOTING):
+            contract = client.contract(name)
+            for entry in abi(name):
+                if entry.get("type") != "event" or entry.get("anonymous"):
+                    continue
+                topic = HexBytes(client.w3.keccak(text=_signature(entry)))
+                event = getattr(contract.events, entry["name"])()
+                self._topics[(client.address_of(name), bytes(topic))] = (name, event)
+        self._addresses = [client.w3.to_checksum_address(client.address_of(n)) for n in (PAYMENT, STAKING, VOTING)]
+
+    # -- lifecycle -------------------------------------------------------------
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Poll until cancelled or until too many failures in a row."""
+        self.state = IndexerState.RUNNING
+        task_status.started()
+        try:
+            while True:
+                try:
+                    caught_up = await self.poll_once()
+                    await self.retry_operator_work()
+                except SfMcpError as exc:
+                    if not self._failed(exc):
+                        return
+                    caught_up = True
+                except Exception as exc:  # a bug must be seen, counted, and not spin
+                    logger.exception("indexer poll crashed")
+                    if not self._failed(exc):
+                        return
+                    caught_up = True
+                if caught_up:
+                    delay = self._poll_s * min(2 ** self.checkpoint.failures_in_a_row, 30)
+                    with anyio.move_on_after(delay):
+                        await self._nudge.wait()
+                    self._nudge = anyio.Event()
+        finally:
+            if self.state is IndexerState.RUNNING:
+                self.state = IndexerState.STOPPED
+            logger.info("indexer stopped at block %s (%s)", self.checkpoint.last_block_processed, self.state)
+
+    def nudge(self) -> None:
+        """Poll now instead of at the next interval."""
+        self._nudge.set()
+
+    def _failed(self, exc: BaseException) -> bool:
+        cp = self.checkpoint
+        cp.failures_in_a_row += 1
+        cp.last_error = f"{type(exc).__name__}: {exc}"
+        logger.warning("indexer poll failed (%s in a row): %s", cp.failures_in_a_row, exc)
+        if cp.failures_in_a_row >= self._max_failures:
+            self.state = IndexerState.FAILED
+            logger.error("indexer gave up after %s failures in a row; last: %s", cp.failures_in_a_row, exc)
+            return False
+        return True
+
+    # -- one poll ----------------------------------------------------------------
+    async def poll_once(self) -> bool:
+        """Process at most one batch of blocks; True when caught up with the safe head."""
+        async with self._lock:
+            caught_up = await self._poll()
+        self.checkpoint.failures_in_a_row = 0
+        self.checkpoint.last_error = None
+        return caught_up
+
+    async def sync(self) -> None:
+        """Process every block up to the current safe head (for tests, benchmarks and start-up)."""
+        while not await self.poll_once():
+            pass
+
+    async def _poll(self) -> bool:
+        client, chain_id = self._client, self._client.chain_id
+        head = await client.block_number()
+        self.checkpoint.last_block_seen = head
+        safe = head - client.confirmations
+        cursor = await self._store.chain.cursor(chain_id)
+        if cursor is None:
+            cursor = Cursor(chain_id=chain_id, block_number=self._client.deployment.start_block - 1, block_hash="")
+        elif cursor.block_hash and not await self._on_chain(cursor):
+            await self._rewind(cursor)
+            return False
+        start = cursor.block_number + 1
+        end = min(safe, start + self._batch - 1)
+        if start > end:
+            self._note(cursor)
+            return True
+        end_hash = await self._hash_of(end)
+        logs = await client.read(
+            f"reading events of blocks {start}..{end}",
+            lambda: client.w3.eth.get_logs({"fromBlock": start, "toBlock": end, "address": self._addresses}),
+        )
+        if end_hash is None or await self._hash_of(end) != end_hash:
+            return False  # the chain moved under us; read the range again
+        events = [ev for ev in (self._decode(log) for log in logs) if ev is not None]
+        logger.debug("blocks %s..%s: %s logs, %s events", start, end, len(logs), len(events))
+        events = [ev for ev in events if ev.block_number <= end]
+        jobs = [self._job_of(ev) for ev in events if ev.event == "GenerationRequested"]
+        if events:
+            applied = await self._store.chain.apply(
+                chain_id, events=events, jobs=[j for j in jobs if j is not None], block_number=end,
+                block_hash=end_hash,
+            )
+            await self._after(applied.events, applied.jobs)
+        else:
+            await self._store.chain.advance(chain_id, end, end_hash)
+        self._note(Cursor(chain_id=chain_id, block_number=end, block_hash=end_hash))
+        return end >= safe
+
+    def _note(self, cursor: Cursor) -> None:
+        self.checkpoint.last_block_processed = cursor.block_number
+        self.checkpoint.last_block_hash = cursor.block_hash or None
+
+    async def _hash_of(self, number: int) -> str | None:
+        async def get() -> Any:
+            try:
+                return await self._client.w3.eth.get_block(number)
+            except BlockNotFound:
+                return None
+
+        block = await self._client.read(f"reading block {number}", get)
+        return block["hash"].to_0x_hex() if block is not None else None
+
+    async def _on_chain(self, cursor: Cursor) -> bool:
+        return await self._hash_of(cursor.block_number) == cursor.block_hash
+
+    async def _rewind(self, cursor: Cursor) -> None:
+        chain_id = self._client.chain_id
+        target = Cursor(chain_id=chain_id, block_number=self._client.deployment.start_block - 1, block_hash="")
+        for cp in await self._store.chain.checkpoints(chain_id):
+            if cp.block_number < cursor.block_number and await self._on_chain(cp):
+                target = cp
+                break
+        removed = await self._store.chain.rollback(chain_id, to=target)
+        self.checkpoint.reorgs += 1
+        self.checkpoint.events_indexed -= len(removed)
+        self._note(target)
+        logger.warning(
+            "reorg: block %s changed; rewound to %s and forgot %s events", cursor.block_number, target.block_number,
+            len(removed),
+        )
+        for ev in removed:
+            if ev.event == "GenerationRequested":
+                key = f"crypto:{chain_id}:{ev.tx_hash}:{ev.log_index}"
+                job = await self._store.generations.by_payment_key(key)
+                if job is not None:
+                    logger.warning("reorg: the payment of task %s (%s) left the chain; it is kept for review unless "
+                                   "it is mined again", job.task_id, ev.tx_hash)
+        if removed and self._publish is not None:
+            await self._publish("leaderboard://week")
+
+    # -- decoding --------------------------------------------------------------
+    def _decode(self, log: Any) -> ChainEvent | None:
+        address = log["address"].lower()
+        topics = log["topics"]
+        if not topics:
+            return None
+        found = self._topics.get((address, bytes(topics[0])))
+        if found is None:
+            return None
+        name, event = found
+        try:
+            decoded = event.process_log(log)
+        except Exception:
+            logger.warning("could not decode a log of %s in %s", name, log["transactionHash"].to_0x_hex())
+            return None
+        return ChainEvent(
+            chain_id=self._client.chain_id, tx_hash=log["transactionHash"].to_0x_hex(), log_index=int(log["logIndex"]),
+            block_number=int(log["blockNumber"]), block_hash=log["blockHash"].to_0x_hex(), contract=name,
+            event=decoded["event"], args={k: _jsonable(v) for k, v in decoded["args"].items()},
+        )
+
+    def _job_of(self, ev: ChainEvent) -> JobFromPayment | None:
+        kind = ev.args.get("generationType")
+        if kind not in DEFAULT_PARAMS:
+            return None
+        token_address = str(ev.args["paymentToken"]).lower()
+        return JobFromPayment(
+            payment_key=f"crypto:{ev.chain_id}:{ev.tx_hash}:{ev.log_index}",
+            wallet=str(ev.args["user"]).lower(), kind=kind, prompt=_clean_or_raw(str(ev.args["prompt"])),
+            params=dict(DEFAULT_PARAMS[kind]),
+            payment={
+                "method": "crypto", "chain_id": ev.chain_id, "tx_hash": ev.tx_hash, "log_index": ev.log_index,
+                "request_id": int(ev.args["requestId"]), "payer": str(ev.args["user"]).lower(),
+                "token": token_of(self._client, token_address) if token_address != NATIVE_TOKEN else "S",
+                "token_address": token_address, "amount": str(ev.args["amount"]), "block": ev.block_number,
+                "source": "indexer",
+            },
+            chain_request_id=int(ev.args["requestId"]),
+        )
+
+    # -- side effects ------------------------------------------------------------
+    async def _after(self, events: list[ChainEvent], jobs: list[GenerationRow]) -> None:
+        self.checkpoint.events_indexed += len(events)
+        self.checkpoint.jobs_created += len(jobs)
+        if jobs and self._on_jobs is not None:
+            self._on_jobs()
+        if self._publish is None:
+            return
+        uris: list[str] = []
+        for job in jobs:
+            uris += [f"generation://{job.task_id}", f"generations://wallet/{job.wallet}"]
+        if jobs:
+            uris.append("generations://recent")
+        for ev in events:
+            if ev.event == "VoteCast":
+                job = await self._store.chain.job_by_request_id(ev.chain_id, int(ev.args["generationId"]))
+                if job is not None:
+                    uris.append(f"generation://{job.task_id}")
+                uris.append("leaderboard://week")
+            elif ev.event in ("Staked", "Unstaked", "EmergencyUnstaked", "ContestFinalized", "GenerationSubmitted"):
+                uris.append("leaderboard://week")
+        if uris:
+            await self._publish(*dict.fromkeys(uris))
+
+    async def retry_operator_work(self) -> None:
+        """Submit finished crypto jobs and refund failed ones that an earlier attempt left behind."""
+        if self._operator is None or self._client.operator is None:
+            return
+        for job in await self._store.generations.unsubmitted(limit=20):
+            try:
+                await self._operator.submit(job)
+            except SfMcpError as exc:
+                logger.warning("submitGeneration for task %s failed: %s", job.task_id, exc)
+                break
+        for job in await self._store.generations.pending_onchain_refunds(limit=20):
+            if not job.payment_key.startswith(f"crypto:{self._client.chain_id}:"):
+                continue
+            try:
+                refund = await self._operator.refund(job)
+            except SfMcpError as exc:
+                logger.warning("refund of task %s failed: %s", job.task_id, exc)
+                break
+            row = await self._store.generations.record_refund(job.task_id, refund)
+            if self._publish is not None:
+                await self._publish(f"generation://{row.task_id}", f"generations://wallet/{row.wallet}")
+
+
+def _signature(abi_entry: dict[str, Any]) -> str:
+    def typ(i: dict[str, Any]) -> str:
+        if i["type"].startswith("tuple"):
+            return "(" + ",".join(typ(c) for c in i["components"]) + ")" + i["type"][5:]
+        return i["type"]
+
+    return f"{abi_entry['name']}({','.join(typ(i) for i in abi_entry['inputs'])})"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, str):
+        return value.lower() if value.startswith("0x") and len(value) == 42 else value
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**63 else str(value)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value

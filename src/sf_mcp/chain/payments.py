@@ -1,0 +1,265 @@
+"""Checking a payment on chain: is this transaction a payment to our contract, by this wallet, for this request?
+
+The checks, in order: a well-formed hash; the transaction is mined and did not
+revert; it was sent to our payment contract; it emitted ``GenerationRequested``;
+it has the confirmations this server requires (blocks built on top of it; 0 on
+dev chains, 1 on Sonic by default). Then, for a generation request: the payer
+is the caller and the type and prompt match (after the same
+:func:`~sf_mcp.generation.media.clean_prompt` the tools apply).
+
+A payment that already paid for a task is handed to the gate as is: the gate
+answers a replay with the same task and refuses anything else naming the task.
+Transport failures surface as :class:`ChainUnavailable`, which consumes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field
+from web3.exceptions import TransactionNotFound
+from web3.logs import DISCARD as _DISCARD
+
+from sf_mcp.chain.client import ChainClient
+from sf_mcp.chain.contracts import NATIVE_TOKEN, ZERO_ADDRESS, chain_name
+from sf_mcp.errors import InvalidRequest, PaymentRejected, SfMcpError
+from sf_mcp.generation.media import clean_prompt
+from sf_mcp.jobs.gate import VerifiedPayment
+from sf_mcp.store import Store
+
+_TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
+
+
+class PaymentVerdict(BaseModel):
+    """What the chain says about a payment transaction."""
+
+    valid: bool = Field(description="True when the transaction pays for a generation for the caller's request.")
+    reason: str = Field(description="Why it is valid or not, in words.")
+    tx_hash: str
+    chain_id: int
+    payer: str | None = None
+    token: str | None = Field(default=None, description="S, USDC or credits")
+    token_address: str | None = None
+    amount: str | None = Field(default=None, description="Amount paid in base units (wei for S, 1e-6 for USDC).")
+    amount_display: str | None = Field(default=None, description="Amount paid, human readable (e.g. '3 S').")
+    generation_type: str | None = None
+    prompt: str | None = None
+    request_id: int | None = Field(default=None, description="The payment contract's request id (= generation id).")
+    log_index: int | None = None
+    block: int | None = None
+    confirmations: int | None = Field(default=None, description="Blocks built on top of the payment's block.")
+    required_confirmations: int
+    consumed_by: str | None = Field(default=None, description="The task this payment already paid for, if any.")
+
+
+class Inspection(BaseModel):
+    """A payment transaction as found on chain."""
+
+    tx_hash: str
+    chain_id: int
+    payer: str
+    token_address: str
+    token: str
+    amount: int
+    generation_type: str
+    prompt: str
+    request_id: int
+    log_index: int
+    block: int
+    confirmations: int
+
+    @property
+    def payment_key(self) -> str:
+        return f"crypto:{self.chain_id}:{self.tx_hash}:{self.log_index}"
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.chain_id, "tx_hash": self.tx_hash, "log_index": self.log_index,
+            "request_id": self.request_id, "payer": self.payer, "token": self.token,
+            "token_address": self.token_address, "amount": str(self.amount), "block": self.block,
+        }
+
+
+def check_tx_hash(tx_hash: str) -> str:
+    if not isinstance(tx_hash, str) or not _TX_HASH.match(tx_hash.strip()):
+        raise InvalidRequest(
+            f"tx_hash: {str(tx_hash)[:80]!r} is not a transaction hash (expected 0x followed by 64 hex digits)"
+        )
+    return tx_hash.strip().lower()
+
+
+def token_of(client: ChainClient, address: str) -> str:
+    address = address.lower()
+    if address == NATIVE_TOKEN:
+        return "S"
+    if address == ZERO_ADDRESS:
+        return "credits"
+    if address == client.address_of("MockUSDC"):
+        return "USDC"
+    return address
+
+
+def display_amount(token: str, amount: int) -> str:
+    if token == "S":
+        return f"{Decimal(amount) / Decimal(10**18):f} S".replace(".000000000000000000", "")
+    if token == "USDC":
+        return f"{Decimal(amount) / Decimal(10**6):f} USDC"
+    if token == "credits":
+        return f"{amount} credit" + ("s" if amount != 1 else "")
+    return f"{amount} of {token}"
+
+
+def _clean_or_raw(prompt: str) -> str:
+    try:
+        return clean_prompt(prompt)
+    except SfMcpError:
+        return prompt
+
+
+class ChainPaymentVerifier:
+    """``jobs.gate.PaymentVerifier`` on our payment contract."""
+
+    def __init__(self, client: ChainClient, store: Store) -> None:
+        self._client = client
+        self._store = store
+
+    async def inspect(self, tx_hash: str) -> Inspection:
+        """Find the payment in ``tx_hash`` or raise PaymentRejected saying why it is none."""
+        tx_hash = check_tx_hash(tx_hash)
+        client = self._client
+        where = chain_name(client.chain_id)
+
+        async def receipt_or_none() -> Any:
+            try:
+                return await client.w3.eth.get_transaction_receipt(tx_hash)
+            except TransactionNotFound:
+                return None
+
+        receipt = await client.read(f"looking up transaction {tx_hash}", receipt_or_none)
+        if receipt is None:
+            async def tx_or_none() -> Any:
+                try:
+                    return await client.w3.eth.get_transaction(tx_hash)
+                except TransactionNotFound:
+                    return None
+
+            pending = await client.read(f"looking up transaction {tx_hash}", tx_or_none)
+            if pending is not None:
+                exc = PaymentRejected(f"transaction {tx_hash} is not mined yet on {where}; try again in a few seconds")
+                exc.retryable = True
+                raise exc
+            raise PaymentRejected(
+                f"transaction {tx_hash} is unknown on {where} (chain id {client.chain_id}): check the hash and "
+                "that it was sent on this network"
+            )
+        if receipt["status"] != 1:
+            raise PaymentRejected(f"transaction {tx_hash} failed on chain (it reverted), so nothing was paid")
+        payment_address = client.address_of("SonicAIGenerationPayment")
+        to = (receipt.get("to") or "").lower()
+        if to != payment_address:
+            raise PaymentRejected(
+                f"transaction {tx_hash} was sent to {to or 'no address (a contract creation)'}, not to the sf-mcp "
+                f"payment contract {payment_address} on {where}"
+            )
+        events = [
+            ev for ev in client.payment.events.GenerationRequested().process_receipt(receipt, errors=_DISCARD)
+            if ev["address"].lower() == payment_address
+        ]
+        if not events:
+            raise PaymentRejected(
+                f"transaction {tx_hash} called the payment contract but did not pay for a generation "
+                "(no GenerationRequested event)"
+            )
+        ev = events[0]
+        head = await client.block_number()
+        args = ev["args"]
+        token_address = str(args["paymentToken"]).lower()
+        return Inspection(
+            tx_hash=tx_hash, chain_id=client.chain_id, payer=str(args["user"]).lower(), token_address=token_address,
+            token=token_of(client, token_address), amount=int(args["amount"]),
+            generation_type=str(args["generationType"]), prompt=str(args["prompt"]), request_id=int(args["requestId"]),
+            log_index=int(ev["logIndex"]), block=int(receipt["blockNumber"]),
+            confirmations=max(0, head - int(receipt["blockNumber"])),
+        )
+
+    def _check_confirmed(self, found: Inspection) -> None:
+        need = self._client.confirmations
+        if found.confirmations < need:
+            exc = PaymentRejected(
+                f"transaction {found.tx_hash} has {found.confirmations} of the {need} confirmations this server "
+                "requires; try again in a few seconds"
+            )
+            exc.retryable = True
+            raise exc
+
+    async def verify_for(self, tx_hash: str, *, wallet: str, kind: str, prompt: str) -> VerifiedPayment:
+        found = await self.inspect(tx_hash)
+        consumed = await self._store.generations.by_payment_key(found.payment_key)
+        if consumed is None:
+            # A fresh payment must be exactly this caller's request; a used one goes to the gate,
+            # which answers a replay with its task and refuses anything else naming the task.
+            self._check_confirmed(found)
+            self._check_matches(found, wallet=wallet, kind=kind, prompt=prompt)
+        return VerifiedPayment(
+            payment_key=found.payment_key, payer=found.payer, generation_type=found.generation_type,
+            prompt=_clean_or_raw(found.prompt), request_id=found.request_id, details=found.details(),
+        )
+
+    def _check_matches(self, found: Inspection, *, wallet: str, kind: str | None, prompt: str | None) -> None:
+        if found.payer != wallet.lower():
+            raise PaymentRejected(
+                f"transaction {found.tx_hash} was paid by {found.payer}, not by you ({wallet.lower()}); "
+                "a payment only pays for its payer's generations"
+            )
+        if kind is not None and found.generation_type != kind:
+            raise PaymentRejected(
+                f"transaction {found.tx_hash} paid for a{'n' if found.generation_type == 'image' else ''} "
+                f"{found.generation_type}, not a{'n' if kind == 'image' else ''} {kind}"
+            )
+        if prompt is not None and _clean_or_raw(found.prompt) != prompt:
+            raise PaymentRejected(
+                f"transaction {found.tx_hash} paid for the prompt {_clean_or_raw(found.prompt)[:80]!r}, "
+                f"not {prompt[:80]!r}; use the prompt you paid for"
+            )
+
+    async def verdict(
+        self, tx_hash: str, *, wallet: str, generation_type: str | None = None, prompt: str | None = None
+    ) -> PaymentVerdict:
+        """The ``verify_payment`` answer: a rejected payment is a verdict, not an error; outages are errors."""
+        tx_hash = check_tx_hash(tx_hash)
+        required = self._client.confirmations
+        base = {"tx_hash": tx_hash, "chain_id": self._client.chain_id, "required_confirmations": required}
+        try:
+            found = await self.inspect(tx_hash)
+        except PaymentRejected as exc:
+            return PaymentVerdict(valid=False, reason=str(exc), **base)
+        consumed = await self._store.generations.by_payment_key(found.payment_key)
+        fields = {
+            **base, "payer": found.payer, "token": found.token, "token_address": found.token_address,
+            "amount": str(found.amount), "amount_display": display_amount(found.token, found.amount),
+            "generation_type": found.generation_type, "prompt": found.prompt, "request_id": found.request_id,
+            "log_index": found.log_index, "block": found.block, "confirmations": found.confirmations,
+            "consumed_by": consumed.task_id if consumed else None,
+        }
+        cleaned = clean_prompt(prompt) if prompt is not None else None
+        try:
+            self._check_confirmed(found)
+            self._check_matches(found, wallet=wallet, kind=generation_type, prompt=cleaned)
+        except PaymentRejected as exc:
+            return PaymentVerdict(valid=False, reason=str(exc), **fields)
+        if consumed is not None:
+            return PaymentVerdict(
+                valid=False,
+                reason=f"a valid payment of {display_amount(found.token, found.amount)} by {found.payer}, already "
+                f"used for task {consumed.task_id}; generating again with the same request returns that task",
+                **fields,
+            )
+        return PaymentVerdict(
+            valid=True,
+            reason=f"a valid payment of {display_amount(found.token, found.amount)} by {found.payer} for one "
+            f"{found.generation_type} (request {found.request_id}), not used yet",
+            **fields,
+        )
+

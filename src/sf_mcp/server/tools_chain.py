@@ -1,0 +1,335 @@
+"""On-chain tools: check a payment, prepare one, stake BanditKidz NFTs, vote, and read the contest leaderboard.
+
+Every tool acts for the calling wallet only (``caller_wallet``). User actions
+answer unsigned transactions (``plan``) for that wallet to sign; where the
+server runs a local agent key over stdio, it signs and sends them within the
+configured limits and answers the receipts (``sent``) instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.mcpserver import Context, MCPServer
+from pydantic import BaseModel, Field
+
+from sf_mcp.chain.client import ChainClient
+from sf_mcp.chain.contracts import NFT, PAYMENT, STAKING, USDC, VOTING, chain_name
+from sf_mcp.chain.payments import ChainPaymentVerifier, PaymentVerdict
+from sf_mcp.chain.txplan import Step, TxPlan, TxPlanner, TxResult
+from sf_mcp.errors import ChainError, InsufficientFunds, InvalidRequest, NotFound
+from sf_mcp.generation.media import clean_prompt
+from sf_mcp.server.identity import caller_wallet
+from sf_mcp.server.results import services_of, tool_errors
+from sf_mcp.server.services import Services
+
+LEADERBOARD_MAX = 100
+
+
+class ChainAction(BaseModel):
+    """The answer of stake / vote / prepare_payment."""
+
+    mode: Literal["plan", "sent"] = Field(
+        description="plan: sign and send `plan.transactions` in order with the wallet; sent: the server's agent "
+        "key already sent them (`sent` holds the receipts)."
+    )
+    summary: str
+    plan: TxPlan | None = None
+    sent: TxResult | None = None
+
+
+class LeaderboardEntry(BaseModel):
+    rank: int
+    creator: str
+    points: int = Field(description="Votes received, each weighted by the voter's staked NFTs.")
+    votes: int = Field(description="Number of votes cast for this creator's generations.")
+    generations: int = Field(description="Generations of this creator that received votes.")
+
+
+class Leaderboard(BaseModel):
+    period: Literal["week", "all"]
+    contest_id: int | None = Field(default=None, description="The weekly contest shown (period week).")
+    contest_start: int | None = Field(default=None, description="Unix seconds, inclusive.")
+    contest_end: int | None = Field(default=None, description="Unix seconds, exclusive.")
+    finalized: bool | None = None
+    prize_pool_s: str | None = Field(default=None, description="The contest's prize pool in S (decimal string).")
+    prize_pool_usdc: str | None = None
+    entries: list[LeaderboardEntry]
+    indexed_to_block: int | None = Field(default=None, description="Votes up to this block are counted.")
+    chain_id: int
+
+
+def chain_of(services: Services) -> ChainClient:
+    chain = services.extras.get("chain")
+    if chain is None:
+        raise ChainError("this server has no chain connection")
+    return chain
+
+
+def planner_of(services: Services) -> TxPlanner:
+    return services.extras["planner"]
+
+
+def _acting_wallet(services: Services) -> tuple[str, TxPlanner]:
+    wallet = caller_wallet(services.settings)
+    planner = planner_of(services)
+    if get_access_token() is not None and planner.agent is not None:
+        # Over HTTP the agent key never signs: callers get plans for their own wallet.
+        planner = TxPlanner(chain_of(services), services.store)
+    return wallet, planner
+
+
+async def _outcome(planner: TxPlanner, wallet: str, steps: list[Step], summary: str,
+                   notes: list[str] | None = None) -> ChainAction:
+    answer = await planner.execute(wallet, steps, summary, notes)
+    if isinstance(answer, TxResult):
+        return ChainAction(mode="sent", summary=summary, sent=answer)
+    return ChainAction(mode="plan", summary=summary, plan=answer)
+
+
+def register(server: MCPServer) -> None:
+    @server.tool(structured_output=True)
+    @tool_errors
+    async def verify_payment(
+        tx_hash: Annotated[str, Field(description="0x-prefixed 32-byte hash of a payWithS / payWithUSDC / useCredits transaction.")],
+        ctx: Context,
+        generation_type: Annotated[
+            Literal["image", "video"] | None, Field(description="Also check the payment was for this type.")
+        ] = None,
+        prompt: Annotated[str | None, Field(max_length=4000, description="Also check the payment was for this prompt.")] = None,
+    ) -> PaymentVerdict:
+        """Check a Sonic payment transaction before generating with it.
+
+        Says whether the transaction is a confirmed payment to the sf-mcp payment contract by
+        your wallet (and, if given, for this type and prompt), who paid how much, its request
+        id, confirmations, and the task it already paid for (consumed_by), if any. Nothing is
+        consumed: pass the same hash to generate_image / generate_video to use it.
+        """
+        services = services_of(ctx)
+        verifier: ChainPaymentVerifier = services.gate.verifier  # type: ignore[assignment]
+        if verifier is None:
+            raise ChainError("this server has no chain connection")
+        wallet = caller_wallet(services.settings)
+        return await verifier.verdict(tx_hash, wallet=wallet, generation_type=generation_type, prompt=prompt)
+
+    @server.tool(structured_output=True)
+    @tool_errors
+    async def prepare_payment(
+        method: Annotated[Literal["S", "USDC", "credits"], Field(description="Pay 3 S, 1 USDC (approve + pay) or one on-chain credit.")],
+        prompt: Annotated[str, Field(description="The prompt to pay for; the same text must be given to the generate tool.")],
+        generation_type: Annotated[Literal["image", "video"], Field(description="What the payment is for.")],
+        ctx: Context,
+    ) -> ChainAction:
+        """Prepare the on-chain payment for one generation: the transactions your wallet signs.
+
+        Use before generate_image / generate_video with {"method": "crypto", "tx_hash": ...}:
+        sign and send the returned transactions in order (for USDC an approve comes first), then
+        pass the payment transaction's hash. With a local agent key the server sends them itself.
+        """
+        services = services_of(ctx)
+        chain = chain_of(services)
+        wallet, planner = _acting_wallet(services)
+        cleaned = clean_prompt(prompt)
+        pay = chain.payment.functions
+        me = chain.w3.to_checksum_address(wallet)
+        steps: list[Step] = []
+        if method == "S":
+            price = int(await chain.call(pay.priceS()))
+            steps.append(Step(fn=pay.payWithS(cleaned, generation_type), contract=PAYMENT, value=price,
+                              spends_s=price, summary=f"pay {_s(price)} S for one {generation_type}: {cleaned[:60]!r}"))
+        elif method == "USDC":
+            price = int(await chain.call(pay.priceUSDC()))
+            usdc = chain.contract(USDC).functions
+            allowance = int(await chain.call(usdc.allowance(me, chain.payment.address)))
+            if allowance < price:
+                steps.append(Step(fn=usdc.approve(chain.payment.address, price), contract=USDC,
+                                  summary=f"allow the payment contract to take {_usdc(price)} USDC"))
+            steps.append(Step(fn=pay.payWithUSDC(cleaned, generation_type), contract=PAYMENT, spends_usdc=price,
+                              estimate=allowance >= price,
+                              summary=f"pay {_usdc(price)} USDC for one {generation_type}: {cleaned[:60]!r}"))
+        else:
+            credits = int(await chain.call(pay.credits(me)))
+            if credits < 1:
+                raise InsufficientFunds(f"payment: {wallet} has no on-chain credits on the payment contract; pay with S or USDC")
+            steps.append(Step(fn=pay.useCredits(cleaned, generation_type), contract=PAYMENT,
+                              summary=f"spend one on-chain credit (of {credits}) for one {generation_type}"))
+        notes = ['then call the generate tool with payment {"method": "crypto", "tx_hash": <the payment transaction hash>} '
+                 "and the same prompt"]
+        return await _outcome(planner, wallet, steps, f"pay for one {generation_type} with {method}", notes)
+
+    @server.tool(structured_output=True)
+    @tool_errors
+    async def stake(
+        action: Annotated[Literal["stake", "unstake", "claim"], Field(description="stake or unstake BanditKidz NFTs, or claim staking rewards.")],
+        ctx: Context,
+        token_ids: Annotated[list[int], Field(max_length=50, description="NFT token ids (for stake / unstake).")] = [],  # noqa: B006
+    ) -> ChainAction:
+        """Stake BanditKidz NFTs (voting power and 25 % of all fees), unstake them, or claim rewards.
+
+        Staked NFTs earn a share of every payment in S and USDC and give one vote each in the
+        weekly contests that start after they were staked. Unstaking before the minimum period
+        forfeits that NFT's unclaimed rewards.
+        """
+        services = services_of(ctx)
+        chain = chain_of(services)
+        wallet, planner = _acting_wallet(services)
+        me = chain.w3.to_checksum_address(wallet)
+        staking = chain.staking.functions
+        ids = list(dict.fromkeys(token_ids))
+        if action == "claim":
+            s_amount, usdc_amount = await chain.call(staking.earned(me))
+            if not s_amount and not usdc_amount:
+                raise InvalidRequest(f"claim: {wallet} has no staking rewards to claim yet")
+            steps = [Step(fn=staking.claimRewards(), contract=STAKING,
+                          summary=f"claim {_s(s_amount)} S and {_usdc(usdc_amount)} USDC of staking rewards")]
+            return await _outcome(planner, wallet, steps, steps[0].summary)
+        if not ids:
+            raise InvalidRequest(f"token_ids: give the NFT token ids to {action}")
+        if action == "stake":
+            nft = chain.contract(NFT).functions
+            for token_id in ids:
+                owner = await _owner_of(chain, token_id)
+                if owner != wallet:
+                    raise InvalidRequest(f"token_ids: BanditKidz #{token_id} belongs to {owner}, not to you ({wallet})")
+            steps = []
+            approved = await chain.call(nft.isApprovedForAll(me, chain.staking.address))
+            if not approved:
+                steps.append(Step(fn=nft.setApprovalForAll(chain.staking.address, True), contract=NFT,
+                                  summary="allow the staking contract to hold your BanditKidz NFTs"))
+            fn = staking.stake(ids[0]) if len(ids) == 1 else staking.stakeBatch(ids)
+            steps.append(Step(fn=fn, contract=STAKING, estimate=approved,
+                              summary=f"stake BanditKidz {', '.join(f'#{i}' for i in ids)}"))
+            return await _outcome(planner, wallet, steps, f"stake {len(ids)} NFT(s)")
+        steps = []
+        for token_id in ids:
+            info = await chain.call(staking.stakeInfo(token_id))
+            staker = str(info[0]).lower()
+            if staker != wallet or not await chain.call(staking.isStaked(token_id)):
+                raise InvalidRequest(f"token_ids: BanditKidz #{token_id} is not staked by you ({wallet})")
+            steps.append(Step(fn=staking.unstake(token_id), contract=STAKING, summary=f"unstake BanditKidz #{token_id}"))
+        return await _outcome(planner, wallet, steps, f"unstake {len(ids)} NFT(s)")
+
+    @server.tool(structured_output=True)
+    @tool_errors
+    async def vote(
+        generation_id: Annotated[
+            int | str,
+            Field(description="The contest generation id (the payment's request id) or the task id of a generation."),
+        ],
+        ctx: Context,
+    ) -> ChainAction:
+        """Vote for a generation in the current weekly contest, with your staked NFTs' voting power.
+
+        Voting power is the number of BanditKidz NFTs you had staked when the contest started;
+        one vote per wallet per generation, and not for your own.
+        """
+        services = services_of(ctx)
+        chain = chain_of(services)
+        wallet, planner = _acting_wallet(services)
+        gen_id = await _generation_id(services, chain, generation_id)
+        voting = chain.voting.functions
+        creator, contest_id, votes, _, prompt, _ = await chain.call(voting.getGeneration(gen_id))
+        creator = str(creator).lower()
+        if int(creator, 16) == 0:
+            raise NotFound(f"generation_id: generation {gen_id} is not in the contest (not submitted yet, or unknown)")
+        current = int(await chain.call(voting.currentContestId()))
+        if int(contest_id) != current:
+            raise InvalidRequest(f"generation_id: generation {gen_id} belongs to contest {contest_id}, which is closed "
+                                 f"(contest {current} is open)")
+        if creator == wallet:
+            raise InvalidRequest(f"generation_id: generation {gen_id} is yours; you cannot vote for your own work")
+        me = chain.w3.to_checksum_address(wallet)
+        if await chain.call(voting.hasVoted(gen_id, me)):
+            raise InvalidRequest(f"generation_id: you already voted for generation {gen_id}")
+        power = int(await chain.call(voting.getUserVotingPower(me)))
+        if power == 0:
+            raise InsufficientFunds(
+                f"vote: {wallet} has no voting power in contest {current}; NFTs count from the contest after they "
+                "were staked (use the stake tool)"
+            )
+        steps = [Step(fn=voting.vote(gen_id), contract=VOTING,
+                      summary=f"vote for generation {gen_id} ({str(prompt)[:50]!r}) with weight {power}")]
+        return await _outcome(planner, wallet, steps, steps[0].summary)
+
+    @server.tool(structured_output=True)
+    @tool_errors
+    async def leaderboard(
+        ctx: Context,
+        period: Annotated[Literal["week", "all"], Field(description="week: one weekly contest; all: all time.")] = "week",
+        contest_id: Annotated[int | None, Field(ge=1, description="A past contest (period week); default the open one.")] = None,
+        limit: Annotated[int, Field(ge=1, le=LEADERBOARD_MAX, description="Entries to return.")] = 10,
+    ) -> Leaderboard:
+        """The contest leaderboard: creators ranked by the votes their generations received.
+
+        period "week" shows the open weekly contest (or contest_id) with its prize pool, which is
+        paid to the top three creators once the contest ends; "all" ranks all time.
+        """
+        return await leaderboard_of(services_of(ctx), period=period, contest_id=contest_id, limit=limit)
+
+
+def register_resources(server: MCPServer, current_services: Callable[[], Services]) -> None:
+    @server.resource("leaderboard://week", mime_type="application/json")
+    async def leaderboard_week() -> str:
+        """The open weekly contest: creators ranked by votes, and the prize pool (updated as votes arrive)."""
+        board = await leaderboard_of(current_services(), period="week", contest_id=None, limit=LEADERBOARD_MAX)
+        return board.model_dump_json(indent=2)
+
+
+async def leaderboard_of(services: Services, *, period: str, contest_id: int | None, limit: int) -> Leaderboard:
+    chain = chain_of(services)
+    voting = chain.voting.functions
+    cursor = await services.store.chain.cursor(chain.chain_id)
+    indexed = cursor.block_number if cursor else None
+    if period == "all":
+        rows = await services.store.chain.leaderboard(chain.chain_id, contest_id=None, limit=limit)
+        return Leaderboard(period="all", entries=_entries(rows), indexed_to_block=indexed, chain_id=chain.chain_id)
+    cid = contest_id or int(await chain.call(voting.currentContestId()))
+    start, end = await chain.call(voting.contestWindow(cid))
+    pool_s, pool_usdc = await chain.call(voting.prizePool(cid))
+    finalized = bool(await chain.call(voting.isFinalized(cid)))
+    rows = await services.store.chain.leaderboard(chain.chain_id, contest_id=cid, limit=limit)
+    return Leaderboard(
+        period="week", contest_id=cid, contest_start=int(start), contest_end=int(end), finalized=finalized,
+        prize_pool_s=_s(pool_s), prize_pool_usdc=_usdc(pool_usdc), entries=_entries(rows), indexed_to_block=indexed,
+        chain_id=chain.chain_id,
+    )
+
+
+def _entries(rows: list[dict[str, Any]]) -> list[LeaderboardEntry]:
+    return [
+        LeaderboardEntry(rank=i + 1, creator=r["creator"], points=int(r["points"]), votes=int(r["votes"]),
+                         generations=int(r["generations"]))
+        for i, r in enumerate(rows)
+    ]
+
+
+async def _generation_id(services: Services, chain: ChainClient, generation_id: int | str) -> int:
+    if isinstance(generation_id, int) or (isinstance(generation_id, str) and generation_id.isdigit()):
+        gen_id = int(generation_id)
+        if gen_id <= 0:
+            raise InvalidRequest("generation_id: must be a positive contest generation id or a task id")
+        return gen_id
+    row = await services.store.generations.get(str(generation_id))
+    if row is None:
+        raise NotFound(f"generation_id: no task {str(generation_id)[:64]!r}")
+    if row.chain_request_id is None or not row.payment_key.startswith(f"crypto:{chain.chain_id}:"):
+        raise InvalidRequest(f"generation_id: task {row.task_id} was not paid on chain, so it is not in the contest")
+    return row.chain_request_id
+
+
+async def _owner_of(chain: ChainClient, token_id: int) -> str:
+    try:
+        return str(await chain.call(chain.contract(NFT).functions.ownerOf(token_id))).lower()
+    except ChainError:
+        raise InvalidRequest(f"token_ids: BanditKidz #{token_id} does not exist on {chain_name(chain.chain_id)}") from None
+
+
+def _s(wei: int) -> str:
+    return f"{Decimal(int(wei)) / Decimal(10**18):f}".rstrip("0").rstrip(".") or "0"
+
+
+def _usdc(units: int) -> str:
+    return f"{Decimal(int(units)) / Decimal(10**6):f}".rstrip("0").rstrip(".") or "0"

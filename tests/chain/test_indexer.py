@@ -1,0 +1,129 @@
+"""The event sidecar: jobs from payments made elsewhere, contest submissions, reorgs, refunds."""
+
+from __future__ import annotations
+
+import pytest
+
+from sf_mcp.chain import Signer
+from sf_mcp.chain.accounts import DEV_KEYS
+from sf_mcp.errors import GenerationError
+from tests.chain.conftest import DEV0, DEV1, Session, structured
+
+pytestmark = pytest.mark.anyio
+
+
+async def _finished(s: Session, task_id: str):
+    return await s.services.runner.wait_finished(task_id)
+
+
+async def test_a_payment_with_no_tool_call_makes_one_generation_and_enters_the_contest(auto_session: Session) -> None:
+    s = auto_session
+    tx = await s.pay_s("paid from a dApp", account=1)
+    await s.indexer.sync()
+    await s.indexer.sync()  # a second pass changes nothing
+    rows = [r for r in await s.services.store.generations.recent(limit=20) if r.payment_method == "crypto"]
+    assert len(rows) == 1
+    job = rows[0]
+    assert job.wallet == DEV1 and job.prompt == "paid from a dApp" and job.chain_request_id == 1
+    assert job.payment["tx_hash"] == tx
+    done = await _finished(s, job.task_id)
+    assert done.status == "succeeded"
+    done = await s.services.store.generations.get(job.task_id)
+    assert done.submission and done.submission["generation_id"] == 1
+    creator, contest, _, _, prompt, url = await s.chain.call(s.chain.voting.functions.getGeneration(1))
+    assert creator.lower() == DEV1 and prompt == "paid from a dApp" and url == f"content://{done.content_sha256}"
+    assert await s.services.store.chain.event_count(s.chain.chain_id, event="GenerationRequested") == 1
+    await s.indexer.sync()
+    assert await s.services.store.chain.event_count(s.chain.chain_id, event="GenerationSubmitted") == 1
+
+
+async def test_the_tool_and_the_indexer_share_one_job(auto_session: Session) -> None:
+    s = auto_session
+    tx = await s.pay_s("both paths")
+    result = structured(await s.call("generate_image", {"prompt": "both paths", "payment": {"method": "crypto", "tx_hash": tx},
+                                                        "width": 128, "height": 128}))
+    await s.indexer.sync()
+    rows = [r for r in await s.services.store.generations.recent(limit=20) if r.payment_method == "crypto"]
+    assert [r.task_id for r in rows] == [result["task_id"]]
+
+
+async def test_reorg_rolls_back_vanished_events_and_applies_remined_once(auto_session: Session) -> None:
+    s = auto_session
+    chain, store = s.chain, s.services.store
+    await s.indexer.sync()
+    snap = chain.embedded.snapshot()
+    await s.pay_s("on the losing fork", account=2)
+    signer = Signer(DEV_KEYS[3])
+    fn = chain.payment.functions.payWithS("mined twice", "image")
+    tx = await chain.build_tx(signer.address, fn, value=3 * 10**18)
+    raw = signer.sign({**tx, "gas": 400_000})  # room for the fork where it is the first payment
+    await chain.w3.eth.send_raw_transaction(raw)
+    await s.indexer.sync()
+    events = await store.chain.events(chain.chain_id, event="GenerationRequested")
+    assert {e.args["prompt"] for e in events} == {"on the losing fork", "mined twice"}
+    remined = next(e for e in events if e.args["prompt"] == "mined twice")
+
+    chain.embedded.revert(snap)  # the fork: both payments vanish ...
+    chain.embedded.mine(3)
+    await chain.w3.eth.send_raw_transaction(raw)  # ... and one is mined again, in a different block
+    chain.embedded.mine(2)
+    await s.indexer.sync()
+    events = await store.chain.events(chain.chain_id, event="GenerationRequested")
+    assert [e.args["prompt"] for e in events] == ["mined twice"]
+    assert events[0].tx_hash == remined.tx_hash and events[0].block_number != remined.block_number
+    assert s.indexer.checkpoint.reorgs == 1
+    await s.indexer.sync()
+    assert await store.chain.event_count(chain.chain_id, event="GenerationRequested") == 1
+    jobs = [r for r in await store.generations.recent(limit=20) if r.payment.get("tx_hash") == remined.tx_hash]
+    assert len(jobs) == 1
+
+
+async def test_all_providers_failing_refunds_on_chain(auto_session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = auto_session
+
+    async def fail(request, *, on_attempt=None):
+        raise GenerationError("every provider failed (test)")
+
+    monkeypatch.setattr(s.services.providers, "run", fail)
+    payment = s.chain.payment.functions
+    me = s.chain.w3.to_checksum_address(DEV0)
+    before = await s.chain.call(payment.credits(me))
+    tx = await s.pay_s("doomed")
+    answer = await s.call("generate_image", {"prompt": "doomed", "payment": {"method": "crypto", "tx_hash": tx}})
+    assert answer.is_error
+    result = answer.structured_content
+    assert result["status"] == "refunded"
+    refund = result["payment"]["refund"]
+    assert refund["method"] == "onchain_credits" and refund["tx_hash"].startswith("0x")
+    assert await s.chain.call(payment.credits(me)) == before + 1
+    assert await s.services.store.generations.pending_onchain_refunds() == []
+
+
+async def test_a_refund_that_fails_stays_reviewable_and_is_retried(auto_session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = auto_session
+
+    async def fail(request, *, on_attempt=None):
+        raise GenerationError("every provider failed (test)")
+
+    monkeypatch.setattr(s.services.providers, "run", fail)
+    tx = await s.pay_s("refund later")
+    operator = s.services.extras["operator"]
+    real_refund = operator.refund
+
+    async def broken(job):
+        from sf_mcp.errors import ChainUnavailable
+
+        raise ChainUnavailable("simulated outage")
+
+    monkeypatch.setattr(operator, "refund", broken)
+    answer = await s.call("generate_image", {"prompt": "refund later", "payment": {"method": "crypto", "tx_hash": tx}})
+    assert answer.structured_content["status"] == "failed"
+    pending = await s.services.store.generations.pending_onchain_refunds()
+    assert [p.task_id for p in pending] == [answer.structured_content["task_id"]]
+    monkeypatch.setattr(operator, "refund", real_refund)
+    await s.indexer.retry_operator_work()
+    row = await s.services.store.generations.get(answer.structured_content["task_id"])
+    assert row.status == "refunded" and row.refund["method"] == "onchain_credits"
+    await s.indexer.retry_operator_work()  # nothing twice
+    me = s.chain.w3.to_checksum_address(DEV0)
+    assert await s.chain.call(s.chain.payment.functions.credits(me)) == 1

@@ -1,0 +1,132 @@
+"""The crypto payment gate and verify_payment on the embedded chain."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from sf_mcp.chain import Signer
+from sf_mcp.chain.accounts import DEV_KEYS
+from tests.chain.conftest import DEV0, DEV1, Session, error_text, structured
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_pay_verify_generate_replay_and_refuse_other_prompt(session: Session) -> None:
+    tx = await session.pay_s("a red fox in the snow")
+    verdict = structured(await session.call("verify_payment", {"tx_hash": tx}))
+    assert verdict["valid"] is True, verdict
+    assert verdict["payer"] == DEV0
+    assert verdict["amount"] == str(3 * 10**18) and verdict["token"] == "S"
+    assert verdict["request_id"] == 1 and verdict["generation_type"] == "image"
+    assert verdict["consumed_by"] is None
+
+    args = {"prompt": "a red fox in the snow", "payment": {"method": "crypto", "tx_hash": tx}, "width": 256, "height": 256}
+    first = structured(await session.call("generate_image", args))
+    assert first["status"] == "succeeded"
+    again = structured(await session.call("generate_image", args))
+    assert again["task_id"] == first["task_id"] and again["payment"]["replay"] is True
+
+    other = await session.call("generate_image", {**args, "prompt": "a blue whale"})
+    assert first["task_id"] in error_text(other)
+
+    verdict = structured(await session.call("verify_payment", {"tx_hash": tx}))
+    assert verdict["consumed_by"] == first["task_id"] and verdict["valid"] is False
+
+
+async def test_rejected_payments_say_why(auto_session: Session) -> None:
+    s = auto_session
+    chain = s.chain
+    # Another wallet's payment.
+    tx_other = await s.pay_s("someone else's cat", account=1)
+    answer = await s.call("generate_image", {"prompt": "someone else's cat", "payment": {"method": "crypto", "tx_hash": tx_other}})
+    assert DEV1 in error_text(answer) and "not by you" in error_text(answer)
+    verdict = structured(await s.call("verify_payment", {"tx_hash": tx_other}))
+    assert verdict["valid"] is False and "not by you" in verdict["reason"]
+
+    # A transaction to another contract (a USDC mint).
+    usdc = chain.contract("MockUSDC")
+    receipt = await chain.send(Signer(DEV_KEYS[0]), usdc.functions.mint(chain.w3.to_checksum_address(DEV0), 5))
+    foreign = receipt["transactionHash"].to_0x_hex()
+    answer = await s.call("generate_image", {"prompt": "x", "payment": {"method": "crypto", "tx_hash": foreign}})
+    assert "not to the sf-mcp payment contract" in error_text(answer)
+
+    # A failed transaction: sent with a fixed gas limit so it is mined and reverts (too little S).
+    w3 = chain.w3
+    signer = Signer(DEV_KEYS[0])
+    fn = chain.payment.functions.payWithS("cheap", "image")
+    base = (await w3.eth.get_block("latest"))["baseFeePerGas"]
+    tx = {"chainId": chain.chain_id, "nonce": await w3.eth.get_transaction_count(w3.to_checksum_address(DEV0)),
+          "to": chain.payment.address, "data": fn._encode_transaction_data(), "value": 1, "gas": 300_000,
+          "maxFeePerGas": 2 * base + 10**9, "maxPriorityFeePerGas": 10**9, "type": 2}
+    failed = (await w3.eth.send_raw_transaction(signer.sign(tx))).to_0x_hex()
+    answer = await s.call("generate_image", {"prompt": "cheap", "payment": {"method": "crypto", "tx_hash": failed}})
+    assert "failed on chain" in error_text(answer)
+
+    # Unknown and malformed hashes.
+    unknown = "0x" + "ab" * 32
+    assert "unknown" in error_text(await s.call("generate_image", {"prompt": "x", "payment": {"method": "crypto", "tx_hash": unknown}}))
+    assert structured(await s.call("verify_payment", {"tx_hash": unknown}))["valid"] is False
+    bad = await s.call("verify_payment", {"tx_hash": "0x1234"})
+    assert "tx_hash" in error_text(bad)
+    bad = await s.call("generate_image", {"prompt": "x", "payment": {"method": "crypto", "tx_hash": "nope"}})
+    assert bad.is_error
+
+    # Type and prompt mismatches on a fresh payment of our own.
+    mine = await s.pay_s("a small boat")
+    verdict = structured(await s.call("verify_payment", {"tx_hash": mine, "generation_type": "video"}))
+    assert verdict["valid"] is False and "video" in verdict["reason"]
+    verdict = structured(await s.call("verify_payment", {"tx_hash": mine, "prompt": "a big ship"}))
+    assert verdict["valid"] is False and "a small boat" in verdict["reason"]
+    answer = await s.call("generate_image", {"prompt": "a big ship", "payment": {"method": "crypto", "tx_hash": mine}})
+    assert "a small boat" in error_text(answer)
+    # The refusals consumed nothing: the right request still works.
+    ok = await s.call("generate_image", {"prompt": "a  small <b>boat</b>", "payment": {"method": "crypto", "tx_hash": mine},
+                                         "width": 128, "height": 128})
+    assert structured(ok)["status"] == "succeeded"
+
+
+async def test_twenty_concurrent_calls_make_one_generation(auto_session: Session) -> None:
+    s = auto_session
+    tx = await s.pay_s("twenty at once")
+    args = {"prompt": "twenty at once", "payment": {"method": "crypto", "tx_hash": tx}, "width": 128, "height": 128}
+    answers: list = []
+
+    async def one(i: int) -> None:
+        answers.append(await s.call("generate_image", args))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(20):
+            tg.start_soon(one, i)
+    rows = await s.services.store.generations.recent(limit=50)
+    paid = [r for r in rows if r.payment_method == "crypto"]
+    assert len(paid) == 1
+    task = paid[0].task_id
+    assert len(answers) == 20
+    for answer in answers:
+        if answer.is_error:
+            assert task in error_text(answer), error_text(answer)
+        else:
+            assert answer.structured_content["task_id"] == task
+    assert sum(1 for a in answers if not a.is_error and not a.structured_content["payment"]["replay"]) <= 1
+    # Once used, the payment refuses any other request and names its task.
+    other = await s.call("generate_image", {**args, "prompt": "something else"})
+    assert task in error_text(other)
+
+
+async def test_rpc_outage_is_retryable_and_consumes_nothing(auto_session: Session) -> None:
+    s = auto_session
+    tx = await s.pay_s("during an outage")
+    s.chain.embedded.down = True
+    try:
+        answer = await s.call("generate_image", {"prompt": "during an outage", "payment": {"method": "crypto", "tx_hash": tx}})
+        text = error_text(answer)
+        assert "unreachable" in text and "try again" in text
+        assert "unreachable" in error_text(await s.call("verify_payment", {"tx_hash": tx}))
+    finally:
+        s.chain.embedded.down = False
+    key_rows = [r for r in await s.services.store.generations.recent(limit=10) if r.payment_method == "crypto"]
+    assert key_rows == [] or all(r.payment["tx_hash"] != tx for r in key_rows if r.payment.get("source") != "indexer")
+    ok = await s.call("generate_image", {"prompt": "during an outage", "payment": {"method": "crypto", "tx_hash": tx},
+                                         "width": 128, "height": 128})
+    assert structured(ok)["status"] == "succeeded"
