@@ -56,6 +56,26 @@ def _parser() -> argparse.ArgumentParser:
                        help="name of the environment variable holding the wallet's private key")
     login.set_defaults(command=_login)
 
+    deploy = sub.add_parser("deploy", help="deploy the contracts to an RPC node and write the deployment file")
+    deploy.add_argument("--rpc-url", required=True, help="JSON-RPC URL (anvil: http://127.0.0.1:8545)")
+    deploy.add_argument("--dev", action="store_true", help="also deploy MockUSDC and BanditKidz and fund dev accounts; "
+                        "signs with anvil's first dev key unless SF_OPERATOR_KEY is set")
+    deploy.add_argument("--usdc", help="USDC token address (required without --dev)")
+    deploy.add_argument("--nft", help="BanditKidz NFT address (required without --dev)")
+    deploy.add_argument("--operator", help="address given OPERATOR_ROLE (default: the deploying key)")
+    deploy.add_argument("--dev-wallet", help="receives 50 %% of payments (default: the deploying key)")
+    deploy.add_argument("--treasury", help="receives 10 %% of payments (default: the deploying key)")
+    deploy.add_argument("--contest-duration", type=int, help="seconds per contest (default 7 days)")
+    deploy.set_defaults(command=_deploy)
+
+    devnet = sub.add_parser("devnet", help="start anvil from the npm toolchain, deploy with --dev, print accounts")
+    devnet.add_argument("--port", type=int, default=8545, help="anvil port (default 8545)")
+    devnet.set_defaults(command=_devnet)
+
+    indexer = sub.add_parser("indexer", help="run the chain event indexer without the MCP server")
+    indexer.add_argument("--rpc-url", help="JSON-RPC URL of anvil or Sonic (as given to serve)")
+    indexer.set_defaults(command=_indexer)
+
     demo = sub.add_parser("demo", help="run a scripted MCP session on the embedded defaults and print it")
     demo.add_argument("--out", type=Path, default=Path("sf-mcp-demo"), help="folder for the generated images")
     demo.set_defaults(command=_demo)
@@ -124,6 +144,31 @@ def _reason(response) -> str:
         return str(response.json().get("error_description", response.text[:200]))
     except ValueError:
         return response.text[:200]
+
+
+def _deploy(args: argparse.Namespace, settings: Settings) -> int:
+    from sf_mcp.chain.client import deployment_path
+    from sf_mcp.chain.devnet import describe, run_deploy
+
+    deployment = anyio.run(lambda: run_deploy(
+        settings, dev=args.dev, usdc=args.usdc, nft=args.nft, operator=args.operator, dev_wallet=args.dev_wallet,
+        treasury=args.treasury, contest_duration=args.contest_duration,
+    ))
+    print(describe(deployment, deployment_path(settings)))
+    return 0
+
+
+def _devnet(args: argparse.Namespace, settings: Settings) -> int:
+    from sf_mcp.chain.devnet import devnet
+
+    return devnet(settings, port=args.port)
+
+
+def _indexer(args: argparse.Namespace, settings: Settings) -> int:
+    from sf_mcp.chain.devnet import run_indexer
+
+    anyio.run(lambda: run_indexer(settings))
+    return 0
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,0 +1,198 @@
+"""The core flows against a real anvil from the contracts' npm toolchain, deployed with `sf-mcp deploy --dev`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp.client import Client
+
+from sf_mcp.chain import Signer
+from sf_mcp.chain.accounts import DEV_KEYS
+from sf_mcp.chain.devnet import Anvil, find_anvil, start_anvil
+from sf_mcp.config import load_settings
+from sf_mcp.server import build_server
+from sf_mcp.server.app import running_services
+from tests.chain.conftest import DEV0, Session, error_text, structured
+from tests.chain.rpc_proxy import RpcProxy
+
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.anvil,
+    pytest.mark.skipif(find_anvil() is None, reason="anvil binary absent: run `npm ci` in contracts/ (or set SF_ANVIL_BIN)"),
+]
+
+CAST = Path(__file__).resolve().parents[2] / "contracts/node_modules/@foundry-rs/cast-linux-amd64/bin/cast"
+
+
+@pytest.fixture(scope="module")
+def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Anvil, Path]]:
+    node = start_anvil()
+    deploy_dir = tmp_path_factory.mktemp("deployment")
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "sf_mcp.cli", "--data-dir", str(deploy_dir), "deploy", "--dev", "--rpc-url", node.url],
+            capture_output=True, text=True, timeout=120, env={k: v for k, v in __import__("os").environ.items()
+                                                               if not k.startswith("SF_")},
+        )
+        assert completed.returncode == 0, completed.stderr
+        assert "SonicAIGenerationPayment" in completed.stdout
+        yield node, deploy_dir / "deployment.json"
+    finally:
+        node.stop()
+
+
+def _settings(data_dir: Path, rpc_url: str, deployment: Path, monkeypatch: pytest.MonkeyPatch):
+    for name in ("HF_TOKEN", "SF_HF_TOKEN", "SF_WALLET", "SF_AGENT_KEY", "SF_RPC_URL", "SF_CONFIG_FILE", "SF_OPERATOR_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return load_settings(data_dir=data_dir, rpc_url=rpc_url, deployment_file=deployment, local_renderer=True,
+                         wallet=DEV0, indexer_poll_s=0.2)
+
+
+@pytest.fixture
+async def proxy(anvil) -> AsyncIterator[RpcProxy]:
+    async with RpcProxy(anvil[0].url) as p:
+        yield p
+
+
+@pytest.fixture
+async def node_session(anvil, proxy: RpcProxy, data_dir: Path, mode: str, monkeypatch) -> AsyncIterator[Session]:
+    server = build_server(_settings(data_dir, proxy.url, anvil[1], monkeypatch))
+    async with Client(server, mode=mode) as client:
+        yield Session(client=client, services=running_services(server))
+
+
+def cast_pay(url: str, payment: str, prompt: str, key: str = DEV_KEYS[0]) -> str:
+    """payWithS sent by `cast send`, as a user would from a terminal."""
+    if not CAST.is_file():
+        pytest.skip("cast binary absent")
+    out = subprocess.run(
+        [str(CAST), "send", payment, "payWithS(string,string)", prompt, "image", "--value", "3ether",
+         "--private-key", key, "--rpc-url", url, "--json"], capture_output=True, text=True, timeout=60, check=True,
+    )
+    return json.loads(out.stdout)["transactionHash"]
+
+
+async def test_cast_payment_verify_generate_replay_refuse(node_session: Session, anvil) -> None:
+    s = node_session
+    payment = s.chain.address_of("SonicAIGenerationPayment")
+    tx = await anyio.to_thread.run_sync(cast_pay, anvil[0].url, payment, f"an anvil fox {id(s)}")
+    verdict = structured(await s.call("verify_payment", {"tx_hash": tx}))
+    assert verdict["valid"] and verdict["payer"] == DEV0 and verdict["amount"] == str(3 * 10**18)
+    args = {"prompt": f"an anvil fox {id(s)}", "payment": {"method": "crypto", "tx_hash": tx}, "width": 128, "height": 128}
+    first = structured(await s.call("generate_image", args))
+    assert first["status"] == "succeeded"
+    again = structured(await s.call("generate_image", args))
+    assert again["task_id"] == first["task_id"] and again["payment"]["replay"]
+    assert first["task_id"] in error_text(await s.call("generate_image", {**args, "prompt": "another"}))
+
+    other = await anyio.to_thread.run_sync(cast_pay, anvil[0].url, payment, "not yours", DEV_KEYS[1])
+    refused = error_text(await s.call("generate_image", {**args, "prompt": "not yours",
+                                                         "payment": {"method": "crypto", "tx_hash": other}}))
+    # Refused either way: as another wallet's payment, or (once the indexer made its job) naming that task.
+    assert "not by you" in refused or "already paid for task" in refused
+    assert "tx_hash" in error_text(await s.call("verify_payment", {"tx_hash": "0xzz"}))
+
+
+async def test_payment_without_tool_call_and_twenty_concurrent_calls(anvil, proxy, data_dir, monkeypatch) -> None:
+    server = build_server(_settings(data_dir, proxy.url, anvil[1], monkeypatch))
+    async with Client(server, mode="auto") as client:
+        s = Session(client=client, services=running_services(server))
+        store = s.services.store
+        tx = await s.pay_s("dApp payment on anvil", account=2)
+        await s.indexer.sync()
+        job = next(r for r in await store.generations.recent(limit=50) if r.payment.get("tx_hash") == tx)
+        await s.services.runner.wait_finished(job.task_id)
+        row = await store.generations.get(job.task_id)
+        assert row.status == "succeeded" and row.submission["generation_id"] == job.chain_request_id
+        creator, *_ = await s.chain.call(s.chain.voting.functions.getGeneration(job.chain_request_id))
+        assert creator.lower() == row.wallet
+
+        tx = await s.pay_s("twenty on anvil")
+        args = {"prompt": "twenty on anvil", "payment": {"method": "crypto", "tx_hash": tx}, "width": 128, "height": 128}
+        answers = []
+
+        async def one() -> None:
+            answers.append(await s.call("generate_image", args))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(20):
+                tg.start_soon(one)
+        jobs = [r for r in await store.generations.recent(limit=100) if r.payment.get("tx_hash") == tx]
+        assert len(jobs) == 1
+        for a in answers:
+            assert (a.is_error and jobs[0].task_id in error_text(a)) or a.structured_content["task_id"] == jobs[0].task_id
+
+
+async def test_rpc_killed_mid_call_is_retryable_and_consumes_nothing(anvil, proxy, data_dir, monkeypatch) -> None:
+    server = build_server(_settings(data_dir, proxy.url, anvil[1], monkeypatch)
+                          .model_copy(update={"indexer": False}))
+    async with Client(server, mode="auto") as client:
+        s = Session(client=client, services=running_services(server))
+        tx = await s.pay_s("killed mid call")
+        args = {"prompt": "killed mid call", "payment": {"method": "crypto", "tx_hash": tx}, "width": 128, "height": 128}
+        proxy.drop_after(1)  # the receipt comes back, then the node dies
+        text = error_text(await s.call("generate_image", args))
+        assert "unreachable" in text and "try again" in text
+        assert await s.services.store.generations.by_payment_key(f"crypto:31337:{tx}:1") is None
+        assert [r for r in await s.services.store.generations.recent(limit=50) if r.payment.get("tx_hash") == tx] == []
+        proxy.allow = None
+        ok = structured(await s.call("generate_image", args))
+        assert ok["status"] == "succeeded"
+
+
+async def test_reorg_on_anvil_is_followed(anvil, proxy, data_dir, monkeypatch) -> None:
+    server = build_server(_settings(data_dir, proxy.url, anvil[1], monkeypatch).model_copy(update={"indexer": False}))
+    async with Client(server, mode="auto") as client:
+        s = Session(client=client, services=running_services(server))
+        chain, store = s.chain, s.services.store
+        rpc = chain.w3.provider.make_request
+        await s.indexer.sync()
+        snap = (await rpc("evm_snapshot", []))["result"]
+        await s.pay_s("anvil losing fork", account=3)
+        signer = Signer(DEV_KEYS[4])
+        tx = await chain.build_tx(signer.address, chain.payment.functions.payWithS("anvil mined twice", "image"),
+                                  value=3 * 10**18)
+        raw = signer.sign({**tx, "gas": 400_000})
+        sent = (await chain.w3.eth.send_raw_transaction(raw)).to_0x_hex()
+        await chain.w3.eth.wait_for_transaction_receipt(sent)
+        await s.indexer.sync()
+        before = {e.args["prompt"]: e for e in await store.chain.events(chain.chain_id, event="GenerationRequested")}
+        assert {"anvil losing fork", "anvil mined twice"} <= set(before)
+
+        assert (await rpc("evm_revert", [snap]))["result"] is True
+        await rpc("anvil_mine", [3])
+        await chain.w3.eth.send_raw_transaction(raw)
+        await chain.w3.eth.wait_for_transaction_receipt(sent)
+        await s.indexer.sync()
+        after = {e.args["prompt"]: e for e in await store.chain.events(chain.chain_id, event="GenerationRequested")}
+        assert "anvil losing fork" not in after
+        assert after["anvil mined twice"].block_number != before["anvil mined twice"].block_number
+        assert s.indexer.checkpoint.reorgs == 1
+        await s.indexer.sync()
+        rows = [e for e in await store.chain.events(chain.chain_id, event="GenerationRequested")
+                if e.args["prompt"] == "anvil mined twice"]
+        assert len(rows) == 1
+        jobs = [r for r in await store.generations.recent(limit=100) if r.payment.get("tx_hash") == sent]
+        assert len(jobs) == 1
+
+
+def test_unknown_or_mismatched_chain_is_refused(anvil, data_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("SF_")}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "sf_mcp.cli", "--data-dir", str(data_dir), *a],  # noqa: E731
+                                    capture_output=True, text=True, timeout=60, env=env)
+    completed = run("indexer", "--rpc-url", anvil[0].url)
+    assert completed.returncode == 2 and "unknown to this server" in completed.stderr
+    data = json.loads(anvil[1].read_text())
+    data["chain_id"] = 146
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "deployment.json").write_text(json.dumps(data))
+    completed = run("indexer", "--rpc-url", anvil[0].url)
+    assert completed.returncode == 2 and "refusing to treat one chain as another" in completed.stderr
+    shutil.rmtree(data_dir)
