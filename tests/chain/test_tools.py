@@ -44,7 +44,7 @@ async def test_prepare_payment_plans_sign_and_pay_with_s_and_usdc(session: Sessi
     (tx,) = plan["transactions"]
     assert tx["value"] == str(3 * 10**18) and tx["to"] == s.chain.address_of("SonicAIGenerationPayment")
     assert tx["call"]["function"] == "payWithS" and tx["call"]["args"] == ["planned owl", "image"]
-    assert tx["gas"] > 21000 and "3 S" in tx["summary"]
+    assert tx["gas"] > 21000 and "3 S" in tx["summary"] and tx["from"] == DEV0 and tx["type"] == 2
     (pay_hash,) = await sign_and_send(s, plan, DEV_KEYS[0])
     verdict = structured(await s.call("verify_payment", {"tx_hash": pay_hash, "prompt": "planned <i>owl</i>"}))
     assert verdict["valid"], verdict

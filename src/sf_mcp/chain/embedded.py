@@ -11,6 +11,7 @@ revert snapshots (reorgs in tests) and simulate an RPC outage (``down``).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from web3 import AsyncWeb3
@@ -19,6 +20,7 @@ from web3.providers.eth_tester import AsyncEthereumTesterProvider
 
 from sf_mcp.chain.accounts import DEV_ADDRESSES, DEV_KEYS, DEV_S, FUNDED_ACCOUNTS
 from sf_mcp.chain.client import ChainClient, Signer
+from sf_mcp.chain.contracts import Deployment
 from sf_mcp.chain.deploy import deploy
 
 
@@ -68,17 +70,26 @@ class EmbeddedChain:
         self.tester.revert_to_snapshot(snapshot_id)
 
 
+# The first start deploys into a template chain; later starts in the same process (tests, a
+# restarted lifespan) copy it, which takes milliseconds instead of a second of transactions.
+_template: tuple[Any, Deployment] | None = None
+
+
 async def start_embedded(*, confirmations: int | None = None) -> ChainClient:
     """A fresh in-process chain with the contracts deployed and the dev accounts funded."""
-    provider = _Provider()
-    w3 = AsyncWeb3(provider)
-    tester = provider.ethereum_tester
-    rich = tester.get_accounts()[0]  # eth-tester's own accounts hold the genesis S
-    for wallet in DEV_ADDRESSES[:FUNDED_ACCOUNTS]:
-        tester.send_transaction({"from": rich, "to": AsyncWeb3.to_checksum_address(wallet), "value": DEV_S,
-                                 "gas": 21000})
-    # Account #9 pays for the deployment so accounts 0..4 start at nonce 0, as on a fresh anvil.
-    deployer = Signer(DEV_KEYS[0])
-    deployment = await deploy(w3, deployer, dev=True)
-    return ChainClient(w3, deployment, confirmations=confirmations, operator=deployer,
-                       embedded=EmbeddedChain(provider))
+    global _template
+    if _template is None:
+        provider = _Provider()
+        w3 = AsyncWeb3(provider)
+        tester = provider.ethereum_tester
+        rich = tester.get_accounts()[0]  # eth-tester's own accounts hold the genesis S
+        for wallet in DEV_ADDRESSES[:FUNDED_ACCOUNTS]:
+            tester.send_transaction({"from": rich, "to": AsyncWeb3.to_checksum_address(wallet), "value": DEV_S,
+                                     "gas": 21000})
+        deployment = await deploy(w3, Signer(DEV_KEYS[0]), dev=True)
+        _template = (copy.deepcopy(tester), deployment)
+    else:
+        provider = _Provider()
+        provider.ethereum_tester = copy.deepcopy(_template[0])
+    return ChainClient(AsyncWeb3(provider), _template[1], confirmations=confirmations,
+                       operator=Signer(DEV_KEYS[0]), embedded=EmbeddedChain(provider))
