@@ -127,3 +127,29 @@ async def test_a_refund_that_fails_stays_reviewable_and_is_retried(auto_session:
     await s.indexer.retry_operator_work()  # nothing twice
     me = s.chain.w3.to_checksum_address(DEV0)
     assert await s.chain.call(s.chain.payment.functions.credits(me)) == 1
+
+
+async def test_indexer_stops_after_failures_in_a_row_and_shuts_down_cleanly(auto_session: Session) -> None:
+    import anyio
+
+    from sf_mcp.chain import Indexer, IndexerState
+
+    s = auto_session
+    indexer = Indexer(s.chain, s.services.store, poll_s=0.001, max_failures=3)
+    s.chain.embedded.down = True
+    try:
+        with anyio.fail_after(10):
+            await indexer.run()  # returns by itself once it gives up
+    finally:
+        s.chain.embedded.down = False
+    assert indexer.state is IndexerState.FAILED
+    assert indexer.checkpoint.failures_in_a_row == 3 and "unreachable" in indexer.checkpoint.last_error
+
+    again = Indexer(s.chain, s.services.store, poll_s=0.001, max_failures=3)
+    async with anyio.create_task_group() as tg:
+        await tg.start(again.run)
+        await again.sync()
+        tg.cancel_scope.cancel()
+    assert again.state is IndexerState.STOPPED and again.checkpoint.failures_in_a_row == 0
+    cursor = await s.services.store.chain.cursor(s.chain.chain_id)
+    assert cursor is not None and cursor.block_number == await s.chain.block_number()
