@@ -12,7 +12,9 @@ from pathlib import Path
 from sf_mcp.store.accounts import Accounts
 from sf_mcp.store.chain import AppliedBatch, ChainEvent, ChainStore, Cursor, JobFromPayment
 from sf_mcp.store.db import Database
+from sf_mcp.store.gallery import CreatorStats, Gallery, GalleryEntry, GalleryPage
 from sf_mcp.store.generations import GenerationRow, Generations, utc_day
+from sf_mcp.store.review import ReviewItem, ReviewQueue
 from sf_mcp.store.sessions import Sessions
 
 __all__ = [
@@ -20,10 +22,16 @@ __all__ = [
     "AppliedBatch",
     "ChainEvent",
     "ChainStore",
+    "CreatorStats",
     "Cursor",
+    "Gallery",
+    "GalleryEntry",
+    "GalleryPage",
     "GenerationRow",
     "Generations",
     "JobFromPayment",
+    "ReviewItem",
+    "ReviewQueue",
     "Sessions",
     "Store",
     "utc_day",
@@ -39,6 +47,8 @@ class Store:
         self.generations = Generations(db)
         self.chain = ChainStore(db)
         self.sessions = Sessions(db)
+        self.gallery = Gallery(db)
+        self.review = ReviewQueue(db)
 
     @classmethod
     async def open(cls, path: Path) -> "Store":
