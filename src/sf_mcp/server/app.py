@@ -11,7 +11,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from sf_mcp.config import Settings
-from sf_mcp.server import resources, tools_chain, tools_community, tools_generate
+from sf_mcp.server import prompts, resources, tools_chain, tools_community, tools_generate
 from sf_mcp.server.notify import ResourceNotifier
 from sf_mcp.server.services import Services, open_services
 
@@ -63,6 +63,7 @@ def build_server(settings: Settings, *, http: "HttpSurface | None" = None) -> MC
     tools_generate.register(server)
     tools_chain.register(server)
     tools_community.register(server)
+    prompts.register(server)
     resources.register(server, lambda: running[-1])
     tools_chain.register_resources(server, lambda: running[-1])
     _RUNNING[server] = running
