@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     agent_max_s_per_day: float = Field(default=30.0, ge=0, description="Most S the agent key may spend per UTC day.")
     agent_max_usdc_per_tx: float = Field(default=5.0, ge=0, description="Most USDC the agent key may spend per transaction.")
     agent_max_usdc_per_day: float = Field(default=20.0, ge=0, description="Most USDC the agent key may spend per UTC day.")
+    dev_tools: bool = Field(
+        default=False, description="Add dev_advance_time (embedded chain or a --dev anvil deployment only; refused elsewhere)."
+    )
     indexer: bool = Field(default=True, description="Run the chain event indexer inside `serve`.")
     indexer_poll_s: float = Field(default=1.0, gt=0, description="Seconds between polls for new blocks.")
     indexer_batch_blocks: int = Field(default=2000, ge=1, le=100_000, description="Blocks per eth_getLogs request.")

@@ -13,11 +13,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Literal
 
+from eth_account import Account
+from eth_account.typed_transactions import TypedTransaction
+from hexbytes import HexBytes
 from pydantic import BaseModel, Field
 
 from sf_mcp.chain.client import ChainClient, Signer
 from sf_mcp.chain.contracts import chain_name
-from sf_mcp.errors import ChainError, InsufficientFunds, SfMcpError
+from sf_mcp.errors import ChainError, InsufficientFunds, InvalidRequest, SfMcpError
 from sf_mcp.store import Store
 
 
@@ -197,6 +200,51 @@ class TxPlanner:
             await self._store.chain.settle_spend(booked, tx_hash=sent[-1].tx_hash)
         return TxResult(chain_id=self._client.chain_id, chain=chain_name(self._client.chain_id), wallet=wallet,
                         summary=summary, transactions=sent, notes=notes)
+
+
+    async def relay(self, wallet: str, signed_tx: str) -> TxResult:
+        """Broadcast a transaction ``wallet`` signed itself, to one of the deployment's contracts, and wait for it.
+
+        For wallets that sign plans but have no RPC endpoint of their own (and the embedded chain,
+        which has none). Refused unless it is a typed (EIP-1559) transaction for this chain, signed
+        by ``wallet``, calling one of the sf-mcp contracts: the server relays, it never pays gas.
+        """
+        client = self._client
+        raw = _raw_bytes(signed_tx)
+        try:
+            fields = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+            signer = str(Account.recover_transaction(raw)).lower()
+        except Exception:
+            raise InvalidRequest("signed_tx: not a signed EIP-1559 transaction (sign the plan's fields with type 2)") from None
+        if int(fields["chainId"]) != client.chain_id:
+            raise InvalidRequest(f"signed_tx: signed for chain id {fields['chainId']}, but this server is on "
+                                 f"{chain_name(client.chain_id)} (chain id {client.chain_id})")
+        if signer != wallet:
+            raise InvalidRequest(f"signed_tx: signed by {signer}, not by your wallet ({wallet})")
+        to = "0x" + bytes(fields.get("to") or b"").hex()
+        known = {record.address.lower(): name for name, record in client.deployment.contracts.items()}
+        if to not in known:
+            raise InvalidRequest(f"signed_tx: sends to {to if len(to) == 42 else 'no address'}, which is not an sf-mcp "
+                                 f"contract ({', '.join(sorted(known.values()))})")
+        what = f"a {known[to]} transaction from {wallet}"
+        receipt = await client.send_raw(raw, what=what)
+        status: Literal["success", "reverted"] = "success" if receipt["status"] == 1 else "reverted"
+        tx = SentTx(tx_hash=receipt["transactionHash"].to_0x_hex(), status=status, block=receipt["blockNumber"],
+                    gas_used=receipt["gasUsed"], summary=f"{what} (nonce {fields['nonce']})")
+        notes = [] if status == "success" else ["the transaction was mined but reverted: nothing changed except the gas spent"]
+        return TxResult(chain_id=client.chain_id, chain=chain_name(client.chain_id), wallet=wallet,
+                        summary=f"relayed {what}", transactions=[tx], notes=notes)
+
+
+def _raw_bytes(signed_tx: str) -> bytes:
+    text = signed_tx.strip()
+    try:
+        raw = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        raise InvalidRequest("signed_tx: give the signed transaction as 0x-prefixed hex") from None
+    if not raw or len(raw) > 128 * 1024:
+        raise InvalidRequest("signed_tx: empty, or larger than 128 KiB")
+    return raw
 
 
 def _fmt(token: str, amount: int) -> str:

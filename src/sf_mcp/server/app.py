@@ -64,6 +64,8 @@ def build_server(settings: Settings, *, http: "HttpSurface | None" = None) -> MC
     tools_chain.register(server)
     tools_community.register(server)
     prompts.register(server)
+    if settings.dev_tools:
+        tools_chain.register_dev(server)
     resources.register(server, lambda: running[-1])
     tools_chain.register_resources(server, lambda: running[-1])
     _RUNNING[server] = running

@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 
 from sf_mcp.config import Settings
+from sf_mcp.errors import ConfigError
 from sf_mcp.generation import ContentStore, FallbackChain, build_content_store, build_provider_chain
 from sf_mcp.jobs import JobRunner, PaymentGate
 from sf_mcp.server.notify import ResourceNotifier
@@ -79,6 +80,10 @@ async def _attach_chain(services: Services) -> Any:
 
     settings, store, runner = services.settings, services.store, services.runner
     chain = await open_chain(settings)
+    if settings.dev_tools and chain.embedded is None and (not chain.deployment.dev or chain.chain_id in (146, 14601)):
+        await chain.close()
+        raise ConfigError(f"SF_DEV_TOOLS moves the chain's clock: only for the embedded chain or a --dev anvil "
+                          f"deployment, not {chain.label} (chain id {chain.chain_id}); unset it")
     if chain.embedded is not None:
         await store.chain.reset(chain.chain_id)  # a fresh in-process chain: forget the previous one
     operator = OperatorActions(chain, store)

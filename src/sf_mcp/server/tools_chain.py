@@ -1,4 +1,5 @@
-"""On-chain tools: check a payment, prepare one, stake BanditKidz NFTs, vote, and read the contest leaderboard.
+"""On-chain tools: check a payment, prepare one, stake BanditKidz NFTs, vote, finalize and claim contests, relay
+signed transactions, and read the contest leaderboard.
 
 Every tool acts for the calling wallet only (``caller_wallet``). User actions
 answer unsigned transactions (``plan``) for that wallet to sign; where the
@@ -29,8 +30,19 @@ from sf_mcp.server.services import Services
 LEADERBOARD_MAX = 100
 
 
+class Payout(BaseModel):
+    s_wei: str = Field(description="S in wei, decimal string (exact).")
+    usdc_units: str = Field(description="USDC in units of 10^-6, decimal string (exact).")
+    s: str = Field(description="The same in S.")
+    usdc: str = Field(description="The same in USDC.")
+
+    @classmethod
+    def of(cls, s_wei: int, usdc_units: int) -> "Payout":
+        return cls(s_wei=str(int(s_wei)), usdc_units=str(int(usdc_units)), s=_s(s_wei), usdc=_usdc(usdc_units))
+
+
 class ChainAction(BaseModel):
-    """The answer of stake / vote / prepare_payment."""
+    """The answer of stake / vote / contest / prepare_payment / send_transaction."""
 
     mode: Literal["plan", "sent"] = Field(
         description="plan: sign and send `plan.transactions` in order with the wallet; sent: the server's agent "
@@ -39,6 +51,7 @@ class ChainAction(BaseModel):
     summary: str
     plan: TxPlan | None = None
     sent: TxResult | None = None
+    payout: Payout | None = Field(default=None, description="What a claim pays the wallet (claims only).")
 
 
 class LeaderboardEntry(BaseModel):
@@ -83,11 +96,11 @@ def _acting_wallet(services: Services) -> tuple[str, TxPlanner]:
 
 
 async def _outcome(planner: TxPlanner, wallet: str, steps: list[Step], summary: str,
-                   notes: list[str] | None = None) -> ChainAction:
+                   notes: list[str] | None = None, payout: Payout | None = None) -> ChainAction:
     answer = await planner.execute(wallet, steps, summary, notes)
     if isinstance(answer, TxResult):
-        return ChainAction(mode="sent", summary=summary, sent=answer)
-    return ChainAction(mode="plan", summary=summary, plan=answer)
+        return ChainAction(mode="sent", summary=summary, sent=answer, payout=payout)
+    return ChainAction(mode="plan", summary=summary, plan=answer, payout=payout)
 
 
 def register(server: MCPServer) -> None:
@@ -185,7 +198,7 @@ def register(server: MCPServer) -> None:
                 raise InvalidRequest(f"claim: {wallet} has no staking rewards to claim yet")
             steps = [Step(fn=staking.claimRewards(), contract=STAKING,
                           summary=f"claim {_s(s_amount)} S and {_usdc(usdc_amount)} USDC of staking rewards")]
-            return await _outcome(planner, wallet, steps, steps[0].summary)
+            return await _outcome(planner, wallet, steps, steps[0].summary, payout=Payout.of(s_amount, usdc_amount))
         if not ids:
             raise InvalidRequest(f"token_ids: give the NFT token ids to {action}")
         if action == "stake":
@@ -256,6 +269,65 @@ def register(server: MCPServer) -> None:
 
     @server.tool(structured_output=True)
     @tool_errors
+    async def contest(
+        action: Annotated[Literal["finalize", "claim"], Field(
+            description="finalize: pay out an ended contest's prize pool to its top three; claim: take your prizes.")],
+        ctx: Context,
+        contest_id: Annotated[int | None, Field(ge=1, description="finalize: the contest (default: the last one that ended).")] = None,
+    ) -> ChainAction:
+        """Finalize a weekly contest that has ended, or claim the prizes you won.
+
+        Anyone may finalize an ended contest: its pool is split 50/30/20 among the top three
+        creators (dust to first) and credited to them; each winner then claims with action "claim".
+        """
+        services = services_of(ctx)
+        chain = chain_of(services)
+        wallet, planner = _acting_wallet(services)
+        voting = chain.voting.functions
+        if action == "claim":
+            s_amount, usdc_amount = await chain.call(voting.pendingPrize(chain.w3.to_checksum_address(wallet)))
+            if not s_amount and not usdc_amount:
+                raise InvalidRequest(f"claim: {wallet} has no contest prizes to claim (finalize an ended contest first?)")
+            steps = [Step(fn=voting.claimPrize(), contract=VOTING,
+                          summary=f"claim {_s(s_amount)} S and {_usdc(usdc_amount)} USDC of contest prizes")]
+            return await _outcome(planner, wallet, steps, steps[0].summary, payout=Payout.of(s_amount, usdc_amount))
+        current = int(await chain.call(voting.currentContestId()))
+        cid = contest_id or current - 1
+        if cid < 1:
+            raise InvalidRequest(f"contest_id: no contest has ended yet (contest {current} is open)")
+        _, end = await chain.call(voting.contestWindow(cid))
+        now = int((await chain.get_block("latest"))["timestamp"])
+        if now < int(end):
+            raise InvalidRequest(f"contest_id: contest {cid} ends in {int(end) - now} s (at unix time {int(end)}); "
+                                 "finalize it after that")
+        if await chain.call(voting.isFinalized(cid)):
+            raise InvalidRequest(f"contest_id: contest {cid} is already finalized; winners claim with action \"claim\"")
+        pool_s, pool_usdc = await chain.call(voting.prizePool(cid))
+        creators, _ = await chain.call(voting.topCreators(cid))
+        who = ", ".join(str(c).lower() for c in creators) or "nobody (the pool rolls over to the open contest)"
+        steps = [Step(fn=voting.finalizeContest(cid), contract=VOTING,
+                      summary=f"finalize contest {cid}: {_s(pool_s)} S and {_usdc(pool_usdc)} USDC to {who}")]
+        return await _outcome(planner, wallet, steps, steps[0].summary)
+
+    @server.tool(structured_output=True)
+    @tool_errors
+    async def send_transaction(
+        signed_tx: Annotated[str, Field(max_length=262_144, description="The signed transaction, 0x-prefixed hex.")],
+        ctx: Context,
+    ) -> ChainAction:
+        """Broadcast a transaction your wallet signed from one of our plans, and wait for its receipt.
+
+        For wallets without an RPC endpoint of their own: sign each transaction of a plan
+        (prepare_payment, stake, vote, contest) in order and send it here. Only transactions
+        signed by your wallet, for this chain, to the sf-mcp contracts are relayed.
+        """
+        services = services_of(ctx)
+        wallet = caller_wallet(services.settings)
+        result = await planner_of(services).relay(wallet, signed_tx)
+        return ChainAction(mode="sent", summary=result.summary, sent=result)
+
+    @server.tool(structured_output=True)
+    @tool_errors
     async def leaderboard(
         ctx: Context,
         period: Annotated[Literal["week", "all"], Field(description="week: one weekly contest; all: all time.")] = "week",
@@ -268,6 +340,30 @@ def register(server: MCPServer) -> None:
         paid to the top three creators once the contest ends; "all" ranks all time.
         """
         return await leaderboard_of(services_of(ctx), period=period, contest_id=contest_id, limit=limit)
+
+
+class ChainTime(BaseModel):
+    chain_id: int
+    timestamp: int = Field(description="The new latest block's time, unix seconds.")
+    contest_id: int = Field(description="The contest open at that time.")
+    contest_end: int = Field(description="When that contest ends, unix seconds.")
+
+
+def register_dev(server: MCPServer) -> None:
+    """Development-only tools (``SF_DEV_TOOLS=1``); the server refuses to start with them on a real chain."""
+
+    @server.tool(structured_output=True)
+    @tool_errors
+    async def dev_advance_time(
+        seconds: Annotated[int, Field(ge=1, le=366 * 24 * 3600, description="How far to move the chain's clock.")],
+        ctx: Context,
+    ) -> ChainTime:
+        """Development chains only: move the chain's clock forward and mine a block (e.g. to end a contest)."""
+        chain = chain_of(services_of(ctx))
+        timestamp = await chain.advance_time(seconds)
+        contest_id = int(await chain.call(chain.voting.functions.currentContestId()))
+        _, end = await chain.call(chain.voting.functions.contestWindow(contest_id))
+        return ChainTime(chain_id=chain.chain_id, timestamp=int(timestamp), contest_id=contest_id, contest_end=int(end))
 
 
 def register_resources(server: MCPServer, current_services: Callable[[], Services]) -> None:
