@@ -76,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     indexer.add_argument("--rpc-url", help="JSON-RPC URL of anvil or Sonic (as given to serve)")
     indexer.set_defaults(command=_indexer)
 
+    review = sub.add_parser("review", help="list payments that need an operator: failed refunds, payments with no job")
+    review.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    review.add_argument("--check", action="store_true", help="exit with status 1 when the queue is not empty (cron)")
+    review.set_defaults(command=_review)
+
     demo = sub.add_parser("demo", help="run a scripted MCP session on the embedded defaults and print it")
     demo.add_argument("--out", type=Path, default=Path("sf-mcp-demo"), help="folder for the generated images")
     demo.set_defaults(command=_demo)
@@ -169,6 +174,28 @@ def _indexer(args: argparse.Namespace, settings: Settings) -> int:
 
     anyio.run(lambda: run_indexer(settings))
     return 0
+
+
+def _review(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the review queue from the database (no chain needed); with --check, exit 1 when it is not empty."""
+    import json
+
+    from sf_mcp.server.ops import review_table
+    from sf_mcp.store import Store
+
+    async def items() -> list:
+        store = await Store.open(settings.database_path)
+        try:
+            return await store.review.items()
+        finally:
+            await store.close()
+
+    found = anyio.run(items)
+    if args.json:
+        print(json.dumps([i.model_dump(mode="json") for i in found], indent=2))
+    else:
+        print(review_table(found))
+    return 1 if found and args.check else 0
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -147,6 +148,21 @@ class Settings(BaseSettings):
     indexer_poll_s: float = Field(default=1.0, gt=0, description="Seconds between polls for new blocks.")
     indexer_batch_blocks: int = Field(default=2000, ge=1, le=100_000, description="Blocks per eth_getLogs request.")
     indexer_max_failures: int = Field(default=20, ge=1, description="Failed polls in a row before the indexer stops.")
+
+    # -- operations ------------------------------------------------------------
+    alert_payment_s: Decimal | None = Field(
+        default=None, ge=0, description="Alert on a payment of at least this many S (whole tokens); unset: no S alerts."
+    )
+    alert_payment_usdc: Decimal | None = Field(
+        default=None, ge=0, description="Alert on a payment of at least this many USDC (whole tokens)."
+    )
+    alert_webhook_url: SecretStr | None = Field(
+        default=None, description="Alerts are also POSTed here as JSON (Slack/Discord-style hook URLs hold a secret)."
+    )
+    alert_webhook_timeout_s: float = Field(default=5.0, gt=0, le=60, description="Timeout of one webhook POST.")
+    operator_wallets: list[Address] = Field(
+        default=[], description="Wallets that may read review://queue over HTTP (JSON list); stdio is always the operator."
+    )
 
     # -- HTTP ----------------------------------------------------------------
     host: str = Field(default="127.0.0.1", description="Bind address; loopback unless you mean to expose it.")

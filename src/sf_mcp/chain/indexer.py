@@ -92,6 +92,9 @@ class Indexer:
         self._max_failures = max_failures
         self._on_jobs = on_jobs
         self._publish = publish
+        # Called once per PaymentReceived event stored for the first time (operations: large-payment alerts).
+        # Hooks are given by the wiring (server/services.py), so chain/ never imports what reacts to payments.
+        self.on_payment: list[Callable[[ChainEvent], Awaitable[Any]]] = []
         self.state = IndexerState.STARTING
         self.checkpoint = Checkpoint(chain_id=client.chain_id)
         self._nudge = anyio.Event()
@@ -291,6 +294,13 @@ class Indexer:
         self.checkpoint.jobs_created += len(jobs)
         if jobs and self._on_jobs is not None:
             self._on_jobs()
+        for ev in events:
+            if ev.event == "PaymentReceived":
+                for hook in list(self.on_payment):
+                    try:
+                        await hook(ev)
+                    except Exception:  # a broken hook must not stop indexing; the event is already stored
+                        logger.exception("payment hook failed for %s", ev.tx_hash)
         if self._publish is None:
             return
         uris: list[str] = []

@@ -11,7 +11,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from sf_mcp.config import Settings
-from sf_mcp.server import prompts, resources, tools_chain, tools_community, tools_generate
+from sf_mcp.server import ops, prompts, resources, tools_chain, tools_community, tools_generate
 from sf_mcp.server.notify import ResourceNotifier
 from sf_mcp.server.services import Services, open_services
 
@@ -36,10 +36,12 @@ def build_server(settings: Settings, *, http: "HttpSurface | None" = None) -> MC
     bus = InMemorySubscriptionBus()
     notifier = ResourceNotifier(bus)
     running: list[Services] = []  # the lifespan's services while a client is connected
+    # One per server: its counters join the HTTP metrics registry (served at /metrics) when there is one.
+    alerts = ops.PaymentAlerts(settings, registry=http.metrics.registry if http is not None else None)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
-        async with open_services(settings, notifier) as services:
+        async with open_services(settings, notifier, alerts=alerts) as services:
             running.append(services)
             if http is not None:
                 http.attach(services)
@@ -68,6 +70,7 @@ def build_server(settings: Settings, *, http: "HttpSurface | None" = None) -> MC
         tools_chain.register_dev(server)
     resources.register(server, lambda: running[-1])
     tools_chain.register_resources(server, lambda: running[-1])
+    ops.register_resources(server, lambda: running[-1])
     _RUNNING[server] = running
     if http is not None:
         http.install(server)

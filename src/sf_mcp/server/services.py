@@ -14,6 +14,7 @@ from sf_mcp.errors import ConfigError
 from sf_mcp.generation import ContentStore, FallbackChain, build_content_store, build_provider_chain
 from sf_mcp.jobs import JobRunner, PaymentGate
 from sf_mcp.server.notify import ResourceNotifier
+from sf_mcp.server.ops import PaymentAlerts
 from sf_mcp.store import GenerationRow, Store
 
 
@@ -32,8 +33,14 @@ class Services:
 
 
 @asynccontextmanager
-async def open_services(settings: Settings, notifier: ResourceNotifier) -> AsyncIterator[Services]:
-    """Open the store, build the provider chain and run the job workers until the server stops."""
+async def open_services(
+    settings: Settings, notifier: ResourceNotifier, *, alerts: PaymentAlerts | None = None
+) -> AsyncIterator[Services]:
+    """Open the store, build the provider chain and run the job workers until the server stops.
+
+    ``alerts`` is made once per server (its counters live in the HTTP metrics registry); by default
+    a private one is made here.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = await Store.open(settings.database_path)
     providers = build_provider_chain(settings)
@@ -48,6 +55,7 @@ async def open_services(settings: Settings, notifier: ResourceNotifier) -> Async
     )
     gate = PaymentGate(store, free_daily_quota=settings.free_daily_quota)
     services = Services(settings, store, providers, content, runner, gate, notifier)
+    services.extras["alerts"] = alerts if alerts is not None else PaymentAlerts(settings)
 
     async def publish(row: GenerationRow) -> None:
         await notifier.updated(
@@ -76,6 +84,7 @@ async def open_services(settings: Settings, notifier: ResourceNotifier) -> Async
 async def _attach_chain(services: Services) -> Any:
     """Connect the chain: crypto payments, on-chain refunds, contest submissions and the event indexer."""
     from sf_mcp.chain import ChainPaymentVerifier, Indexer, OperatorActions, Signer, open_chain
+    from sf_mcp.chain.contracts import NATIVE_TOKEN, USDC
     from sf_mcp.chain.txplan import Limits, TxPlanner
 
     settings, store, runner = services.settings, services.store, services.runner
@@ -105,4 +114,8 @@ async def _attach_chain(services: Services) -> Any:
         poll_s=settings.indexer_poll_s, max_failures=settings.indexer_max_failures,
         on_jobs=runner.wake, publish=services.notifier.updated,
     )
+    alerts: PaymentAlerts = services.extras["alerts"]
+    alerts.watch_tokens({NATIVE_TOKEN: ("S", 18), chain.address_of(USDC): ("USDC", 6)})
+    if alerts.enabled:
+        services.extras["indexer"].on_payment.append(alerts.on_payment)
     return chain
