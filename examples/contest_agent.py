@@ -177,7 +177,8 @@ async def started_server(*, rpc_url: str | None, data_dir: Path | None) -> Async
     command += ["serve", "--transport", "http", "--port", str(port)]
     if rpc_url:
         command += ["--rpc-url", rpc_url]
-    env = {**os.environ, "SF_DEV_TOOLS": "1"}
+    # The offline renderer stays the last provider, so a dev run works without model API keys.
+    env = {"SF_LOCAL_RENDERER": "true", **os.environ, "SF_DEV_TOOLS": "1"}
     process = subprocess.Popen(command, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
