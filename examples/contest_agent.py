@@ -263,9 +263,9 @@ async def pay(wallet: Wallet, prompt: str, kind: str, method: str) -> str:
     answer = await wallet.act("prepare_payment", method=method, prompt=prompt, generation_type=kind)
     tx_hash = answer["sent"][-1]["tx_hash"] if answer["mode"] == "plan" else answer["sent"]["transactions"][-1]["tx_hash"]
     verdict = await wallet.tool("verify_payment", tx_hash=tx_hash, generation_type=kind, prompt=prompt)
-    # consumed_by: the server's indexer saw the payment first and started the task itself; generating
-    # with the same payment and prompt returns that task, so the payment is as good as unused.
-    if not verdict["valid"] and not (verdict["consumed_by"] and verdict["payer"] == wallet.address):
+    # consumed_by may already be set: the server's indexer saw the payment first and started the task
+    # itself; generating with the same payment and prompt then returns that task.
+    if not verdict["valid"]:
         raise ToolFailed(f"{wallet.player.name}: payment {tx_hash} not accepted: {verdict}")
     wallet.payments.append(verdict)
     return tx_hash

@@ -51,7 +51,11 @@ class PaymentVerdict(BaseModel):
     block: int | None = None
     confirmations: int | None = Field(default=None, description="Blocks built on top of the payment's block.")
     required_confirmations: int
-    consumed_by: str | None = Field(default=None, description="The task this payment already paid for, if any.")
+    consumed_by: str | None = Field(
+        default=None,
+        description="The task this payment already started (by a tool call, or by the server on seeing it on "
+        "chain); generating with the same payment and prompt returns that task.",
+    )
 
 
 class Inspection(BaseModel):
@@ -250,10 +254,12 @@ class ChainPaymentVerifier:
         except PaymentRejected as exc:
             return PaymentVerdict(valid=False, reason=str(exc), **fields)
         if consumed is not None:
+            # Still a genuine payment by the caller: often the indexer saw it first and started the task.
             return PaymentVerdict(
-                valid=False,
-                reason=f"a valid payment of {display_amount(found.token, found.amount)} by {found.payer}, already "
-                f"used for task {consumed.task_id}; generating again with the same request returns that task",
+                valid=True,
+                reason=f"a valid payment of {display_amount(found.token, found.amount)} by {found.payer}; its "
+                f"generation already started as task {consumed.task_id}, and generating with this payment and "
+                "prompt returns that task (nothing is charged twice)",
                 **fields,
             )
         return PaymentVerdict(
