@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -137,7 +138,11 @@ def describe(deployment: Deployment, path: Path) -> str:
 
 
 def devnet(settings: Settings, *, port: int) -> int:
-    """Start anvil, deploy with the dev mocks, print addresses and accounts, and run until interrupted."""
+    """Start anvil, deploy with the dev mocks, print addresses and accounts, and run until interrupted.
+
+    SIGTERM is treated like Ctrl-C so that anvil never outlives the command.
+    """
+    signal.signal(signal.SIGTERM, _interrupt)
     node = start_anvil(port=port, quiet=True)
     try:
         dev_settings = settings.model_copy(update={"rpc_url": node.url})
@@ -158,6 +163,10 @@ def devnet(settings: Settings, *, port: int) -> int:
         return 0
     finally:
         node.stop()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 async def run_indexer(settings: Settings) -> dict[str, Any]:
