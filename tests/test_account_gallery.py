@@ -245,11 +245,11 @@ async def test_account_without_a_chain_has_nulls_and_a_note(auto_session: Sessio
     from sf_mcp.server.tools_community import account_of
 
     s = auto_session
-    chain = s.services.extras.pop("chain")
+    chain, s.services.chain = s.services.chain, None
     try:
         acct = await account_of(s.services, DEV_ADDRESSES[3])
     finally:
-        s.services.extras["chain"] = chain
+        s.services.chain = chain
     assert acct.credits_onchain is None and acct.claimable_rewards is None and acct.voting_power_now is None
     assert acct.stats.can_vote is False and "no chain connection" in (acct.note or "")
     assert acct.free_quota_left_today == acct.free_daily_quota

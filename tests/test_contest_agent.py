@@ -105,7 +105,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 
 async def _events(services: Services) -> dict[str, list[dict[str, Any]]]:
-    chain = services.extras["chain"]
+    chain = services.chain
     found: dict[str, list[dict[str, Any]]] = {}
     for contract, names in ((chain.payment, ["PaymentReceived"]), (chain.staking, ["Staked", "RewardsClaimed"]),
                             (chain.voting, ["VoteCast", "ContestFinalized", "PrizeClaimed"])):

@@ -139,7 +139,7 @@ async def test_indexer_alerts_once_for_a_payment_above_the_threshold(alerting: S
     await s.indexer.sync()  # nothing new: no second alert
     posted = [r.json for r in webhook.calls("hook")]
     assert [(p["tx_hash"], p["token"], p["amount"], p["threshold"]) for p in posted] == [(tx_s, "S", "3", "2.5")]
-    alerts: PaymentAlerts = s.services.extras["alerts"]
+    alerts: PaymentAlerts = s.services.alerts
     assert alerts.alerts.labels(token="S")._value.get() == 1
     assert alerts.alerts.labels(token="USDC")._value.get() == 0
 

@@ -26,11 +26,11 @@ class Session:
 
     @property
     def chain(self) -> ChainClient:
-        return self.services.extras["chain"]
+        return self.services.chain
 
     @property
     def indexer(self) -> Indexer:
-        return self.services.extras["indexer"]
+        return self.services.indexer
 
     async def pay_s(self, prompt: str, kind: str = "image", *, account: int = 0, value: int | None = None) -> str:
         """payWithS from dev account ``account``; returns the tx hash."""

@@ -107,7 +107,7 @@ async def test_a_refund_that_fails_stays_reviewable_and_is_retried(auto_session:
 
     monkeypatch.setattr(s.services.providers, "run", fail)
     tx = await s.pay_s("refund later")
-    operator = s.services.extras["operator"]
+    operator = s.services.operator
     real_refund = operator.refund
 
     async def broken(job):

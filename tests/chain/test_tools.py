@@ -124,7 +124,7 @@ async def test_agent_limits_refuse_whole_transactions(agent: Session) -> None:
     text = error_text(second)
     assert "daily limit is 5 S" in text and "3 S spent today" in text and "nothing was sent" in text
     assert await s.services.store.chain.spent_today(wallet=DEV1, token="S") == 3 * 10**18
-    s.services.extras["planner"]._limits.s_per_tx = 2 * 10**18
+    s.services.planner._limits.s_per_tx = 2 * 10**18
     text = error_text(await s.call("prepare_payment", {"method": "S", "prompt": "three", "generation_type": "image"}))
     assert "at most 2 S" in text and "nothing was sent" in text
     spent = balance - await s.chain.w3.eth.get_balance(s.chain.w3.to_checksum_address(DEV1))

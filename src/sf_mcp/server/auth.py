@@ -131,7 +131,7 @@ class SiweAuth:
         if self._settings.siwe_chain_id is not None:
             return self._settings.siwe_chain_id
         try:
-            chain = self._services().extras.get("chain")
+            chain = self._services().chain
         except Exception:  # not started yet
             chain = None
         chain_id = getattr(chain, "chain_id", None)
@@ -199,7 +199,7 @@ class SiweAuth:
         signer = recover_signer(text, signature)
         if signer == address.lower():
             return
-        chain = self._services().extras.get("chain")
+        chain = self._services().chain
         if chain is None:
             raise AuthFailed("signature: not made by the address in the message")
         try:

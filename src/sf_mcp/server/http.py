@@ -67,7 +67,7 @@ class HttpSurface:
         self.limits = Limits(settings)
         self._services: Services | None = None
         self.auth = SiweAuth(settings, self.services, limits=self.limits, metrics=self.metrics)
-        self.metrics.watch_indexer(lambda: self.services().extras.get("indexer"))
+        self.metrics.watch_indexer(lambda: self.services().indexer)
 
     def services(self) -> "Services":
         if self._services is None:
@@ -120,7 +120,7 @@ class HttpSurface:
         except SfMcpError as exc:
             return {"services": {"ok": False, "detail": str(exc)}}
         checks["database"] = await _check(services.store.ping())
-        chain = services.extras.get("chain")
+        chain = services.chain
         if chain is None:
             checks["chain"] = {"ok": True, "detail": "no chain client (crypto payments disabled)"}
         elif hasattr(chain, "block_number"):
@@ -133,7 +133,7 @@ class HttpSurface:
             "ok": bool(usable),
             "detail": f"available: {', '.join(usable)}" if usable else "every provider's circuit is open",
         }
-        indexer = services.extras.get("indexer")
+        indexer = services.indexer
         if indexer is not None:
             state = str(getattr(indexer, "state", "unknown"))
             lag = self.metrics.indexer_lag()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import anyio
 
+from sf_mcp.chain import ChainClient, ChainPaymentVerifier, Indexer, OperatorActions, Signer, open_chain
+from sf_mcp.chain.contracts import NATIVE_TOKEN, USDC
+from sf_mcp.chain.txplan import Limits, TxPlanner
 from sf_mcp.config import Settings
 from sf_mcp.errors import ConfigError
 from sf_mcp.generation import ContentStore, FallbackChain, build_content_store, build_provider_chain
@@ -29,7 +31,12 @@ class Services:
     runner: JobRunner
     gate: PaymentGate
     notifier: ResourceNotifier
-    extras: dict[str, Any] = field(default_factory=dict)  # later parts (chain, auth) hang their objects here
+    alerts: PaymentAlerts
+    # Set once the chain is connected (always, in every mode the server runs in today).
+    chain: ChainClient | None = None
+    planner: TxPlanner | None = None  # user actions -> unsigned plans, or agent-signed transactions
+    operator: OperatorActions | None = None  # the server key's refunds and contest submissions
+    indexer: Indexer | None = None
 
 
 @asynccontextmanager
@@ -54,8 +61,10 @@ async def open_services(
         max_runs=settings.job_max_attempts,
     )
     gate = PaymentGate(store, free_daily_quota=settings.free_daily_quota)
-    services = Services(settings, store, providers, content, runner, gate, notifier)
-    services.extras["alerts"] = alerts if alerts is not None else PaymentAlerts(settings)
+    services = Services(
+        settings, store, providers, content, runner, gate, notifier,
+        alerts=alerts if alerts is not None else PaymentAlerts(settings),
+    )
 
     async def publish(row: GenerationRow) -> None:
         await notifier.updated(
@@ -68,9 +77,8 @@ async def open_services(
         chain = await _attach_chain(services)
         async with anyio.create_task_group() as tg:
             await tg.start(runner.run)
-            indexer = services.extras.get("indexer")
-            if indexer is not None and settings.indexer:
-                await tg.start(indexer.run)
+            if services.indexer is not None and settings.indexer:
+                await tg.start(services.indexer.run)
             yield services
             tg.cancel_scope.cancel()
     finally:
@@ -81,12 +89,8 @@ async def open_services(
             await store.close()
 
 
-async def _attach_chain(services: Services) -> Any:
+async def _attach_chain(services: Services) -> ChainClient:
     """Connect the chain: crypto payments, on-chain refunds, contest submissions and the event indexer."""
-    from sf_mcp.chain import ChainPaymentVerifier, Indexer, OperatorActions, Signer, open_chain
-    from sf_mcp.chain.contracts import NATIVE_TOKEN, USDC
-    from sf_mcp.chain.txplan import Limits, TxPlanner
-
     settings, store, runner = services.settings, services.store, services.runner
     chain = await open_chain(settings)
     if settings.dev_tools and chain.embedded is None and (not chain.deployment.dev or chain.chain_id in (146, 14601)):
@@ -105,17 +109,17 @@ async def _attach_chain(services: Services) -> Any:
                 await operator.submit(row)
 
         runner.on_finished.append(submit)
-    services.extras["chain"] = chain
+    services.chain = chain
     agent = Signer(settings.agent_key.get_secret_value()) if settings.agent_key else None
-    services.extras["planner"] = TxPlanner(chain, store, agent=agent, limits=Limits.from_settings(settings))
-    services.extras["operator"] = operator
-    services.extras["indexer"] = Indexer(
+    services.planner = TxPlanner(chain, store, agent=agent, limits=Limits.from_settings(settings))
+    services.operator = operator
+    services.indexer = Indexer(
         chain, store, operator=operator, batch_blocks=settings.indexer_batch_blocks,
         poll_s=settings.indexer_poll_s, max_failures=settings.indexer_max_failures,
         on_jobs=runner.wake, publish=services.notifier.updated,
     )
-    alerts: PaymentAlerts = services.extras["alerts"]
+    alerts = services.alerts
     alerts.watch_tokens({NATIVE_TOKEN: ("S", 18), chain.address_of(USDC): ("USDC", 6)})
     if alerts.enabled:
-        services.extras["indexer"].on_payment.append(alerts.on_payment)
+        services.indexer.on_payment.append(alerts.on_payment)
     return chain

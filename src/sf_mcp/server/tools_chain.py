@@ -76,14 +76,16 @@ class Leaderboard(BaseModel):
 
 
 def chain_of(services: Services) -> ChainClient:
-    chain = services.extras.get("chain")
+    chain = services.chain
     if chain is None:
         raise ChainError("this server has no chain connection")
     return chain
 
 
 def planner_of(services: Services) -> TxPlanner:
-    return services.extras["planner"]
+    if services.planner is None:
+        raise ChainError("this server has no chain connection")
+    return services.planner
 
 
 def _acting_wallet(services: Services) -> tuple[str, TxPlanner]:

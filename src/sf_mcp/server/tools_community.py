@@ -138,7 +138,7 @@ def register(server: MCPServer) -> None:
             offset, now = _read_cursor(cursor, filters)
         else:
             offset, now = ((page or 1) - 1) * limit, time.time()
-        chain = services.extras.get("chain")
+        chain = services.chain
         result = await services.store.gallery.page(
             chain_id=chain.chain_id if chain is not None else None, timeframe=timeframe, kind=type, sort=sort,
             staked_only=staked_only, search=search, limit=limit, offset=offset, now=now,
@@ -158,7 +158,7 @@ def register(server: MCPServer) -> None:
 async def account_of(services: Services, wallet: str) -> Account:
     """Everything ``account`` answers, for ``wallet`` (the tool passes the caller's only)."""
     settings, store = services.settings, services.store
-    chain = services.extras.get("chain")
+    chain = services.chain
     used = await store.accounts.free_used_today(wallet)
     stats = await store.gallery.creator_stats(wallet, chain_id=chain.chain_id if chain is not None else None)
     answer = Account(
