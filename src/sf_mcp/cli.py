@@ -199,8 +199,17 @@ def _review(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the demo; without --data-dir or SF_DATA_DIR in a fresh folder, so it works every time."""
+    import os
+    import tempfile
+
     from sf_mcp.demo import run_demo
 
+    if args.data_dir is None and "SF_DATA_DIR" not in os.environ:
+        with tempfile.TemporaryDirectory(prefix="sf-mcp-demo-") as fresh:
+            demo_settings = settings.model_copy(update={"data_dir": Path(fresh)})
+            anyio.run(lambda: run_demo(demo_settings, out_dir=args.out))
+        return 0
     anyio.run(lambda: run_demo(settings, out_dir=args.out))
     return 0
 

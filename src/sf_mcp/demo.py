@@ -2,7 +2,12 @@
 
 It launches ``sf-mcp serve --transport stdio`` as a subprocess (exactly as an
 assistant would), lists the tools, generates an image with the free tier, reads
-the task's resource and the wallet's history, and prints a readable transcript.
+the task's resource, then pays 3 S on the embedded chain, verifies the payment,
+generates with it (and shows that retrying does not pay twice), reads the
+leaderboard and the wallet's history, and prints a readable transcript.
+
+The server runs as a local agent with development account #0's key, a public
+test key that only exists on the embedded chain, so it signs the payment itself.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pathlib import Path
 from mcp import StdioServerParameters
 from mcp.client import Client
 
+from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.config import Settings
 
 
@@ -25,7 +31,8 @@ def _say(text: str = "") -> None:
 
 async def run_demo(settings: Settings, *, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "SF_DATA_DIR": str(settings.data_dir)}
+    env = {k: v for k, v in os.environ.items() if k not in ("SF_WALLET", "SF_RPC_URL")}
+    env.update(SF_DATA_DIR=str(settings.data_dir), SF_AGENT_KEY=DEV_KEYS[0])
     params = StdioServerParameters(command=sys.executable, args=["-m", "sf_mcp.cli", "serve", "--transport", "stdio"], env=env)
     _say(f"sf-mcp demo: data in {settings.data_dir}, images in {out_dir.resolve()}")
     async with Client(params, mode="legacy") as client:
@@ -63,9 +70,52 @@ async def run_demo(settings: Settings, *, out_dir: Path) -> None:
         path.write_bytes(data)
         _say(f"  {media.mime_type}, {len(data)} bytes -> {path}")
 
+        await _paid_generation(client, out_dir)
+
         history_uri = f"generations://wallet/{task['wallet']}"
         _say(f"\n> resources/read {history_uri}")
         history = json.loads((await client.read_resource(history_uri, cache_mode="bypass")).contents[0].text)
         for item in history[:5]:
-            _say(f"  {item['task_id']} {item['status']:<9} {item['kind']} {item['prompt'][:50]!r}")
-    _say(f"\ndone: the image is in {out_dir.resolve()}")
+            _say(f"  {item['task_id']} {item['status']:<9} {item['kind']} {item['payment']['method']:<7} "
+                 f"{item['prompt'][:50]!r}")
+    _say(f"\ndone: the images are in {out_dir.resolve()}")
+
+
+async def _paid_generation(client: Client, out_dir: Path) -> None:
+    """Pay 3 S on the embedded chain, check the payment, generate with it, and retry without paying twice."""
+    prompt = "a golden lighthouse guiding ships through a storm"
+    _say(f'\n> tools/call prepare_payment method=S generation_type=image prompt="{prompt}"')
+    paid = (await _call(client, "prepare_payment", {"method": "S", "prompt": prompt, "generation_type": "image"}))
+    tx_hash = paid["sent"]["transactions"][-1]["tx_hash"]
+    _say(f"  {paid['summary']}")
+    _say(f"  the agent key signed and sent it: {tx_hash}")
+
+    _say(f"\n> tools/call verify_payment tx_hash={tx_hash[:18]}...")
+    verdict = await _call(client, "verify_payment", {"tx_hash": tx_hash, "generation_type": "image", "prompt": prompt})
+    _say(f"  valid={verdict['valid']} payer={verdict['payer']} amount={verdict['amount_display']} "
+         f"request_id={verdict['request_id']}")
+
+    args = {"prompt": prompt, "payment": {"method": "crypto", "tx_hash": tx_hash}, "width": 512, "height": 512}
+    _say(f'\n> tools/call generate_image payment={{"method": "crypto", "tx_hash": "{tx_hash[:18]}..."}}')
+    first = await _call(client, "generate_image", args)
+    _say(f"  task {first['task_id']}: {first['status']}, {first['content_uri']}")
+    _say("\n> the same call again (an agent retrying after a dropped connection)")
+    again = await _call(client, "generate_image", args)
+    _say(f"  task {again['task_id']}: replay={again['payment']['replay']} (nothing charged twice)")
+
+    media = (await client.read_resource(first["content_uri"])).contents[0]
+    path = out_dir / f"{first['task_id']}.png"
+    path.write_bytes(base64.b64decode(media.blob))
+    _say(f"  {media.mime_type} -> {path}")
+
+    _say("\n> tools/call leaderboard period=week")
+    board = await _call(client, "leaderboard", {"period": "week"})
+    _say(f"  contest {board['contest_id']}: prize pool {board['prize_pool_s']} S, "
+         f"{len(board['entries'])} ranked creators so far (votes come from stakers)")
+
+
+async def _call(client: Client, tool: str, arguments: dict) -> dict:
+    result = await client.call_tool(tool, arguments)
+    if result.is_error:
+        raise RuntimeError(f"{tool} failed: {result.content[0].text}")
+    return result.structured_content
