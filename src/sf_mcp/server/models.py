@@ -25,26 +25,35 @@ class PaymentView(BaseModel):
     refund: dict[str, Any] | None = None
 
 
-class GenerationResult(BaseModel):
-    """One generation task, as an assistant sees it."""
+class PublicGeneration(BaseModel):
+    """What anyone may see of someone else's generation (no payment or error details)."""
 
     task_id: str
     status: str = Field(description="queued | running | succeeded | failed | refunded")
     kind: str
     prompt: str
     wallet: str
-    provider: str | None = None
     model: str | None = None
+    content_uri: str | None = None
+    public_url: str | None = None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: GenerationRow) -> "PublicGeneration":
+        return cls(**_public_fields(row))
+
+
+class GenerationResult(PublicGeneration):
+    """One generation task, as its own wallet (and the assistant acting for it) sees it."""
+
+    provider: str | None = None
     local_renderer: bool = Field(default=False, description="True when the offline local renderer made it.")
     notice: str | None = None
     attempts: list[Attempt] = []
     payment: PaymentView
     resource_uri: str
-    content_uri: str | None = None
-    public_url: str | None = None
     mime_type: str | None = None
     error: str | None = None
-    created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
     elapsed_ms: int | None = None
@@ -56,13 +65,8 @@ class GenerationResult(BaseModel):
         if row.finished_at is not None:
             elapsed = int((row.finished_at - row.created_at) * 1000)
         return cls(
-            task_id=row.task_id,
-            status=row.status,
-            kind=row.kind,
-            prompt=row.prompt,
-            wallet=row.wallet,
+            **_public_fields(row),
             provider=row.provider,
-            model=row.model,
             local_renderer=local,
             notice=LOCAL_NOTICE if local else None,
             attempts=[Attempt(**a) for a in row.attempts],
@@ -74,43 +78,26 @@ class GenerationResult(BaseModel):
                 refund=row.refund,
             ),
             resource_uri=f"generation://{row.task_id}",
-            content_uri=f"content://{row.content_sha256}" if row.content_sha256 else None,
-            public_url=row.public_url,
             mime_type=row.mime_type,
             error=row.error,
-            created_at=_dt(row.created_at),
             started_at=_dt(row.started_at),
             finished_at=_dt(row.finished_at),
             elapsed_ms=elapsed,
         )
 
 
-class PublicGeneration(BaseModel):
-    """What anyone may see of someone else's generation (no payment or error details)."""
-
-    task_id: str
-    status: str
-    kind: str
-    prompt: str
-    wallet: str
-    model: str | None = None
-    content_uri: str | None = None
-    public_url: str | None = None
-    created_at: datetime
-
-    @classmethod
-    def from_row(cls, row: GenerationRow) -> "PublicGeneration":
-        return cls(
-            task_id=row.task_id,
-            status=row.status,
-            kind=row.kind,
-            prompt=row.prompt,
-            wallet=row.wallet,
-            model=row.model,
-            content_uri=f"content://{row.content_sha256}" if row.content_sha256 else None,
-            public_url=row.public_url,
-            created_at=_dt(row.created_at),
-        )
+def _public_fields(row: GenerationRow) -> dict[str, Any]:
+    return {
+        "task_id": row.task_id,
+        "status": row.status,
+        "kind": row.kind,
+        "prompt": row.prompt,
+        "wallet": row.wallet,
+        "model": row.model,
+        "content_uri": f"content://{row.content_sha256}" if row.content_sha256 else None,
+        "public_url": row.public_url,
+        "created_at": _dt(row.created_at),
+    }
 
 
 def _dt(ts: float | None) -> datetime | None:

@@ -6,6 +6,7 @@ import time
 
 from sf_mcp.store.db import Database
 from sf_mcp.store.generations import utc_day
+from sf_mcp.store.users import ensure_user
 
 
 class Accounts:
@@ -18,10 +19,7 @@ class Accounts:
             raise ValueError(f"amount must be positive, got {amount}")
         now = time.time()
         async with self._db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO users (wallet, created_at, last_seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                (wallet, now, now),
-            )
+            await ensure_user(tx, wallet, now=now, seen=False)
             await tx.execute(
                 "INSERT INTO user_credits (wallet, balance, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (wallet) DO UPDATE SET balance = balance + excluded.balance, updated_at = excluded.updated_at",

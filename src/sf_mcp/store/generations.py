@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from sf_mcp.errors import InsufficientFunds
 from sf_mcp.store.db import Database, Row, Transaction, dumps
+from sf_mcp.store.users import ensure_user
 
 TERMINAL = ("succeeded", "failed", "refunded")
 
@@ -300,11 +301,7 @@ async def _insert(
     chain_request_id: int | None = None,
 ) -> GenerationRow:
     now = time.time()
-    await tx.execute(
-        "INSERT INTO users (wallet, created_at, last_seen_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (wallet) DO UPDATE SET last_seen_at = excluded.last_seen_at",
-        (wallet, now, now),
-    )
+    await ensure_user(tx, wallet, now=now)
     row = await tx.fetchone(
         "INSERT INTO ai_generations (task_id, wallet, kind, prompt, params, status, payment_method, payment_key, "
         "payment, created_at, chain_request_id) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING *",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from sf_mcp.store.db import Database
+from sf_mcp.store.users import ensure_user
 
 
 class Sessions:
@@ -37,11 +38,7 @@ class Sessions:
     # -- sessions -------------------------------------------------------------
     async def create(self, *, session_id: str, wallet: str, created_at: float, expires_at: float) -> None:
         async with self._db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO users (wallet, created_at, last_seen_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (wallet) DO UPDATE SET last_seen_at = excluded.last_seen_at",
-                (wallet, created_at, created_at),
-            )
+            await ensure_user(tx, wallet, now=created_at)
             await tx.insert(
                 "INSERT INTO user_sessions (session_id, wallet, created_at, expires_at) VALUES (?, ?, ?, ?)",
                 (session_id, wallet, created_at, expires_at),
