@@ -61,7 +61,7 @@ def register(server: MCPServer) -> None:
         content: list = []
         if row.content_sha256 and row.mime_type and row.mime_type.startswith("image/"):
             data, _ = await services.content.get(row.content_sha256)
-            preview, mime = make_preview(data, services.settings.preview_max_px)
+            preview, mime = await anyio.to_thread.run_sync(make_preview, data, services.settings.preview_max_px)
             content.append(ImageContent(type="image", data=base64.b64encode(preview).decode(), mime_type=mime))
         content.append(_link(result))
         content.append(TextContent(type="text", text=_summary(result)))
