@@ -49,7 +49,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -59,6 +58,7 @@ from typing import Any
 
 import anyio
 import httpx2
+from anyio.streams.text import TextReceiveStream
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
@@ -179,29 +179,32 @@ async def started_server(*, rpc_url: str | None, data_dir: Path | None) -> Async
         command += ["--rpc-url", rpc_url]
     # The offline renderer stays the last provider, so a dev run works without model API keys.
     env = {"SF_LOCAL_RENDERER": "true", **os.environ, "SF_DEV_TOOLS": "1"}
-    process = subprocess.Popen(command, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx2.AsyncClient(base_url=url, timeout=5) as http:
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"sf-mcp serve exited with code {process.returncode}")
-                try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        break
-                except httpx2.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("sf-mcp serve did not become ready within 60 s")
-                await anyio.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
+    process = await anyio.open_process(command, env=env, stdout=None, stderr=subprocess.PIPE)
+    ready = anyio.Event()
+
+    async def relay_log() -> None:
+        # The server prints "serving MCP at ..." once its socket is bound; everything is passed on.
+        async for line in TextReceiveStream(process.stderr):
+            sys.stderr.write(line)
+            if "serving MCP at" in line:
+                ready.set()
+        ready.set()  # it exited: the check below says so
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(relay_log)
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            with anyio.fail_after(60):
+                await ready.wait()
+            if process.returncode is not None:
+                raise RuntimeError(f"sf-mcp serve exited with code {process.returncode}")
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            with anyio.move_on_after(10, shield=True):
+                await process.wait()
+            if process.returncode is None:
+                process.kill()
+            tg.cancel_scope.cancel()
 
 
 async def sign_in(url: str, account: LocalAccount) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import threading
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -60,3 +62,24 @@ async def read_json(client: Client, uri: str) -> Any:
 async def generate(client: Client, prompt: str = "a red fox", *, payment: dict | None = None, **args: Any):
     arguments = {"prompt": prompt, "payment": payment or {"method": "free"}, "width": 256, "height": 256, **args}
     return await client.call_tool("generate_image", arguments)
+
+
+def wait_until_serving(process: "subprocess.Popen[bytes]", *, timeout: float = 60) -> str:
+    """Read ``sf-mcp serve --transport http``'s stderr until it says it accepts connections.
+
+    The server prints that line only once its socket is bound, so nothing is polled.
+    """
+    seen = []
+    deadline = threading.Timer(timeout, process.kill)  # a hung start fails the test instead of hanging it
+    deadline.start()
+    try:
+        for raw in process.stderr:
+            line = raw.decode(errors="replace")
+            seen.append(line)
+            if "serving MCP at" in line:
+                # Keep draining the server's log so a full pipe never blocks it.
+                threading.Thread(target=process.stderr.read, daemon=True).start()
+                return line
+    finally:
+        deadline.cancel()
+    raise AssertionError("sf-mcp serve exited before serving:\n" + "".join(seen)[-3000:])

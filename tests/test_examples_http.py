@@ -16,7 +16,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from sf_mcp.chain.accounts import DEV_ADDRESSES, DEV_KEYS
+from support import wait_until_serving
 
 pytestmark = pytest.mark.anyio
 
@@ -90,16 +90,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]
     server = subprocess.Popen([SF_MCP, "serve", "--transport", "http", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, server.stderr.read().decode() if server.stderr else "server exited"
-            try:
-                if httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx2.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "sf-mcp serve did not answer /healthz within 60 s"
-            time.sleep(0.2)
+        wait_until_serving(server)
         login = subprocess.run([SF_MCP, "login", "--key-env", "MY_KEY", "--url", f"http://127.0.0.1:{port}"],
                                env={**env, "MY_KEY": DEV_KEYS[1]}, capture_output=True, text=True, timeout=60)
         assert login.returncode == 0, login.stderr

@@ -10,11 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import anyio
 import httpx2
 import pytest
 from mcp import StdioServerParameters
 from mcp.client import Client
+
+from support import wait_until_serving
 
 pytestmark = pytest.mark.anyio
 
@@ -80,32 +81,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-async def test_http_serves_mcp_and_healthz_on_loopback(data_dir: Path) -> None:
+def test_http_serves_mcp_and_healthz_on_loopback(data_dir: Path) -> None:
     port = _free_port()
-    proc = await anyio.open_process(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "sf_mcp.cli", "serve", "--transport", "http", "--port", str(port)],
         env=_server_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
-        # The server says where it listens once it is about to accept connections.
-        with anyio.fail_after(60):
-            seen = b""
-            async for chunk in proc.stderr:
-                seen += chunk
-                if b"serving MCP at" in seen:
-                    break
+        wait_until_serving(proc)
         base = f"http://127.0.0.1:{port}"
-        async with httpx2.AsyncClient() as http:
-            with anyio.fail_after(30):
-                while True:
-                    try:
-                        health = await http.get(f"{base}/healthz")
-                        break
-                    except httpx2.ConnectError:
-                        await anyio.sleep(0.05)
-            assert health.status_code == 200 and health.json()["status"] == "ok"
-            probe = await http.post(f"{base}/mcp", json={})
-            assert probe.status_code in (400, 401, 406)  # the MCP endpoint exists and judged the request
+        health = httpx2.get(f"{base}/healthz")
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        probe = httpx2.post(f"{base}/mcp", json={})
+        assert probe.status_code == 401  # the MCP endpoint exists and wants a Sign-In with Ethereum token
+        assert "resource_metadata" in probe.headers["www-authenticate"]
     finally:
         proc.terminate()
-        await proc.wait()
+        proc.wait(timeout=30)

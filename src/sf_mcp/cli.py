@@ -100,8 +100,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             from sf_mcp.server.observability import configure_json_logging
 
             configure_json_logging()
-        print(f"sf-mcp: serving MCP at {public_url(settings)}/mcp (sign in at /auth/nonce)", file=sys.stderr)
-        anyio.run(lambda: serve_http(settings))
+        def announce() -> None:
+            print(f"sf-mcp: serving MCP at {public_url(settings)}/mcp (sign in at /auth/nonce)",
+                  file=sys.stderr, flush=True)
+
+        anyio.run(lambda: serve_http(settings, announce=announce))
     return 0
 
 

@@ -18,6 +18,7 @@ get 413; the server binds 127.0.0.1 unless ``SF_HOST`` says otherwise.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -185,8 +186,26 @@ def build_http_app(settings: Settings) -> tuple[ASGIApp, HttpSurface]:
     return surface.asgi_app(server), surface
 
 
-async def serve_http(settings: Settings, *, sockets: list[Any] | None = None) -> None:
-    """Run until cancelled; binds 127.0.0.1 unless the operator chose otherwise."""
+class _AnnouncingServer(uvicorn.Server):
+    """uvicorn that says so once it accepts connections, so scripts can wait for that line."""
+
+    def __init__(self, config: uvicorn.Config, announce: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._announce = announce
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self._announce is not None:
+            self._announce()
+
+
+async def serve_http(
+    settings: Settings, *, sockets: list[Any] | None = None, announce: Callable[[], None] | None = None
+) -> None:
+    """Run until cancelled; binds 127.0.0.1 unless the operator chose otherwise.
+
+    ``announce`` is called once the socket is bound and the app has started.
+    """
     app, _ = build_http_app(settings)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
-    await uvicorn.Server(config).serve(sockets=sockets)
+    await _AnnouncingServer(config, announce).serve(sockets=sockets)
