@@ -27,12 +27,6 @@ def _mcp_lines(*messages: dict) -> bytes:
     return b"".join(json.dumps(m).encode() + b"\n" for m in messages)
 
 
-async def _until(condition, *, what: str, timeout: float = 30) -> None:
-    with anyio.fail_after(timeout, reason=f"waiting for {what}"):
-        while not condition():
-            await anyio.sleep(0.02)
-
-
 async def test_sigkilled_job_is_resumed_and_finishes_once(data_dir, monkeypatch) -> None:
     with FakeHuggingFace() as fake:
         fake.program(MODEL, Behavior(hang=True), Behavior())  # first call hangs, the next one answers
@@ -65,7 +59,7 @@ async def test_sigkilled_job_is_resumed_and_finishes_once(data_dir, monkeypatch)
                                   "width": 64, "height": 64}}},
             ))
             proc.stdin.flush()
-            await _until(lambda: len(fake.calls(MODEL)) == 1, what="the provider call")
+            await anyio.to_thread.run_sync(fake.wait_for_calls, MODEL, 1)
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait()

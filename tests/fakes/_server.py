@@ -49,6 +49,7 @@ class LoopbackServer:
         self.requests: list[RecordedRequest] = []
         self._programs: dict[str, list[Behavior]] = {}
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)  # notified on every recorded request
         self._release = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -82,10 +83,20 @@ class LoopbackServer:
             else:
                 self._programs.pop(model, None)
 
+    def wait_for_calls(self, model: str, count: int, *, timeout: float = 30) -> list[RecordedRequest]:
+        """Block until ``model`` has received ``count`` requests (run it in a worker thread from async code)."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: len(self._calls_locked(model)) >= count, timeout=timeout):
+                raise TimeoutError(f"{model} received {len(self._calls_locked(model))} requests, expected {count}")
+            return self._calls_locked(model)
+
+    def _calls_locked(self, model: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if self.route(r.method, r.path) == model]
+
     def calls(self, model: str) -> list[RecordedRequest]:
         """Requests received for ``model``, in order."""
         with self._lock:
-            return [r for r in self.requests if self.route(r.method, r.path) == model]
+            return self._calls_locked(model)
 
     # -- lifecycle -------------------------------------------------------------
     def close(self) -> None:
@@ -126,6 +137,7 @@ class LoopbackServer:
                                   headers={k.lower(): v for k, v in handler.headers.items()}, body=body)
         with self._lock:
             self.requests.append(request)
+            self._arrived.notify_all()
         model = self.route(request.method, request.path)
         if model is None:
             status, payload, content_type = self.not_found(request)
