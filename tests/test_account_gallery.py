@@ -160,7 +160,7 @@ async def _paid_generation(s: Session, prompt: str, account: int) -> Any:
     await s.pay_s(prompt, account=account)
     await s.indexer.sync()
     job = next(r for r in await s.services.store.generations.recent(limit=20) if r.prompt == prompt)
-    done = await s.services.runner.wait_finished(job.task_id)
+    done = await s.services.runner.wait_settled(job.task_id)
     assert done.status == "succeeded"
     return await s.services.store.generations.get(job.task_id)
 

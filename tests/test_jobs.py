@@ -84,3 +84,65 @@ async def test_refunds_are_never_applied_twice(store: Store) -> None:
     second = await store.generations.mark_failed(task_id, owner="w", error="x", attempts=[])
     assert first is not None and first.status == "refunded" and second is None
     assert await store.accounts.credits(WALLET) == 1
+
+
+class _BrokenProvider:
+    """Fails every call, so the job fails and its payment must be refunded."""
+
+    name = "broken"
+
+    def models(self, kind):
+        return ["broken/model"]
+
+    async def generate(self, request, *, model):
+        from sf_mcp.generation.base import ErrorClass, ProviderError
+
+        raise ProviderError("down", error_class=ErrorClass.UNAVAILABLE)
+
+    async def aclose(self) -> None:
+        pass
+
+
+class _ExplodingRefunder:
+    async def refund(self, job):
+        raise RuntimeError("the RPC library blew up")
+
+
+async def test_a_refund_that_crashes_leaves_the_job_for_review_and_wakes_the_waiter(store: Store, tmp_path) -> None:
+    job, _ = await store.generations.reserve_keyed(
+        payment_key="crypto:1:0xabc", wallet=WALLET, kind="image", prompt="p", params={"width": 64, "height": 64},
+        payment={"method": "crypto", "tx_hash": "0xabc"}, chain_request_id=1,
+    )
+    chain = FallbackChain([_BrokenProvider()], attempt_timeout_s=5, deadline_s=10, breaker_failures=3,
+                          breaker_cooldown_s=60)
+    runner = JobRunner(store, chain, LocalContentStore(tmp_path / "c"), workers=1, lease_s=5, max_runs=3,
+                       refunder=_ExplodingRefunder())
+    async with anyio.create_task_group() as tg:
+        await tg.start(runner.run)
+        with anyio.fail_after(10):
+            row = await runner.wait_finished(job.task_id)
+        tg.cancel_scope.cancel()
+    assert row.status == "failed" and row.refund is None  # listed for review, not lost
+    assert [r.task_id for r in await store.generations.pending_onchain_refunds()] == [job.task_id]
+
+
+async def test_a_slow_finished_hook_does_not_hold_the_waiter(store: Store, tmp_path) -> None:
+    task_id = await _reserve(store)
+    release = anyio.Event()
+    hook_ran = []
+
+    async def slow_hook(row) -> None:  # like entering the contest on a slow chain
+        await release.wait()
+        hook_ran.append(row.task_id)
+
+    runner = _runner(store, tmp_path)
+    runner.on_finished.append(slow_hook)
+    async with anyio.create_task_group() as tg:
+        await tg.start(runner.run)
+        with anyio.fail_after(10):
+            row = await runner.wait_finished(task_id)  # returns while the hook still waits
+            assert row.status == "succeeded" and hook_ran == []
+            release.set()
+            await runner.wait_settled(task_id)
+        tg.cancel_scope.cancel()
+    assert hook_ran == [task_id]

@@ -177,7 +177,7 @@ async def test_a_failed_refund_is_listed_for_review_and_by_the_cli(
     tx = await s.pay_s("a doomed fox")
     await s.indexer.sync()
     (job,) = [r for r in await s.services.store.generations.recent(limit=5) if r.prompt == "a doomed fox"]
-    done = await s.services.runner.wait_finished(job.task_id)
+    done = await s.services.runner.wait_settled(job.task_id)
     assert done.status == "failed" and refunder.calls == 1
 
     (item,) = json.loads((await s.client.read_resource("review://queue")).contents[0].text)

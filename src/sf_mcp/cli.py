@@ -32,8 +32,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SfMcpError as exc:
         print(f"sf-mcp: {exc}", file=sys.stderr)
         return 2
+    except BaseExceptionGroup as group:  # raised from inside a task group (the server's lifespan)
+        ours, rest = group.split(SfMcpError)
+        if ours is None or rest is not None:
+            raise
+        print(f"sf-mcp: {_first(ours)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _first(group: BaseExceptionGroup) -> BaseException:
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,7 +102,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from sf_mcp.server import build_server
+    from sf_mcp.server.services import check_settings
 
+    check_settings(settings)
     if args.transport == "stdio":
         anyio.run(build_server(settings).run_stdio_async)
     else:

@@ -108,7 +108,7 @@ async def test_payment_without_tool_call_and_twenty_concurrent_calls(anvil, prox
         tx = await s.pay_s("dApp payment on anvil", account=2)
         await s.indexer.sync()
         job = next(r for r in await store.generations.recent(limit=50) if r.payment.get("tx_hash") == tx)
-        await s.services.runner.wait_finished(job.task_id)
+        await s.services.runner.wait_settled(job.task_id)
         row = await store.generations.get(job.task_id)
         assert row.status == "succeeded" and row.submission["generation_id"] == job.chain_request_id
         creator, *_ = await s.chain.call(s.chain.voting.functions.getGeneration(job.chain_request_id))

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def _finished(s: Session, task_id: str):
-    return await s.services.runner.wait_finished(task_id)
+    return await s.services.runner.wait_settled(task_id)
 
 
 async def test_a_payment_with_no_tool_call_makes_one_generation_and_enters_the_contest(auto_session: Session) -> None:

@@ -88,7 +88,7 @@ async def test_agent_stakes_votes_and_the_leaderboard_follows(agent: Session) ->
     await s.pay_s("a contest entry", account=0)
     await s.indexer.sync()
     job = next(r for r in await s.services.store.generations.recent(limit=5) if r.payment_method == "crypto")
-    done = await s.services.runner.wait_finished(job.task_id)
+    done = await s.services.runner.wait_settled(job.task_id)
     assert done.status == "succeeded"
     assert (await s.services.store.generations.get(job.task_id)).submission is not None
 

@@ -208,7 +208,11 @@ class FallbackChain:
                         message=f"{provider.name} failed {breaker.consecutive_failures} times in a row; "
                                 f"next try in {breaker.retry_in_s():.0f} s"))
                     break
-                media, attempt = await self._attempt(provider, model, request, min(attempt_timeout_s, remaining))
+                try:
+                    media, attempt = await self._attempt(provider, model, request, min(attempt_timeout_s, remaining))
+                except BaseException:  # cancelled mid-call: a half-open trial must not stay in flight forever
+                    breaker.release()
+                    raise
                 self._update_breaker(breaker, attempt)
                 await record(attempt)
                 if media is not None:

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import anyio
-from anyio.abc import TaskStatus
+from anyio.abc import TaskGroup, TaskStatus
 
-from sf_mcp.errors import GenerationError, SfMcpError
+from sf_mcp.errors import GenerationError, NotFound
 from sf_mcp.generation import ContentStore, FallbackChain
 from sf_mcp.generation.base import Attempt, GenerationKind, GenerationRequest
 from sf_mcp.store import GenerationRow, Store
@@ -79,14 +79,21 @@ class JobRunner:
         self._finished_events: dict[str, anyio.Event] = {}
         self._progress: dict[str, list[Callable[[Progress], Awaitable[None]]]] = defaultdict(list)
         self.on_finished: list[FinishedHook] = []
+        self._hooks: TaskGroup | None = None  # where finished-job hooks run while the pool runs
+        self._settled: dict[str, anyio.Event] = {}  # task id -> set once its hooks have run
 
     # -- lifecycle ------------------------------------------------------------
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run the workers until cancelled."""
         async with anyio.create_task_group() as tg:
-            for _ in range(self._workers):
-                tg.start_soon(self._worker)
-            task_status.started()
+            self._hooks = tg
+            try:
+                for _ in range(self._workers):
+                    tg.start_soon(self._worker)
+                task_status.started()
+                await anyio.sleep_forever()
+            finally:
+                self._hooks = None
 
     def wake(self) -> None:
         """Tell idle workers that a job was queued."""
@@ -96,17 +103,23 @@ class JobRunner:
     async def wait_finished(
         self, task_id: str, *, on_progress: Callable[[Progress], Awaitable[None]] | None = None
     ) -> GenerationRow:
-        """Wait until the job ends and return its final row."""
-        event = self._finished_events.setdefault(task_id, anyio.Event())
+        """Wait until the job ends and return its final row.
+
+        This process's workers wake the waiter at once; the row is also re-read every few
+        seconds, because another process (after a crash, or a standalone indexer) may finish it.
+        """
         if on_progress is not None:
             self._progress[task_id].append(on_progress)
         try:
-            row = await self._store.generations.get(task_id)
-            if row is None or not row.finished:
-                await event.wait()
+            while True:
+                event = self._finished_events.setdefault(task_id, anyio.Event())
                 row = await self._store.generations.get(task_id)
-            assert row is not None
-            return row
+                if row is None:
+                    raise NotFound(f"no generation task {task_id!r}")
+                if row.finished:
+                    return row
+                with anyio.move_on_after(self._idle_poll_s):
+                    await event.wait()
         finally:
             if on_progress is not None and on_progress in self._progress.get(task_id, []):
                 self._progress[task_id].remove(on_progress)
@@ -127,7 +140,8 @@ class JobRunner:
             except Exception:
                 # A bug must not take the worker down or keep the payment.
                 logger.exception("job %s crashed; failing it and refunding", job.task_id)
-                await self._fail(job, "internal error while generating; the payment was returned", job.attempts)
+                current = await self._store.generations.get(job.task_id)
+                await self._fail(job, "internal error while generating", (current or job).attempts)
 
     async def _idle_wait(self) -> float:
         """Sleep until a lease may expire, or a short poll for jobs made by another process."""
@@ -138,7 +152,7 @@ class JobRunner:
 
     async def _run_job(self, job: GenerationRow) -> None:
         if job.run_count > self._max_runs:
-            await self._fail(job, f"the job was interrupted {job.run_count - 1} times; the payment was returned", job.attempts)
+            await self._fail(job, f"the job was interrupted {job.run_count - 1} times", job.attempts)
             return
         attempts: list[dict[str, Any]] = list(job.attempts)
         request = _request_of(job)
@@ -190,9 +204,11 @@ class JobRunner:
         row = await self._store.generations.mark_failed(job.task_id, owner=self._owner, error=error, attempts=attempts)
         if row is None:
             return
-        if row.payment_method == "crypto":
-            row = await self.refund_onchain(row)
-        await self._finish(row)
+        try:
+            if row.payment_method == "crypto":
+                row = await self.refund_onchain(row)
+        finally:
+            await self._finish(row)
 
     async def refund_onchain(self, row: GenerationRow) -> GenerationRow:
         """Refund a failed crypto job; on failure it stays 'failed' and is listed for review."""
@@ -201,20 +217,40 @@ class JobRunner:
             return row
         try:
             refund = await self.refunder.refund(row)
-        except SfMcpError as exc:
+        except Exception as exc:  # any failure leaves the job listed for review, never lost
             logger.error("refund of job %s failed (%s); it needs review", row.task_id, exc)
             return row
         return await self._store.generations.record_refund(row.task_id, refund)
 
     async def _finish(self, row: GenerationRow) -> None:
-        for hook in list(self.on_finished):
-            try:
-                await hook(row)
-            except Exception:
-                logger.exception("a finished-job hook failed for %s", row.task_id)
+        """Wake the waiters first, then run the hooks beside the workers (one may wait for a chain)."""
         event = self._finished_events.pop(row.task_id, None)
         if event is not None:
             event.set()
+        if self._hooks is None:
+            await self._run_hooks(row, anyio.Event())
+            return
+        settled = self._settled.setdefault(row.task_id, anyio.Event())
+        self._hooks.start_soon(self._run_hooks, row, settled)
+
+    async def wait_settled(self, task_id: str) -> GenerationRow:
+        """Wait until the job ended and every finished-job hook for it ran (e.g. its contest entry)."""
+        row = await self.wait_finished(task_id)
+        settled = self._settled.get(task_id)
+        if settled is not None:
+            await settled.wait()
+        return row
+
+    async def _run_hooks(self, row: GenerationRow, settled: anyio.Event) -> None:
+        try:
+            for hook in list(self.on_finished):
+                try:
+                    await hook(row)
+                except Exception:
+                    logger.exception("a finished-job hook failed for %s", row.task_id)
+        finally:
+            settled.set()
+            self._settled.pop(row.task_id, None)
 
     async def _report(self, task_id: str, step: int, total: int, message: str) -> None:
         for listener in list(self._progress.get(task_id, [])):

@@ -39,6 +39,12 @@ class Services:
     indexer: Indexer | None = None
 
 
+def check_settings(settings: Settings) -> None:
+    """Raise the ConfigError a running server would hit, before any transport starts."""
+    build_provider_chain(settings)
+    build_content_store(settings)
+
+
 @asynccontextmanager
 async def open_services(
     settings: Settings, notifier: ResourceNotifier, *, alerts: PaymentAlerts | None = None
@@ -48,10 +54,10 @@ async def open_services(
     ``alerts`` is made once per server (its counters live in the HTTP metrics registry); by default
     a private one is made here.
     """
+    providers = build_provider_chain(settings)  # configuration errors surface before anything is opened
+    content = build_content_store(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = await Store.open(settings.database_path)
-    providers = build_provider_chain(settings)
-    content = build_content_store(settings)
     runner = JobRunner(
         store,
         providers,

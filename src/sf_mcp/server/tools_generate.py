@@ -81,9 +81,9 @@ def register(server: MCPServer) -> None:
     ) -> Annotated[CallToolResult, GenerationResult]:
         """Generate a short video from a text prompt and pay for it; videos take minutes.
 
-        Answers at once with the task (status "running") and a link to generation://{task_id}.
-        Subscribe to that resource (or read it later): it is updated when the video is stored,
-        and its content_uri then serves the mp4.
+        Answers within about a second with the task (usually "queued" or "running") and a link
+        to generation://{task_id}. Subscribe to that resource (or read it later): it is updated
+        when the video is stored, and its content_uri then serves the mp4.
         """
         params = {"duration_s": duration_s, "seed": seed, "model": model}
         reservation = await _reserve(ctx, GenerationKind.VIDEO, prompt, payment, params)
@@ -136,7 +136,12 @@ def _summary(result: GenerationResult) -> str:
     elif result.status in ("queued", "running"):
         text = f"Task {result.task_id} is {result.status}; subscribe to {result.resource_uri} for the result."
     else:
-        refund = " The payment was returned." if result.payment.refunded else ""
+        if result.payment.refunded:
+            refund = " The payment was returned."
+        elif result.payment.method == "crypto":
+            refund = " The on-chain refund is pending; the operator reviews it, nothing is lost."
+        else:
+            refund = ""
         text = f"Generation failed: {result.error}.{refund}"
     if result.payment.replay:
         text += " (This payment had already started this task; nothing was charged again.)"
