@@ -44,6 +44,7 @@ def build_server(settings: Settings, *, http: "HttpSurface | None" = None) -> MC
         async with open_services(settings, notifier, alerts=alerts) as services:
             running.append(services)
             if http is not None:
+                services.over_http = True
                 http.attach(services)
             try:
                 yield services

@@ -30,13 +30,18 @@ def configured_wallet(settings: Settings) -> str | None:
     return None
 
 
-def caller_wallet(settings: Settings) -> str:
-    """The wallet the current request acts for, or a clear error when none is configured."""
+def caller_wallet(settings: Settings, *, over_http: bool = False) -> str:
+    """The wallet the current request acts for, or a clear error when none is configured.
 
+    Over HTTP only a bearer token names the wallet: a request that reached a tool without one
+    never falls back to the server's own wallet or agent key.
+    """
     token = get_access_token()
     if token is not None:
         wallet = getattr(token, "subject", None) or token.client_id
         return str(wallet).lower()
+    if over_http:
+        raise Unauthorized("sign in first: this server acts only for the wallet of a bearer token")
     wallet = configured_wallet(settings)
     if wallet is None:
         raise Unauthorized("no wallet: set SF_WALLET (an address) or SF_AGENT_KEY for this server")

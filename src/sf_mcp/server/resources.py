@@ -91,7 +91,7 @@ async def _content_or_error(ctx: Context, sha256: str) -> tuple[bytes, str]:
 
 def _maybe_caller(ctx: Context) -> str | None:
     try:
-        return caller_wallet(services_of(ctx).settings)
+        return caller_wallet(services_of(ctx).settings, over_http=services_of(ctx).over_http)
     except SfMcpError:
         return None
 

@@ -32,6 +32,7 @@ class Services:
     gate: PaymentGate
     notifier: ResourceNotifier
     alerts: PaymentAlerts
+    over_http: bool = False  # callers are identified by bearer tokens only (set by the HTTP surface)
     # Set once the chain is connected (always, in every mode the server runs in today).
     chain: ChainClient | None = None
     planner: TxPlanner | None = None  # user actions -> unsigned plans, or agent-signed transactions

@@ -101,7 +101,7 @@ def register(server: MCPServer) -> None:
 
 async def _reserve(ctx: Context, kind: GenerationKind, prompt: str, payment: Payment, params: dict) -> Reservation:
     services = services_of(ctx)
-    wallet = caller_wallet(services.settings)
+    wallet = caller_wallet(services.settings, over_http=services.over_http)
     cleaned = clean_prompt(prompt)
     reservation = await services.gate.reserve(
         wallet=wallet, kind=kind.value, prompt=cleaned, params=params, payment=payment
