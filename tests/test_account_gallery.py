@@ -52,7 +52,7 @@ async def _job(store: Store, wallet: str, kind: str, prompt: str, *, age_s: floa
 
 
 def _key(request_id: int) -> str:
-    return f"crypto:{CHAIN}:0x{request_id:064x}:0"
+    return f"crypto:{CHAIN}:0x{request_id:064x}"
 
 
 def _event(n: int, event: str, args: dict[str, Any], *, tx: str | None = None, log_index: int = 0) -> ChainEvent:

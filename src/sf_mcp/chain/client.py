@@ -52,6 +52,7 @@ from sf_mcp.chain.contracts import (
     chain_name,
     default_confirmations,
 )
+from sf_mcp.chain.units import fee_fields, plain
 from sf_mcp.config import Settings
 from sf_mcp.errors import ChainError, ChainUnavailable, ConfigError, SfMcpError
 
@@ -129,7 +130,7 @@ def describe_revert(exc: BaseException) -> str:
             name, types, names = found
             try:
                 values = abi_decode(types, raw[4:])
-                args = ", ".join(f"{n}={_plain(v)}" for n, v in zip(names, values, strict=True))
+                args = ", ".join(f"{n}={plain(v)}" for n, v in zip(names, values, strict=True))
                 return f"{name}({args})"
             except Exception:
                 return name
@@ -151,12 +152,6 @@ def _tester_revert_data(text: str) -> str | None:
 
 def is_revert(exc: BaseException) -> bool:
     return isinstance(exc, ContractLogicError) or type(exc).__name__ == "TransactionFailed"
-
-
-def _plain(value: Any) -> str:
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    return str(value)
 
 
 class ChainClient:
@@ -257,10 +252,10 @@ class ChainClient:
             try:
                 tip = await w3.eth.max_priority_fee
             except Exception:
-                tip = 10**9
+                tip = None
             tx: dict[str, Any] = {
-                "from": sender_cs, "nonce": n, "chainId": self.chain_id, "value": value,
-                "maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * base + tip, "type": 2,
+                "from": sender_cs, "nonce": n, "chainId": self.chain_id, "value": value, **fee_fields(base, tip),
+                "type": 2,
             }
             if fn is not None:
                 tx = await fn.build_transaction(tx)

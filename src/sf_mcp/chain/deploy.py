@@ -17,6 +17,7 @@ from web3 import AsyncWeb3
 from sf_mcp.chain.accounts import DEV_ADDRESSES, DEV_NFTS, DEV_USDC, FUNDED_ACCOUNTS
 from sf_mcp.chain.client import Signer, is_unavailable
 from sf_mcp.chain.contracts import NFT, PAYMENT, STAKING, USDC, VOTING, ContractRecord, Deployment, artifact
+from sf_mcp.chain.units import fee_fields
 from sf_mcp.errors import ChainError, ChainUnavailable, ConfigError
 
 logger = logging.getLogger(__name__)
@@ -39,10 +40,9 @@ class _Sender:
         if self.nonce is None:
             self.nonce = await w3.eth.get_transaction_count(w3.to_checksum_address(self.signer.address), "pending")
         base = (await w3.eth.get_block("latest"))["baseFeePerGas"]
-        tip = 10**9
         tx = await fn.build_transaction({
             "from": w3.to_checksum_address(self.signer.address), "nonce": self.nonce, "chainId": self.chain_id,
-            "value": value, "maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * base + tip, "type": 2,
+            "value": value, **fee_fields(base), "type": 2,
         })
         tx_hash = await w3.eth.send_raw_transaction(self.signer.sign(tx))
         self.nonce += 1

@@ -2,9 +2,10 @@
 
 It runs inside ``sf-mcp serve`` and standalone as ``sf-mcp indexer``. Each poll:
 
-1. checks that the block under the cursor still has the hash it had (else a
-   reorg: rewind to the newest checkpoint still on the chain, forgetting the
-   events above it);
+1. checks that the block under the cursor still has the hash it had, and that
+   the first block read next is its child (else a reorg: rewind to the newest
+   checkpoint still on the chain, forgetting the events above it; jobs whose
+   payment vanished are held for review until it is mined again);
 2. reads ``eth_getLogs`` for the three contracts over at most
    ``batch_blocks`` blocks, up to the head minus the required confirmations;
 3. stores the decoded events, the jobs their ``GenerationRequested`` payments
@@ -36,8 +37,8 @@ from web3.exceptions import BlockNotFound
 from sf_mcp.chain.client import ChainClient
 from sf_mcp.chain.contracts import NATIVE_TOKEN, PAYMENT, STAKING, VOTING, abi
 from sf_mcp.chain.operator import OperatorActions
-from sf_mcp.chain.payments import _clean_or_raw, token_of
-from sf_mcp.errors import SfMcpError
+from sf_mcp.chain.payments import _clean_or_raw, crypto_key_prefix, crypto_payment_key, token_of
+from sf_mcp.errors import ChainUnavailable, SfMcpError
 from sf_mcp.store import ChainEvent, Cursor, GenerationRow, JobFromPayment, Store
 
 logger = logging.getLogger(__name__)
@@ -185,13 +186,20 @@ class Indexer:
             self._note(cursor)
             return True
         end_hash = await self._hash_of(end)
+        first = await self._block(start)
         logs = await client.read(
             f"reading events of blocks {start}..{end}",
             lambda: client.w3.eth.get_logs({"fromBlock": start, "toBlock": end, "address": self._addresses}),
         )
-        if end_hash is None or await self._hash_of(end) != end_hash:
+        if end_hash is None or first is None or await self._hash_of(end) != end_hash:
             return False  # the chain moved under us; read the range again
+        # The end block did not change, so neither did its ancestors: if the first block read is not the
+        # cursor's child, the cursor's block was replaced after it was checked above.
+        if cursor.block_hash and first["parentHash"].to_0x_hex() != cursor.block_hash:
+            await self._rewind(cursor)
+            return False
         events = [ev for ev in (self._decode(log) for log in logs) if ev is not None]
+        _set_payment_keys(events)
         logger.debug("blocks %s..%s: %s logs, %s events", start, end, len(logs), len(events))
         events = [ev for ev in events if ev.block_number <= end]
         jobs = [self._job_of(ev) for ev in events if ev.event == "GenerationRequested"]
@@ -210,14 +218,17 @@ class Indexer:
         self.checkpoint.last_block_processed = cursor.block_number
         self.checkpoint.last_block_hash = cursor.block_hash or None
 
-    async def _hash_of(self, number: int) -> str | None:
+    async def _block(self, number: int) -> Any:
         async def get() -> Any:
             try:
                 return await self._client.w3.eth.get_block(number)
             except BlockNotFound:
                 return None
 
-        block = await self._client.read(f"reading block {number}", get)
+        return await self._client.read(f"reading block {number}", get)
+
+    async def _hash_of(self, number: int) -> str | None:
+        block = await self._block(number)
         return block["hash"].to_0x_hex() if block is not None else None
 
     async def _on_chain(self, cursor: Cursor) -> bool:
@@ -239,12 +250,11 @@ class Indexer:
             len(removed),
         )
         for ev in removed:
-            if ev.event == "GenerationRequested":
-                key = f"crypto:{chain_id}:{ev.tx_hash}:{ev.log_index}"
-                job = await self._store.generations.by_payment_key(key)
+            if ev.event == "GenerationRequested" and ev.payment_key:
+                job = await self._store.generations.by_payment_key(ev.payment_key)
                 if job is not None:
-                    logger.warning("reorg: the payment of task %s (%s) left the chain; it is kept for review unless "
-                                   "it is mined again", job.task_id, ev.tx_hash)
+                    logger.warning("reorg: the payment of task %s (%s) left the chain; its refund and contest entry "
+                                   "are held for review unless it is mined again", job.task_id, ev.tx_hash)
         if removed and self._publish is not None:
             await self._publish("leaderboard://week")
 
@@ -275,11 +285,12 @@ class Indexer:
             return None
         token_address = str(ev.args["paymentToken"]).lower()
         return JobFromPayment(
-            payment_key=f"crypto:{ev.chain_id}:{ev.tx_hash}:{ev.log_index}",
+            payment_key=ev.payment_key or crypto_payment_key(ev.chain_id, ev.tx_hash),
             wallet=str(ev.args["user"]).lower(), kind=kind, prompt=_clean_or_raw(str(ev.args["prompt"])),
             params=dict(DEFAULT_PARAMS[kind]),
             payment={
                 "method": "crypto", "chain_id": ev.chain_id, "tx_hash": ev.tx_hash, "log_index": ev.log_index,
+                "ordinal": _ordinal(ev),
                 "request_id": int(ev.args["requestId"]), "payer": str(ev.args["user"]).lower(),
                 "token": token_of(self._client, token_address) if token_address != NATIVE_TOKEN else "S",
                 "token_address": token_address, "amount": str(ev.args["amount"]), "block": ev.block_number,
@@ -328,18 +339,41 @@ class Indexer:
                 await self._operator.submit(job)
             except SfMcpError as exc:
                 logger.warning("submitGeneration for task %s failed: %s", job.task_id, exc)
-                break
+                if isinstance(exc, ChainUnavailable):
+                    break
         for job in await self._store.generations.pending_onchain_refunds(limit=20):
-            if not job.payment_key.startswith(f"crypto:{self._client.chain_id}:"):
+            if not job.payment_key.startswith(crypto_key_prefix(self._client.chain_id)):
                 continue
             try:
                 refund = await self._operator.refund(job)
             except SfMcpError as exc:
                 logger.warning("refund of task %s failed: %s", job.task_id, exc)
-                break
+                if isinstance(exc, ChainUnavailable):
+                    break
+                continue
             row = await self._store.generations.record_refund(job.task_id, refund)
             if self._publish is not None:
                 await self._publish(f"generation://{row.task_id}", f"generations://wallet/{row.wallet}")
+
+
+def _set_payment_keys(events: list[ChainEvent]) -> None:
+    """Key each GenerationRequested event by its transaction and its rank among the transaction's payments.
+
+    A transaction's logs are all in one block, and a range always covers whole blocks, so every
+    payment of a transaction is in the same batch.
+    """
+    seen: dict[str, int] = {}
+    for ev in sorted(events, key=lambda e: (e.block_number, e.log_index)):
+        if ev.event != "GenerationRequested":
+            continue
+        ordinal = seen.get(ev.tx_hash, 0)
+        seen[ev.tx_hash] = ordinal + 1
+        ev.payment_key = crypto_payment_key(ev.chain_id, ev.tx_hash, ordinal)
+
+
+def _ordinal(ev: ChainEvent) -> int:
+    key = ev.payment_key or ""
+    return int(key.rsplit("#", 1)[1]) if "#" in key else 0
 
 
 def _signature(abi_entry: dict[str, Any]) -> str:

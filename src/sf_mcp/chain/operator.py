@@ -1,59 +1,78 @@
 """The operator key's two jobs: refund a failed crypto generation, and enter a finished one in the contest.
 
-Both remember the transaction they sent (``store.chain`` operator_txs) before
-waiting for it, so a retry after a timeout looks the first one up instead of
-refunding twice. Failures leave the job as it was (``failed`` and listed by
-``pending_onchain_refunds``, or unsubmitted) for the indexer's next pass.
+Both go through :meth:`OperatorActions._send_once`, which makes sure the chain
+sees at most one of them per task, even with ``sf-mcp serve`` and a standalone
+``sf-mcp indexer`` retrying the same work, and across crashes:
+
+1. **claim** the (task, action) row in ``operator_txs`` before signing; only the
+   process that inserted it goes on (a claim with nothing signed is taken over
+   after :data:`CLAIM_STALE_S`);
+2. **record** the signed bytes, their hash (keccak of the raw transaction) and
+   nonce, then broadcast: a crash after the broadcast finds the hash on restart;
+3. a transaction still pending after :data:`RESEND_AFTER_S` is **replaced with
+   the same nonce** and higher fees, so at most one of them can be mined; a new
+   nonce is used only once none of ours can be mined any more (reverted, or the
+   nonce was taken by another transaction).
+
+Failures leave the job as it was (``failed`` and listed by
+``pending_onchain_refunds``, or unsubmitted) for the indexer's next pass. A job
+whose payment left the chain (a reorg) is held: neither refunded nor submitted.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
+import uuid
+from collections.abc import Callable
 from typing import Any
 
-import anyio
+from eth_account.typed_transactions import TypedTransaction
+from eth_utils import keccak
+from hexbytes import HexBytes
+from web3.logs import DISCARD
 
 from sf_mcp.chain.client import ChainClient
-from sf_mcp.errors import ChainError
+from sf_mcp.chain.payments import crypto_key_prefix
+from sf_mcp.errors import ChainError, ChainUnavailable, ConfigError, SfMcpError
 from sf_mcp.store import GenerationRow, Store
 
 logger = logging.getLogger(__name__)
 
-RESEND_AFTER_S = 600.0  # a sent refund with no receipt after this long is assumed dropped
+RESEND_AFTER_S = 600.0  # a sent transaction with no receipt after this long is replaced (same nonce, higher fees)
+CLAIM_STALE_S = 120.0  # a claim with nothing signed after this long belonged to a process that died
+FEE_BUMP = 1.125  # nodes accept a replacement that pays at least 10 % more
 
 
 class OperatorActions:
-    """``jobs.runner.Refunder`` and the contest submitter."""
+    """``jobs.runner.Refunder`` and the contest submitter: ``refund(job)`` then ``generations.record_refund``."""
 
     def __init__(self, client: ChainClient, store: Store) -> None:
         self._client = client
         self._store = store
-        self._lock = anyio.Lock()
+        self._owner = f"{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
     def _ours(self, job: GenerationRow) -> bool:
-        return job.payment_key.startswith(f"crypto:{self._client.chain_id}:")
+        return job.payment_key.startswith(crypto_key_prefix(self._client.chain_id)) and ":stale:" not in job.payment_key
 
     async def refund(self, job: GenerationRow) -> dict[str, Any]:
-        """Give the payer one on-chain credit (``addCredits(payer, 1)``) for a failed crypto job."""
+        """Give the payer one on-chain credit (``addCredits(payer, 1)``) for a failed crypto job, once."""
         client = self._client
-        async with self._lock:
-            previous = await self._store.chain.operator_tx(job.task_id, "refund")
-            if previous is not None:
-                receipt = await client.receipt(previous["tx_hash"])
-                if receipt is not None and receipt["status"] == 1:
-                    return _refund_record(client, previous["tx_hash"], receipt)
-                if receipt is None and time.time() - previous["created_at"] < RESEND_AFTER_S:
-                    raise ChainError(f"the refund {previous['tx_hash']} of task {job.task_id} is still pending")
-
-            async def remember(tx_hash: str) -> None:
-                await self._store.chain.record_operator_tx(job.task_id, "refund", client.chain_id, tx_hash)
-
-            payer = client.w3.to_checksum_address(job.wallet)
-            receipt = await client.send_as_operator(
-                client.payment.functions.addCredits(payer, 1), f"refund (addCredits) for task {job.task_id}",
-                on_sent=remember,
-            )
+        fresh = await self._store.generations.get(job.task_id) or job
+        if fresh.status == "refunded" and fresh.refund is not None:
+            return fresh.refund
+        if fresh.status != "failed" or not self._ours(fresh):
+            raise ChainError(f"task {job.task_id} is not a failed crypto job of {client.label}; nothing to refund")
+        if fresh.payment_orphaned_at is not None:
+            raise ChainError(f"the payment of task {job.task_id} left the chain in a reorg; its refund is held "
+                             "for review")
+        await self._payment_request_id(fresh)
+        payer = client.w3.to_checksum_address(fresh.wallet)
+        receipt = await self._send_once(
+            fresh, "refund", lambda: client.payment.functions.addCredits(payer, 1),
+            f"refund (addCredits) for task {job.task_id}",
+        )
         logger.info("refunded task %s with one on-chain credit", job.task_id)
         return _refund_record(client, receipt["transactionHash"].to_0x_hex(), receipt)
 
@@ -61,36 +80,184 @@ class OperatorActions:
         """Enter a succeeded crypto job into the current contest; None when it is not one to submit."""
         if job.status != "succeeded" or job.chain_request_id is None or job.submission is not None:
             return None
-        if not self._ours(job):
+        if not self._ours(job) or job.payment_orphaned_at is not None:
             return None
         client = self._client
-        async with self._lock:
-            fresh = await self._store.generations.get(job.task_id)
-            if fresh is None or fresh.submission is not None:
-                return None
-            url = job.public_url or f"content://{job.content_sha256}"
-            creator = client.w3.to_checksum_address(job.wallet)
-
-            async def remember(tx_hash: str) -> None:
-                await self._store.chain.record_operator_tx(job.task_id, "submit", client.chain_id, tx_hash)
-
-            try:
-                receipt = await client.send_as_operator(
-                    client.voting.functions.submitGeneration(job.chain_request_id, creator, job.prompt, url),
-                    f"submitGeneration for task {job.task_id}", on_sent=remember,
-                )
-                submission = {
-                    "tx_hash": receipt["transactionHash"].to_0x_hex(), "block": receipt["blockNumber"],
-                    "generation_id": job.chain_request_id, "result_url": url, "chain_id": client.chain_id,
-                }
-            except ChainError as exc:
-                if "VotingGenerationExists" not in str(exc):
-                    raise
-                submission = {"generation_id": job.chain_request_id, "result_url": url, "chain_id": client.chain_id,
-                              "note": "already submitted"}
-            await self._store.generations.record_submission(job.task_id, submission)
-        logger.info("submitted task %s as generation %s", job.task_id, job.chain_request_id)
+        fresh = await self._store.generations.get(job.task_id)
+        if fresh is None or fresh.submission is not None or fresh.payment_orphaned_at is not None:
+            return None
+        request_id = await self._payment_request_id(fresh)
+        url = fresh.public_url or f"content://{fresh.content_sha256}"
+        creator = client.w3.to_checksum_address(fresh.wallet)
+        try:
+            receipt = await self._send_once(
+                fresh, "submit",
+                lambda: client.voting.functions.submitGeneration(request_id, creator, fresh.prompt, url),
+                f"submitGeneration for task {job.task_id}",
+            )
+            submission = {
+                "tx_hash": receipt["transactionHash"].to_0x_hex(), "block": receipt["blockNumber"],
+                "generation_id": request_id, "result_url": url, "chain_id": client.chain_id,
+            }
+        except ChainError as exc:
+            if "VotingGenerationExists" not in str(exc):
+                raise
+            submission = {"generation_id": request_id, "result_url": url, "chain_id": client.chain_id,
+                          "note": "already submitted"}
+        await self._store.generations.record_submission(job.task_id, submission)
+        logger.info("submitted task %s as generation %s", job.task_id, request_id)
         return submission
+
+    async def _payment_request_id(self, job: GenerationRow) -> int:
+        """The payment's request id as the chain has it now; ChainError when the payment is not on chain."""
+        client = self._client
+        tx_hash = str(job.payment.get("tx_hash") or "")
+        receipt = await client.receipt(tx_hash) if tx_hash else None
+        ours = [log for log in (receipt or {}).get("logs", [])
+                if str(log["address"]).lower() == client.address_of("SonicAIGenerationPayment")]
+        events = sorted(
+            client.payment.events.GenerationRequested().process_receipt({**(receipt or {}), "logs": ours},
+                                                                        errors=DISCARD),
+            key=lambda e: int(e["logIndex"]),
+        ) if receipt is not None and receipt.get("status") == 1 else []
+        ordinal = int(job.payment.get("ordinal", 0))
+        if ordinal >= len(events):
+            raise ChainError(f"the payment {tx_hash or '(none)'} of task {job.task_id} is not on {client.label} "
+                             "now (a reorg?); held until it is")
+        return int(events[ordinal]["args"]["requestId"])
+
+    # -- at most one transaction per (task, action) ------------------------------
+    async def _send_once(self, job: GenerationRow, action: str, make: Callable[[], Any], what: str) -> dict[str, Any]:
+        client, store = self._client, self._store.chain
+        if client.operator is None:
+            raise ConfigError(f"{what}: no operator key; set SF_OPERATOR_KEY to the key that holds OPERATOR_ROLE")
+        won, row = await store.claim_operator_tx(job.task_id, action, client.chain_id, self._owner)
+        if not won:
+            assert row is not None
+            found = await self._resume(job, action, row, what)
+            if found is not None:
+                return found
+        return await self._sign_and_send(job, action, make(), what)
+
+    async def _resume(self, job: GenerationRow, action: str, row: dict[str, Any], what: str) -> dict[str, Any] | None:
+        """Follow up an earlier claim: its receipt, or None once this process holds a claim with nothing signed."""
+        client, store = self._client, self._store.chain
+        now = time.time()
+        if row["status"] == "claimed":
+            if await store.take_over_operator_tx(job.task_id, action, self._owner, stale_before=now - CLAIM_STALE_S):
+                return None
+            raise ChainError(f"{what} is being sent by another process (since {now - row['updated_at']:.0f} s)")
+        hashes: list[str] = row["hashes"] or ([row["tx_hash"]] if row["tx_hash"] else [])
+        reverted = None
+        for tx_hash in hashes:
+            receipt = await client.receipt(tx_hash)
+            if receipt is None:
+                continue
+            if receipt["status"] == 1:
+                await store.mark_operator_mined(job.task_id, action, tx_hash)
+                return receipt
+            reverted = tx_hash
+        if row["status"] == "mined" and reverted is None:
+            raise ChainError(f"{what}: its transaction {row['tx_hash']} is no longer on chain (a reorg?); held")
+        if row["nonce"] is None or not row["raw_tx"]:
+            raise ChainError(f"{what}: transaction {row['tx_hash']} has no receipt yet; it is awaited (not resent)")
+        operator = client.w3.to_checksum_address(client.operator.address)  # type: ignore[union-attr]
+        mined_nonce = await client.read("reading the operator nonce",
+                                        lambda: client.w3.eth.get_transaction_count(operator, "latest"))
+        if reverted is not None or mined_nonce > row["nonce"]:
+            # None of ours can be mined any more: a fresh transaction cannot double the action.
+            if await store.take_over_operator_tx(job.task_id, action, self._owner, stale_before=now,
+                                                 expected_tx_hash=row["tx_hash"]):
+                return None
+            raise ChainError(f"{what} is being re-sent by another process")
+        raw = bytes.fromhex(row["raw_tx"].removeprefix("0x"))
+        await self._broadcast(raw, what, quiet=True)  # the node may have dropped it; the same bytes are harmless
+        if now - row["updated_at"] < RESEND_AFTER_S:
+            receipt = await self._wait(row["tx_hash"], what, timeout=5)
+            if receipt is not None and receipt["status"] == 1:
+                await store.mark_operator_mined(job.task_id, action, row["tx_hash"])
+                return receipt
+            raise ChainError(f"{what}: transaction {row['tx_hash']} is still pending")
+        return await self._replace(job, action, row, raw, what)
+
+    async def _replace(self, job: GenerationRow, action: str, row: dict[str, Any], raw: bytes,
+                       what: str) -> dict[str, Any]:
+        """Re-sign the stuck transaction with the same nonce and higher fees; at most one of them is mined."""
+        client, store = self._client, self._store.chain
+        signer = client.operator
+        assert signer is not None
+        fields = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+        for key in ("v", "r", "s"):
+            fields.pop(key, None)
+        base = int((await client.get_block("latest"))["baseFeePerGas"])
+        tip = max(int(fields["maxPriorityFeePerGas"] * FEE_BUMP) + 1, 10**9)
+        fields["maxPriorityFeePerGas"] = tip
+        fields["maxFeePerGas"] = max(int(fields["maxFeePerGas"] * FEE_BUMP) + 1, 2 * base + tip)
+        fields["to"] = client.w3.to_checksum_address("0x" + bytes(fields["to"]).hex())
+        fields["data"] = bytes(fields["data"])
+        new_raw = signer.sign(fields)
+        new_hash = "0x" + keccak(new_raw).hex()
+        if not await store.record_operator_signed(job.task_id, action, self._owner, nonce=int(fields["nonce"]),
+                                                  tx_hash=new_hash, raw_tx=new_raw.hex(), replaces=row["tx_hash"]):
+            raise ChainError(f"{what} is being replaced by another process")
+        logger.warning("%s: %s pending for %.0f s; replaced by %s (same nonce %s, higher fees)", what,
+                       row["tx_hash"], time.time() - row["updated_at"], new_hash, fields["nonce"])
+        await self._broadcast(new_raw, what)
+        receipt = await self._wait(new_hash, what)
+        return await self._mined(job, action, new_hash, receipt, what)
+
+    async def _sign_and_send(self, job: GenerationRow, action: str, fn: Any, what: str) -> dict[str, Any]:
+        """Under our claim: build, sign, record, then broadcast and wait."""
+        client, store = self._client, self._store.chain
+        signer = client.operator
+        assert signer is not None
+        async with signer.lock:
+            try:
+                tx = await client.build_tx(signer.address, fn)
+            except BaseException:
+                await store.release_operator_tx(job.task_id, action, self._owner)
+                raise
+            raw = signer.sign(tx)
+            tx_hash = "0x" + keccak(raw).hex()
+            if not await store.record_operator_signed(job.task_id, action, self._owner, nonce=int(tx["nonce"]),
+                                                      tx_hash=tx_hash, raw_tx=raw.hex()):
+                raise ChainError(f"{what}: another process took over this claim; not sending")
+            try:
+                await self._broadcast(raw, what)
+            except SfMcpError as exc:
+                if not isinstance(exc, ChainUnavailable):  # the node refused it: nothing was broadcast
+                    await store.release_operator_tx(job.task_id, action, self._owner)
+                raise
+        receipt = await self._wait(tx_hash, what)
+        return await self._mined(job, action, tx_hash, receipt, what)
+
+    async def _mined(self, job: GenerationRow, action: str, tx_hash: str, receipt: dict[str, Any] | None,
+                     what: str) -> dict[str, Any]:
+        if receipt is None:
+            raise ChainError(f"{what}: transaction {tx_hash} is still pending")
+        if receipt["status"] != 1:
+            raise ChainError(f"{what} transaction {tx_hash} reverted on chain")
+        await self._store.chain.mark_operator_mined(job.task_id, action, tx_hash)
+        return receipt
+
+    async def _broadcast(self, raw: bytes, what: str, *, quiet: bool = False) -> None:
+        try:
+            await self._client.w3.eth.send_raw_transaction(raw)
+        except Exception as exc:
+            text = str(exc).lower()
+            if quiet or "known" in text or "already" in text:
+                return
+            raise self._client._map(exc, f"sending {what}") from exc
+
+    async def _wait(self, tx_hash: str, what: str, *, timeout: float = 120) -> dict[str, Any] | None:
+        try:
+            receipt = await self._client.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout,
+                                                                             poll_latency=0.1)
+        except Exception as exc:
+            if type(exc).__name__ == "TimeExhausted":
+                return None
+            raise self._client._map(exc, f"waiting for {what} ({tx_hash})") from exc
+        return dict(receipt)
 
 
 def _refund_record(client: ChainClient, tx_hash: str, receipt: dict[str, Any]) -> dict[str, Any]:

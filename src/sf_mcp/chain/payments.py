@@ -1,8 +1,9 @@
 """Checking a payment on chain: is this transaction a payment to our contract, by this wallet, for this request?
 
 The checks, in order: a well-formed hash; the transaction is mined and did not
-revert; it was sent to our payment contract; it emitted ``GenerationRequested``;
-it has the confirmations this server requires (blocks built on top of it; 0 on
+revert; our payment contract emitted ``GenerationRequested`` in it (the
+transaction itself may go to a contract wallet, a Safe or an ERC-4337 entry
+point, that called ours); it has the confirmations this server requires (blocks built on top of it; 0 on
 dev chains, 1 on Sonic by default). Then, for a generation request: the payer
 is the caller and the type and prompt match (after the same
 :func:`~sf_mcp.generation.media.clean_prompt` the tools apply).
@@ -15,7 +16,6 @@ Transport failures surface as :class:`ChainUnavailable`, which consumes nothing.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -26,10 +26,29 @@ from sf_mcp.chain.client import ChainClient
 from sf_mcp.chain.contracts import NATIVE_TOKEN, ZERO_ADDRESS, chain_name
 from sf_mcp.errors import InvalidRequest, PaymentRejected, SfMcpError
 from sf_mcp.generation.media import clean_prompt
-from sf_mcp.jobs.gate import VerifiedPayment
+from sf_mcp.chain.units import format_units
 from sf_mcp.store import Store
+from sf_mcp.store.chain import crypto_payment_key
 
 _TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
+
+__all__ = ["VerifiedPayment", "crypto_key_prefix", "crypto_payment_key"]
+
+
+def crypto_key_prefix(chain_id: int) -> str:
+    """What every crypto payment key on ``chain_id`` starts with."""
+    return f"crypto:{int(chain_id)}:"
+
+
+class VerifiedPayment(BaseModel):
+    """What the chain says a crypto payment paid for (``jobs.gate.PaymentVerifier`` answers it)."""
+
+    payment_key: str  # crypto_payment_key(chain_id, tx_hash[, ordinal])
+    payer: str
+    generation_type: str
+    prompt: str
+    request_id: int
+    details: dict[str, Any]
 
 
 class PaymentVerdict(BaseModel):
@@ -71,16 +90,17 @@ class Inspection(BaseModel):
     prompt: str
     request_id: int
     log_index: int
+    ordinal: int = 0  # which of our GenerationRequested events in this transaction (0 = the first)
     block: int
     confirmations: int
 
     @property
     def payment_key(self) -> str:
-        return f"crypto:{self.chain_id}:{self.tx_hash}:{self.log_index}"
+        return crypto_payment_key(self.chain_id, self.tx_hash, self.ordinal)
 
     def details(self) -> dict[str, Any]:
         return {
-            "chain_id": self.chain_id, "tx_hash": self.tx_hash, "log_index": self.log_index,
+            "chain_id": self.chain_id, "tx_hash": self.tx_hash, "log_index": self.log_index, "ordinal": self.ordinal,
             "request_id": self.request_id, "payer": self.payer, "token": self.token,
             "token_address": self.token_address, "amount": str(self.amount), "block": self.block,
         }
@@ -107,12 +127,26 @@ def token_of(client: ChainClient, address: str) -> str:
 
 def display_amount(token: str, amount: int) -> str:
     if token == "S":
-        return f"{Decimal(amount) / Decimal(10**18):f} S".replace(".000000000000000000", "")
+        return f"{format_units(amount, 18)} S"
     if token == "USDC":
-        return f"{Decimal(amount) / Decimal(10**6):f} USDC"
+        return f"{format_units(amount, 6)} USDC"
     if token == "credits":
         return f"{amount} credit" + ("s" if amount != 1 else "")
     return f"{amount} of {token}"
+
+
+def _pick(events: list[Any], *, wallet: str | None, kind: str | None, prompt: str | None) -> int:
+    """The index of the event that best matches the caller's request (the first one when none does)."""
+    def score(ev: Any) -> tuple[bool, bool, bool]:
+        args = ev["args"]
+        return (
+            wallet is not None and str(args["user"]).lower() == wallet.lower(),
+            kind is not None and str(args["generationType"]) == kind,
+            prompt is not None and _clean_or_raw(str(args["prompt"])) == prompt,
+        )
+
+    best = max(range(len(events)), key=lambda i: (score(events[i]), -i))
+    return best
 
 
 def _clean_or_raw(prompt: str) -> str:
@@ -129,8 +163,15 @@ class ChainPaymentVerifier:
         self._client = client
         self._store = store
 
-    async def inspect(self, tx_hash: str) -> Inspection:
-        """Find the payment in ``tx_hash`` or raise PaymentRejected saying why it is none."""
+    async def inspect(
+        self, tx_hash: str, *, wallet: str | None = None, kind: str | None = None, prompt: str | None = None
+    ) -> Inspection:
+        """Find the payment in ``tx_hash`` or raise PaymentRejected saying why it is none.
+
+        The payment is a ``GenerationRequested`` event emitted by our payment contract, wherever the
+        transaction was sent (a contract wallet calls ours). Where one transaction holds several,
+        the one for ``wallet`` (and ``kind`` and ``prompt``, when given) is picked.
+        """
         tx_hash = check_tx_hash(tx_hash)
         client = self._client
         where = chain_name(client.chain_id)
@@ -162,21 +203,24 @@ class ChainPaymentVerifier:
             raise PaymentRejected(f"transaction {tx_hash} failed on chain (it reverted), so nothing was paid")
         payment_address = client.address_of("SonicAIGenerationPayment")
         to = (receipt.get("to") or "").lower()
-        if to != payment_address:
-            raise PaymentRejected(
-                f"transaction {tx_hash} was sent to {to or 'no address (a contract creation)'}, not to the sf-mcp "
-                f"payment contract {payment_address} on {where}"
-            )
-        events = [
-            ev for ev in client.payment.events.GenerationRequested().process_receipt(receipt, errors=_DISCARD)
-            if ev["address"].lower() == payment_address
-        ]
+        ours = [log for log in receipt["logs"] if str(log["address"]).lower() == payment_address]
+        events = sorted(
+            client.payment.events.GenerationRequested().process_receipt({**dict(receipt), "logs": ours},
+                                                                        errors=_DISCARD),
+            key=lambda e: int(e["logIndex"]),
+        )
         if not events:
+            if to != payment_address:
+                raise PaymentRejected(
+                    f"transaction {tx_hash} was sent to {to or 'no address (a contract creation)'}, not to the sf-mcp "
+                    f"payment contract {payment_address} on {where}, and paid it nothing"
+                )
             raise PaymentRejected(
                 f"transaction {tx_hash} called the payment contract but did not pay for a generation "
                 "(no GenerationRequested event)"
             )
-        ev = events[0]
+        ordinal = _pick(events, wallet=wallet, kind=kind, prompt=prompt)
+        ev = events[ordinal]
         head = await client.block_number()
         args = ev["args"]
         token_address = str(args["paymentToken"]).lower()
@@ -184,7 +228,7 @@ class ChainPaymentVerifier:
             tx_hash=tx_hash, chain_id=client.chain_id, payer=str(args["user"]).lower(), token_address=token_address,
             token=token_of(client, token_address), amount=int(args["amount"]),
             generation_type=str(args["generationType"]), prompt=str(args["prompt"]), request_id=int(args["requestId"]),
-            log_index=int(ev["logIndex"]), block=int(receipt["blockNumber"]),
+            log_index=int(ev["logIndex"]), ordinal=ordinal, block=int(receipt["blockNumber"]),
             confirmations=max(0, head - int(receipt["blockNumber"])),
         )
 
@@ -199,7 +243,7 @@ class ChainPaymentVerifier:
             raise exc
 
     async def verify_for(self, tx_hash: str, *, wallet: str, kind: str, prompt: str) -> VerifiedPayment:
-        found = await self.inspect(tx_hash)
+        found = await self.inspect(tx_hash, wallet=wallet, kind=kind, prompt=prompt)
         consumed = await self._store.generations.by_payment_key(found.payment_key)
         if consumed is None:
             # A fresh payment must be exactly this caller's request; a used one goes to the gate,
@@ -235,8 +279,9 @@ class ChainPaymentVerifier:
         tx_hash = check_tx_hash(tx_hash)
         required = self._client.confirmations
         base = {"tx_hash": tx_hash, "chain_id": self._client.chain_id, "required_confirmations": required}
+        cleaned = clean_prompt(prompt) if prompt is not None else None
         try:
-            found = await self.inspect(tx_hash)
+            found = await self.inspect(tx_hash, wallet=wallet, kind=generation_type, prompt=cleaned)
         except PaymentRejected as exc:
             return PaymentVerdict(valid=False, reason=str(exc), **base)
         consumed = await self._store.generations.by_payment_key(found.payment_key)
@@ -247,7 +292,6 @@ class ChainPaymentVerifier:
             "log_index": found.log_index, "block": found.block, "confirmations": found.confirmations,
             "consumed_by": consumed.task_id if consumed else None,
         }
-        cleaned = clean_prompt(prompt) if prompt is not None else None
         try:
             self._check_confirmed(found)
             self._check_matches(found, wallet=wallet, kind=generation_type, prompt=cleaned)

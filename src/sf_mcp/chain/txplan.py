@@ -15,11 +15,13 @@ from typing import Any, Literal
 
 from eth_account import Account
 from eth_account.typed_transactions import TypedTransaction
+from eth_utils import function_signature_to_4byte_selector
 from hexbytes import HexBytes
 from pydantic import BaseModel, Field
 
 from sf_mcp.chain.client import ChainClient, Signer
-from sf_mcp.chain.contracts import chain_name
+from sf_mcp.chain.contracts import CORE_CONTRACTS, NFT, PAYMENT, STAKING, USDC, chain_name
+from sf_mcp.chain.units import fee_fields, format_units, plain
 from sf_mcp.errors import ChainError, InsufficientFunds, InvalidRequest, SfMcpError
 from sf_mcp.store import Store
 
@@ -34,7 +36,11 @@ class PlannedTx(BaseModel):
     nonce: int
     value: str = Field(description="Wei, as a decimal string.")
     data: str
-    gas: int = Field(description="Gas limit: the node's estimate plus 20 %.")
+    gas: int = Field(
+        description="Gas limit: the node's estimate plus 20 %; for a call that cannot be estimated until an earlier "
+        "transaction of the plan (an approval) is mined, a fixed allowance sized for the call (never above the "
+        "block gas limit)."
+    )
     max_fee_per_gas: str
     max_priority_fee_per_gas: str
     summary: str = Field(description="What this transaction does, in words.")
@@ -87,7 +93,7 @@ class Step(BaseModel):
     spends_s: int = 0
     spends_usdc: int = 0
     estimate: bool = True  # False when an earlier step (an approve) must be mined before the node can estimate it
-    gas_fallback: int = 500_000
+    gas_fallback: int = 500_000  # the gas limit when not estimated (capped by the block gas limit)
 
 
 class Limits(BaseModel):
@@ -130,23 +136,22 @@ class TxPlanner:
         w3 = client.w3
         sender = w3.to_checksum_address(wallet)
         block = await client.get_block("latest")
-        tip = 10**9
-        max_fee = 2 * int(block["baseFeePerGas"]) + tip
-        fields = {"from": sender, "nonce": nonce, "chainId": client.chain_id, "value": step.value,
-                  "maxPriorityFeePerGas": tip, "maxFeePerGas": max_fee, "type": 2}
+        fees = fee_fields(int(block["baseFeePerGas"]))
+        tip, max_fee = fees["maxPriorityFeePerGas"], fees["maxFeePerGas"]
+        fields = {"from": sender, "nonce": nonce, "chainId": client.chain_id, "value": step.value, **fees, "type": 2}
         if estimate:
             tx = await client.read(f"estimating {step.fn.fn_name}", lambda: step.fn.build_transaction(fields))
             gas = int(tx["gas"] * 1.2)
         else:
+            gas = min(step.gas_fallback, int(block.get("gasLimit") or step.gas_fallback))
             tx = await client.read(f"encoding {step.fn.fn_name}",
-                                   lambda: step.fn.build_transaction({**fields, "gas": step.gas_fallback}))
-            gas = step.gas_fallback
+                                   lambda: step.fn.build_transaction({**fields, "gas": gas}))
         return PlannedTx(
             chain_id=client.chain_id, **{"from": wallet}, to=str(tx["to"]).lower(), nonce=nonce, value=str(step.value),
             data=tx["data"] if isinstance(tx["data"], str) else "0x" + bytes(tx["data"]).hex(), gas=gas,
             max_fee_per_gas=str(max_fee), max_priority_fee_per_gas=str(tip), summary=step.summary,
             call={"contract": step.contract, "address": str(tx["to"]).lower(), "function": step.fn.fn_name,
-                  "args": [_plain(a) for a in step.fn.args]},
+                  "args": [plain(a) for a in step.fn.args]},
         )
 
     async def execute(self, wallet: str, steps: list[Step], summary: str, notes: list[str] | None = None,
@@ -169,6 +174,7 @@ class TxPlanner:
                 )
         bookings: list[int] = []
         sent: list[SentTx] = []
+        broadcast: list[str] = []  # hashes the node accepted (the receipt may still be missing)
         try:
             for token, amount, per_day in (("S", spend_s, limits.s_per_day), ("USDC", spend_usdc, limits.usdc_per_day)):
                 if amount == 0:
@@ -183,21 +189,27 @@ class TxPlanner:
                     )
                 bookings.append(booked)
             for step in steps:
+
+                async def on_sent(tx_hash: str) -> None:
+                    # Broadcast: from here on the money may move, so the booking stays whatever happens next.
+                    broadcast.append(tx_hash)
+                    for booked in bookings:
+                        await self._store.chain.settle_spend(booked, tx_hash=tx_hash)
+
                 try:
-                    receipt = await self._client.send(self.agent, step.fn, value=step.value, what=step.summary)
+                    receipt = await self._client.send(self.agent, step.fn, value=step.value, what=step.summary,
+                                                      on_sent=on_sent)
                 except ChainError:
-                    if sent:
+                    if broadcast:
                         notes.append("an earlier transaction of this plan was sent; see its receipt")
                     raise
                 sent.append(SentTx(tx_hash=receipt["transactionHash"].to_0x_hex(), status="success",
                                    block=receipt["blockNumber"], gas_used=receipt["gasUsed"], summary=step.summary))
-        except SfMcpError:
-            if not sent:  # nothing left this process: the booking is released
+        except Exception:
+            if not broadcast:  # nothing left this process: the booking is released
                 for booked in bookings:
                     await self._store.chain.settle_spend(booked, tx_hash=None)
             raise
-        for booked in bookings:
-            await self._store.chain.settle_spend(booked, tx_hash=sent[-1].tx_hash)
         return TxResult(chain_id=self._client.chain_id, chain=chain_name(self._client.chain_id), wallet=wallet,
                         summary=summary, transactions=sent, notes=notes)
 
@@ -222,11 +234,8 @@ class TxPlanner:
         if signer != wallet:
             raise InvalidRequest(f"signed_tx: signed by {signer}, not by your wallet ({wallet})")
         to = "0x" + bytes(fields.get("to") or b"").hex()
-        known = {record.address.lower(): name for name, record in client.deployment.contracts.items()}
-        if to not in known:
-            raise InvalidRequest(f"signed_tx: sends to {to if len(to) == 42 else 'no address'}, which is not an sf-mcp "
-                                 f"contract ({', '.join(sorted(known.values()))})")
-        what = f"a {known[to]} transaction from {wallet}"
+        name = _relayable(client, to, bytes(fields.get("data") or b""))
+        what = f"a {name} transaction from {wallet}"
         receipt = await client.send_raw(raw, what=what)
         status: Literal["success", "reverted"] = "success" if receipt["status"] == 1 else "reverted"
         tx = SentTx(tx_hash=receipt["transactionHash"].to_0x_hex(), status=status, block=receipt["blockNumber"],
@@ -234,6 +243,36 @@ class TxPlanner:
         notes = [] if status == "success" else ["the transaction was mined but reverted: nothing changed except the gas spent"]
         return TxResult(chain_id=client.chain_id, chain=chain_name(client.chain_id), wallet=wallet,
                         summary=f"relayed {what}", transactions=[tx], notes=notes)
+
+
+_APPROVE = function_signature_to_4byte_selector("approve(address,uint256)")
+_APPROVE_ALL = function_signature_to_4byte_selector("setApprovalForAll(address,bool)")
+
+
+def _relayable(client: ChainClient, to: str, data: bytes) -> str:
+    """The contract name when ``send_transaction`` may relay a call to ``to`` with ``data``; else InvalidRequest.
+
+    Any call to the three core contracts, and the two approvals our plans ask for: a USDC
+    ``approve`` of the payment contract and a BanditKidz ``setApprovalForAll`` of the staking contract.
+    Token transfers and approvals of anyone else are not relayed.
+    """
+    core = {client.address_of(n): n for n in CORE_CONTRACTS}
+    if to in core:
+        return core[to]
+    approvals = {USDC: (_APPROVE, PAYMENT), NFT: (_APPROVE_ALL, STAKING)}
+    for token, (selector, spender_contract) in approvals.items():
+        if token not in client.deployment.contracts or to != client.address_of(token):
+            continue
+        if data[:4] == selector and len(data) >= 36:
+            spender = "0x" + data[16:36].hex()
+            if spender == client.address_of(spender_contract):
+                return token
+        raise InvalidRequest(
+            f"signed_tx: only an approval of the {spender_contract} contract is relayed to {token} ({to}); "
+            "transfers and other calls to token contracts are not"
+        )
+    raise InvalidRequest(f"signed_tx: sends to {to if len(to) == 42 else 'no address'}, which is not an sf-mcp "
+                         f"contract ({', '.join(sorted(CORE_CONTRACTS))})")
 
 
 def _raw_bytes(signed_tx: str) -> bytes:
@@ -248,18 +287,4 @@ def _raw_bytes(signed_tx: str) -> bytes:
 
 
 def _fmt(token: str, amount: int) -> str:
-    if token == "S":
-        return f"{Decimal(amount) / Decimal(10**18):f}".rstrip("0").rstrip(".") + " S"
-    return f"{Decimal(amount) / Decimal(10**6):f}".rstrip("0").rstrip(".") + " USDC"
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray)):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**53:
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
-        return value.lower()
-    return value
+    return f"{format_units(amount, 18 if token == 'S' else 6)} {token}"

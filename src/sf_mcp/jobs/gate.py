@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from sf_mcp.chain.payments import VerifiedPayment
 from sf_mcp.errors import PaymentConsumed, PaymentRejected
 from sf_mcp.store import GenerationRow, Store
 
@@ -31,17 +32,6 @@ class CryptoPayment(BaseModel):
 
 
 Payment = FreePayment | CreditsPayment | CryptoPayment
-
-
-class VerifiedPayment(BaseModel):
-    """What the chain says a crypto payment paid for."""
-
-    payment_key: str  # "crypto:{chain_id}:{tx_hash}:{log_index}"
-    payer: str
-    generation_type: str
-    prompt: str
-    request_id: int
-    details: dict[str, Any]
 
 
 class PaymentVerifier(Protocol):

@@ -10,7 +10,6 @@ configured limits and answers the receipts (``sent``) instead.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from mcp.server.auth.middleware.auth_context import get_access_token
@@ -21,6 +20,7 @@ from sf_mcp.chain.client import ChainClient
 from sf_mcp.chain.contracts import NFT, PAYMENT, STAKING, USDC, VOTING, chain_name
 from sf_mcp.chain.payments import ChainPaymentVerifier, PaymentVerdict
 from sf_mcp.chain.txplan import Step, TxPlan, TxPlanner, TxResult
+from sf_mcp.chain.units import format_s, format_usdc
 from sf_mcp.errors import ChainError, InsufficientFunds, InvalidRequest, NotFound
 from sf_mcp.generation.media import clean_prompt
 from sf_mcp.server.identity import caller_wallet
@@ -89,7 +89,7 @@ def planner_of(services: Services) -> TxPlanner:
 
 
 def _acting_wallet(services: Services) -> tuple[str, TxPlanner]:
-    wallet = caller_wallet(services.settings)
+    wallet = caller_wallet(services.settings, over_http=services.over_http)
     planner = planner_of(services)
     if get_access_token() is not None and planner.agent is not None:
         # Over HTTP the agent key never signs: callers get plans for their own wallet.
@@ -127,13 +127,15 @@ def register(server: MCPServer) -> None:
         verifier: ChainPaymentVerifier = services.gate.verifier  # type: ignore[assignment]
         if verifier is None:
             raise ChainError("this server has no chain connection")
-        wallet = caller_wallet(services.settings)
+        wallet = caller_wallet(services.settings, over_http=services.over_http)
         return await verifier.verdict(tx_hash, wallet=wallet, generation_type=generation_type, prompt=prompt)
 
     @server.tool(structured_output=True)
     @tool_errors
     async def prepare_payment(
-        method: Annotated[Literal["S", "USDC", "credits"], Field(description="Pay 3 S, 1 USDC (approve + pay) or one on-chain credit.")],
+        method: Annotated[Literal["S", "USDC", "credits"], Field(
+            description="Pay the contract's current price in S or USDC (3 S / 1 USDC by default; USDC needs an "
+            "approve first) or with one on-chain credit.")],
         prompt: Annotated[str, Field(description="The prompt to pay for; the same text must be given to the generate tool.")],
         generation_type: Annotated[Literal["image", "video"], Field(description="What the payment is for.")],
         ctx: Context,
@@ -180,7 +182,7 @@ def register(server: MCPServer) -> None:
     async def stake(
         action: Annotated[Literal["stake", "unstake", "claim"], Field(description="stake or unstake BanditKidz NFTs, or claim staking rewards.")],
         ctx: Context,
-        token_ids: Annotated[list[int], Field(max_length=50, description="NFT token ids (for stake / unstake).")] = [],  # noqa: B006
+        token_ids: Annotated[list[Annotated[int, Field(ge=0, lt=2**256)]], Field(max_length=50, description="NFT token ids (for stake / unstake).")] = [],  # noqa: B006
     ) -> ChainAction:
         """Stake BanditKidz NFTs (voting power and 25 % of all fees), unstake them, or claim rewards.
 
@@ -215,23 +217,46 @@ def register(server: MCPServer) -> None:
                 steps.append(Step(fn=nft.setApprovalForAll(chain.staking.address, True), contract=NFT,
                                   summary="allow the staking contract to hold your BanditKidz NFTs"))
             fn = staking.stake(ids[0]) if len(ids) == 1 else staking.stakeBatch(ids)
-            steps.append(Step(fn=fn, contract=STAKING, estimate=approved,
+            # Without the approval mined the node cannot estimate the stake: allow 120k + 150k gas per NFT
+            # (a first stake of one NFT uses ~225k).
+            steps.append(Step(fn=fn, contract=STAKING, estimate=approved, gas_fallback=120_000 + 150_000 * len(ids),
                               summary=f"stake BanditKidz {', '.join(f'#{i}' for i in ids)}"))
             return await _outcome(planner, wallet, steps, f"stake {len(ids)} NFT(s)")
         steps = []
+        min_period = int(await chain.call(staking.minStakePeriod()))
+        now = int((await chain.get_block("latest"))["timestamp"])
+        early: list[int] = []
         for token_id in ids:
             info = await chain.call(staking.stakeInfo(token_id))
             staker = str(info[0]).lower()
             if staker != wallet or not await chain.call(staking.isStaked(token_id)):
                 raise InvalidRequest(f"token_ids: BanditKidz #{token_id} is not staked by you ({wallet})")
-            steps.append(Step(fn=staking.unstake(token_id), contract=STAKING, summary=f"unstake BanditKidz #{token_id}"))
-        return await _outcome(planner, wallet, steps, f"unstake {len(ids)} NFT(s)")
+            summary = f"unstake BanditKidz #{token_id}"
+            if int(info[1]) + min_period > now:
+                early.append(token_id)
+                summary += f" (early: {int(info[1]) + min_period - now} s before the minimum stake period ends)"
+            steps.append(Step(fn=staking.unstake(token_id), contract=STAKING, summary=summary))
+        summary = f"unstake {len(ids)} NFT(s)"
+        notes: list[str] = []
+        if early:
+            s_amount, usdc_amount = await chain.call(staking.earned(me))
+            staked = max(1, int(await chain.call(staking.stakedBalanceOf(me))))
+            lost_s, lost_usdc = int(s_amount) * len(early) // staked, int(usdc_amount) * len(early) // staked
+            tokens = ", ".join(f"#{i}" for i in early)
+            summary += f"; early: forfeits ~{_s(lost_s)} S / {_usdc(lost_usdc)} USDC"
+            notes.append(
+                f"early: BanditKidz {tokens} {'is' if len(early) == 1 else 'are'} inside the minimum stake period "
+                f"({min_period} s); unstaking now forfeits ~{_s(lost_s)} S / {_usdc(lost_usdc)} USDC of unclaimed "
+                "rewards (an even share of what your stake earned; they go to the remaining stakers). Claim first "
+                "(stake action \"claim\") or wait to keep them."
+            )
+        return await _outcome(planner, wallet, steps, summary, notes)
 
     @server.tool(structured_output=True)
     @tool_errors
     async def vote(
         generation_id: Annotated[
-            int | str,
+            Annotated[int, Field(ge=1, le=2**63 - 1)] | Annotated[str, Field(min_length=1, max_length=64)],
             Field(description="The contest generation id (the payment's request id) or the task id of a generation."),
         ],
         ctx: Context,
@@ -275,7 +300,7 @@ def register(server: MCPServer) -> None:
         action: Annotated[Literal["finalize", "claim"], Field(
             description="finalize: pay out an ended contest's prize pool to its top three; claim: take your prizes.")],
         ctx: Context,
-        contest_id: Annotated[int | None, Field(ge=1, description="finalize: the contest (default: the last one that ended).")] = None,
+        contest_id: Annotated[int | None, Field(ge=1, le=2**63 - 1, description="finalize: the contest (default: the last one that ended).")] = None,
     ) -> ChainAction:
         """Finalize a weekly contest that has ended, or claim the prizes you won.
 
@@ -321,10 +346,12 @@ def register(server: MCPServer) -> None:
 
         For wallets without an RPC endpoint of their own: sign each transaction of a plan
         (prepare_payment, stake, vote, contest) in order and send it here. Only transactions
-        signed by your wallet, for this chain, to the sf-mcp contracts are relayed.
+        signed by your wallet, for this chain, calling the payment, staking or voting contract
+        (or approving one of them: USDC approve of the payment contract, BanditKidz
+        setApprovalForAll of the staking contract) are relayed; token transfers are not.
         """
         services = services_of(ctx)
-        wallet = caller_wallet(services.settings)
+        wallet = caller_wallet(services.settings, over_http=services.over_http)
         result = await planner_of(services).relay(wallet, signed_tx)
         return ChainAction(mode="sent", summary=result.summary, sent=result)
 
@@ -333,13 +360,15 @@ def register(server: MCPServer) -> None:
     async def leaderboard(
         ctx: Context,
         period: Annotated[Literal["week", "all"], Field(description="week: one weekly contest; all: all time.")] = "week",
-        contest_id: Annotated[int | None, Field(ge=1, description="A past contest (period week); default the open one.")] = None,
+        contest_id: Annotated[int | None, Field(ge=1, le=2**63 - 1, description="A past contest (period week); default the open one.")] = None,
         limit: Annotated[int, Field(ge=1, le=LEADERBOARD_MAX, description="Entries to return.")] = 10,
     ) -> Leaderboard:
         """The contest leaderboard: creators ranked by the votes their generations received.
 
-        period "week" shows the open weekly contest (or contest_id) with its prize pool, which is
-        paid to the top three creators once the contest ends; "all" ranks all time.
+        period "week" shows the open weekly contest (or contest_id) with its prize pool. The pool is
+        not paid automatically: after the contest ends, anyone finalizes it with the contest tool
+        (action "finalize"), which credits the top three creators, who then claim it (action
+        "claim"). "all" ranks all time.
         """
         return await leaderboard_of(services_of(ctx), period=period, contest_id=contest_id, limit=limit)
 
@@ -407,7 +436,7 @@ def _entries(rows: list[dict[str, Any]]) -> list[LeaderboardEntry]:
 async def _generation_id(services: Services, chain: ChainClient, generation_id: int | str) -> int:
     if isinstance(generation_id, int) or (isinstance(generation_id, str) and generation_id.isdigit()):
         gen_id = int(generation_id)
-        if gen_id <= 0:
+        if gen_id <= 0 or gen_id > 2**63 - 1:
             raise InvalidRequest("generation_id: must be a positive contest generation id or a task id")
         return gen_id
     row = await services.store.generations.get(str(generation_id))
@@ -425,9 +454,5 @@ async def _owner_of(chain: ChainClient, token_id: int) -> str:
         raise InvalidRequest(f"token_ids: BanditKidz #{token_id} does not exist on {chain_name(chain.chain_id)}") from None
 
 
-def _s(wei: int) -> str:
-    return f"{Decimal(int(wei)) / Decimal(10**18):f}".rstrip("0").rstrip(".") or "0"
-
-
-def _usdc(units: int) -> str:
-    return f"{Decimal(int(units)) / Decimal(10**6):f}".rstrip("0").rstrip(".") or "0"
+_s = format_s
+_usdc = format_usdc

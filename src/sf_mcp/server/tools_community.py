@@ -16,12 +16,12 @@ import binascii
 import hashlib
 import json
 import time
-from decimal import Decimal
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
+from sf_mcp.chain.units import format_units
 from sf_mcp.errors import ChainError, InvalidRequest
 from sf_mcp.server.identity import caller_wallet
 from sf_mcp.server.models import PublicGeneration
@@ -106,7 +106,8 @@ def register(server: MCPServer) -> None:
         Use before paying (to pick free / credits / crypto) or voting, and when the user asks how they
         are doing in the contest. Takes no arguments: it always answers for the calling wallet.
         """
-        return await account_of(services_of(ctx), caller_wallet(services_of(ctx).settings))
+        services = services_of(ctx)
+        return await account_of(services, caller_wallet(services.settings, over_http=services.over_http))
 
     @server.tool(structured_output=True)
     @tool_errors
@@ -203,10 +204,7 @@ async def _chain_figures(chain: Any, wallet: str, answer: Account) -> None:
 
 
 def _amount(units: int, decimals: int) -> TokenAmount:
-    whole = f"{Decimal(int(units)) / Decimal(10**decimals):f}"
-    if "." in whole:
-        whole = whole.rstrip("0").rstrip(".")
-    return TokenAmount(base_units=str(int(units)), amount=whole or "0")
+    return TokenAmount(base_units=str(int(units)), amount=format_units(units, decimals))
 
 
 # -- gallery cursors ----------------------------------------------------------------------------

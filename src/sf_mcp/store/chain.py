@@ -12,12 +12,25 @@ import json
 import time
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from sf_mcp.store.db import Database, Transaction, dumps
-from sf_mcp.store.generations import GenerationRow, _insert, _new_task_id, utc_day
+from sf_mcp.errors import ChainError
+from sf_mcp.store.generations import GenerationRow, get_or_insert_keyed, utc_day
 
 CHECKPOINTS_KEPT = 256
+
+
+def crypto_payment_key(chain_id: int, tx_hash: str, ordinal: int = 0) -> str:
+    """The one key of an on-chain payment: ``crypto:{chain_id}:{tx_hash}`` (re-exported by ``chain.payments``).
+
+    Keyed by transaction, not by log index, so a transaction re-mined in another block after a
+    reorg (same hash, new log index) is still the same payment. ``ordinal`` numbers the
+    ``GenerationRequested`` events of our contract within one transaction (a contract wallet
+    may pay twice in one transaction): the first has the plain key, the n-th further one ``#n``.
+    """
+    key = f"crypto:{int(chain_id)}:{tx_hash.lower()}"
+    return key if ordinal == 0 else f"{key}#{ordinal}"
 
 
 class ChainEvent(BaseModel):
@@ -31,6 +44,13 @@ class ChainEvent(BaseModel):
     contract: str
     event: str
     args: dict[str, Any]
+    payment_key: str | None = None  # GenerationRequested only: the key of the job it pays for
+
+    @model_validator(mode="after")
+    def _default_payment_key(self) -> "ChainEvent":
+        if self.event == "GenerationRequested" and self.payment_key is None:
+            self.payment_key = crypto_payment_key(self.chain_id, self.tx_hash)
+        return self
 
 
 class Cursor(BaseModel):
@@ -85,22 +105,30 @@ class ChainStore:
             for ev in events:
                 changed = await tx.execute(
                     "INSERT INTO blockchain_transactions (chain_id, tx_hash, log_index, block_number, block_hash, "
-                    "contract, event, args, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    "contract, event, args, created_at, payment_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
                     (ev.chain_id, ev.tx_hash, ev.log_index, ev.block_number, ev.block_hash, ev.contract, ev.event,
-                     dumps(ev.args), now),
+                     dumps(ev.args), now, ev.payment_key),
                 )
                 if changed:
                     out.events.append(ev)
                     await _apply_stake(tx, ev)
             for job in jobs:
-                existing = await tx.fetchone("SELECT * FROM ai_generations WHERE payment_key = ?", (job.payment_key,))
-                if existing:
-                    out.joined.append(GenerationRow.from_row(existing))
+                row, created = await get_or_insert_keyed(
+                    tx, payment_key=job.payment_key, wallet=job.wallet, kind=job.kind, prompt=job.prompt,
+                    params=job.params, payment=job.payment, chain_request_id=job.chain_request_id,
+                )
+                if created:
+                    out.jobs.append(row)
                     continue
-                out.jobs.append(await _insert(
-                    tx, _new_task_id(), job.wallet, job.kind, job.prompt, job.params, "crypto", job.payment_key,
-                    job.payment, chain_request_id=job.chain_request_id,
-                ))
+                # The payment is on chain (again, after a reorg): release a hold, and follow its request id,
+                # which changes when the transaction is re-mined after other payments.
+                joined = await tx.fetchone(
+                    "UPDATE ai_generations SET payment_orphaned_at = NULL, chain_request_id = CASE WHEN submission "
+                    "IS NULL THEN ? ELSE chain_request_id END WHERE task_id = ? RETURNING *",
+                    (job.chain_request_id, row.task_id),
+                )
+                out.joined.append(GenerationRow.from_row(joined))
             await _set_cursor(tx, chain_id, block_number, block_hash, now)
         return out
 
@@ -116,6 +144,13 @@ class ChainStore:
                 "SELECT * FROM blockchain_transactions WHERE chain_id = ? AND block_number > ? "
                 "ORDER BY block_number, log_index", (chain_id, to.block_number),
             )
+            # Jobs whose payment just left the chain: hold their submission and refund until it is mined
+            # again (apply() clears the mark), and list them for review meanwhile.
+            await tx.execute(
+                "UPDATE ai_generations SET payment_orphaned_at = ? WHERE payment_key IN (SELECT payment_key FROM "
+                "blockchain_transactions WHERE chain_id = ? AND block_number > ? AND payment_key IS NOT NULL)",
+                (time.time(), chain_id, to.block_number),
+            )
             await tx.execute(
                 "DELETE FROM blockchain_transactions WHERE chain_id = ? AND block_number > ?", (chain_id, to.block_number)
             )
@@ -127,14 +162,29 @@ class ChainStore:
         return [_event(r) for r in rows]
 
     async def reset(self, chain_id: int) -> None:
-        """Forget a chain entirely (the embedded chain starts from genesis on every start)."""
+        """Forget a chain entirely (the embedded chain starts from genesis on every start; never a real chain)."""
+        prefix = f"crypto:{chain_id}:"
         async with self._db.transaction() as tx:
             for table in ("blockchain_transactions", "indexer_cursor", "indexer_checkpoints", "nft_stakes"):
                 await tx.execute(f"DELETE FROM {table} WHERE chain_id = ?", (chain_id,))
-            # Jobs paid on the previous incarnation of this chain cannot be entered into the new one's contest.
+            await tx.execute("DELETE FROM operator_txs WHERE chain_id = ?", (chain_id,))
+            # Jobs paid on the previous incarnation of this chain cannot be entered into the new one's contest,
+            # nor refunded on it.
             await tx.execute(
-                "UPDATE ai_generations SET submission = ? WHERE submission IS NULL AND payment_key LIKE ?",
-                (dumps({"skipped": "the chain was reset before this generation was submitted"}), f"crypto:{chain_id}:%"),
+                "UPDATE ai_generations SET submission = ? WHERE submission IS NULL AND substr(payment_key, 1, ?) = ?",
+                (dumps({"skipped": "the chain was reset before this generation was submitted"}), len(prefix), prefix),
+            )
+            await tx.execute(
+                "UPDATE ai_generations SET payment_orphaned_at = ? WHERE status = 'failed' AND payment_method = "
+                "'crypto' AND substr(payment_key, 1, ?) = ? AND payment_key NOT LIKE '%:stale:%'",
+                (time.time(), len(prefix), prefix),
+            )
+            # The new chain replays the same deterministic transactions (same hashes): re-key the old payments
+            # so a new payment with an old hash makes a new job instead of answering the old one.
+            await tx.execute(
+                "UPDATE ai_generations SET payment_key = payment_key || ':stale:' || task_id "
+                "WHERE substr(payment_key, 1, ?) = ? AND payment_key NOT LIKE '%:stale:%'",
+                (len(prefix), prefix),
             )
 
     # -- reads ------------------------------------------------------------------
@@ -194,24 +244,88 @@ class ChainStore:
 
     async def job_by_request_id(self, chain_id: int, request_id: int) -> GenerationRow | None:
         row = await self._db.fetchone(
-            "SELECT * FROM ai_generations WHERE chain_request_id = ? AND payment_key LIKE ? "
-            "ORDER BY created_at DESC LIMIT 1",
-            (request_id, f"crypto:{chain_id}:%"),
+            "SELECT * FROM ai_generations WHERE chain_request_id = ? AND substr(payment_key, 1, ?) = ? "
+            "AND payment_key NOT LIKE '%:stale:%' ORDER BY created_at DESC LIMIT 1",
+            (request_id, len(f"crypto:{chain_id}:"), f"crypto:{chain_id}:"),
         )
         return GenerationRow.from_row(row) if row else None
 
     # -- operator transactions ------------------------------------------------
+    # One row per (task, action). Its life: 'claimed' (a process won the right to sign; nothing signed yet)
+    # -> 'sent' (signed bytes, hash and nonce recorded, then broadcast; a replacement reuses the nonce and
+    # adds its hash) -> 'mined'. Only the process whose conditional update succeeds may broadcast.
     async def operator_tx(self, task_id: str, action: str) -> dict[str, Any] | None:
-        return await self._db.fetchone(
+        row = await self._db.fetchone(
             "SELECT * FROM operator_txs WHERE task_id = ? AND action = ?", (task_id, action)
         )
+        return _operator_row(row)
 
-    async def record_operator_tx(self, task_id: str, action: str, chain_id: int, tx_hash: str) -> None:
+    async def claim_operator_tx(
+        self, task_id: str, action: str, chain_id: int, owner: str
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """Claim the right to sign ``action`` for ``task_id``: ``(True, None)`` when won, else ``(False, row)``."""
+        now = time.time()
+        async with self._db.transaction() as tx:
+            won = await tx.execute(
+                "INSERT INTO operator_txs (task_id, action, chain_id, status, owner, created_at, updated_at) "
+                "VALUES (?, ?, ?, 'claimed', ?, ?, ?) ON CONFLICT (task_id, action) DO NOTHING",
+                (task_id, action, chain_id, owner, now, now),
+            )
+            if won:
+                return True, None
+            row = await tx.fetchone("SELECT * FROM operator_txs WHERE task_id = ? AND action = ?", (task_id, action))
+            return False, _operator_row(row)
+
+    async def take_over_operator_tx(
+        self, task_id: str, action: str, owner: str, *, stale_before: float, expected_tx_hash: str | None = None
+    ) -> bool:
+        """Take a claim whose owner left nothing signed and went quiet, or (``expected_tx_hash``) one whose
+        transactions can no longer be mined (reverted, or their nonce was used by another transaction)."""
+        async with self._db.transaction() as tx:
+            if expected_tx_hash is None:
+                return bool(await tx.execute(
+                    "UPDATE operator_txs SET owner = ?, updated_at = ? WHERE task_id = ? AND action = ? "
+                    "AND status = 'claimed' AND updated_at < ?",
+                    (owner, time.time(), task_id, action, stale_before),
+                ))
+            return bool(await tx.execute(
+                "UPDATE operator_txs SET status = 'claimed', owner = ?, nonce = NULL, tx_hash = NULL, raw_tx = NULL, "
+                "updated_at = ? WHERE task_id = ? AND action = ? AND status = 'sent' AND tx_hash = ?",
+                (owner, time.time(), task_id, action, expected_tx_hash),
+            ))
+
+    async def record_operator_signed(
+        self, task_id: str, action: str, owner: str, *, nonce: int, tx_hash: str, raw_tx: str,
+        replaces: str | None = None,
+    ) -> bool:
+        """Record a signed transaction before it is broadcast; False when this process no longer holds the claim
+        (then it must not broadcast). ``replaces``: the hash of the pending transaction this one replaces."""
+        async with self._db.transaction() as tx:
+            if replaces is None:
+                where, params = "status = 'claimed' AND owner = ?", (owner,)
+            else:
+                where, params = "status = 'sent' AND tx_hash = ?", (replaces,)
+            return bool(await tx.execute(
+                "UPDATE operator_txs SET status = 'sent', owner = ?, nonce = ?, tx_hash = ?, raw_tx = ?, "
+                "hashes = json_insert(hashes, '$[#]', ?), updated_at = ? "
+                f"WHERE task_id = ? AND action = ? AND {where}",
+                (owner, nonce, tx_hash, raw_tx, tx_hash, time.time(), task_id, action, *params),
+            ))
+
+    async def release_operator_tx(self, task_id: str, action: str, owner: str) -> None:
+        """Give up a claim under which nothing was broadcast (the node refused it, or building it failed)."""
         async with self._db.transaction() as tx:
             await tx.execute(
-                "INSERT INTO operator_txs (task_id, action, chain_id, tx_hash, created_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (task_id, action) DO UPDATE SET tx_hash = excluded.tx_hash, created_at = excluded.created_at",
-                (task_id, action, chain_id, tx_hash, time.time()),
+                "DELETE FROM operator_txs WHERE task_id = ? AND action = ? AND owner = ? AND (status = 'claimed' "
+                "OR (status = 'sent' AND json_array_length(hashes) = 1))",
+                (task_id, action, owner),
+            )
+
+    async def mark_operator_mined(self, task_id: str, action: str, tx_hash: str) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE operator_txs SET status = 'mined', tx_hash = ?, updated_at = ? WHERE task_id = ? AND action = ?",
+                (tx_hash, time.time(), task_id, action),
             )
 
     # -- agent spending ---------------------------------------------------------
@@ -287,6 +401,14 @@ async def _rebuild_stakes(tx: Transaction, chain_id: int) -> None:
     )
     for r in rows:
         await _apply_stake(tx, _event(r))
+
+
+def _operator_row(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    out = dict(row)
+    out["hashes"] = json.loads(out.get("hashes") or "[]")
+    return out
 
 
 def _event(row: dict[str, Any]) -> ChainEvent:

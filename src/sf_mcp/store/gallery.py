@@ -36,7 +36,7 @@ TRENDING_GRAVITY = 1.5  # how fast a vote loses weight with age
 # Votes per payment key on one chain: VoteCast.generationId -> GenerationRequested.requestId -> the job's key.
 _VOTES_CTE = """
 WITH requests AS (
-    SELECT 'crypto:' || chain_id || ':' || tx_hash || ':' || log_index AS payment_key,
+    SELECT payment_key,
            json_extract(args, '$.requestId') AS gid
     FROM blockchain_transactions WHERE chain_id = ? AND event = 'GenerationRequested'
 ), tallies AS (

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from sf_mcp.errors import InsufficientFunds
+from sf_mcp.errors import InsufficientFunds, NotFound
 from sf_mcp.store.db import Database, Row, Transaction, dumps
 from sf_mcp.store.users import ensure_user
 
@@ -50,6 +50,7 @@ class GenerationRow(BaseModel):
     finished_at: float | None = None
     chain_request_id: int | None = None
     submission: dict[str, Any] | None = None
+    payment_orphaned_at: float | None = None  # the crypto payment left the chain in a reorg (held for review)
 
     @classmethod
     def from_row(cls, row: Row) -> "GenerationRow":
@@ -136,14 +137,10 @@ class Generations:
         Returns ``(row, created)``; ``created`` is False when the key was already used.
         """
         async with self._db.transaction() as tx:
-            existing = await tx.fetchone("SELECT * FROM ai_generations WHERE payment_key = ?", (payment_key,))
-            if existing:
-                return GenerationRow.from_row(existing), False
-            row = await _insert(
-                tx, _new_task_id(), wallet, kind, prompt, params, payment["method"], payment_key, payment,
+            return await get_or_insert_keyed(
+                tx, payment_key=payment_key, wallet=wallet, kind=kind, prompt=prompt, params=params, payment=payment,
                 chain_request_id=chain_request_id,
             )
-            return row, True
 
     # -- leases ---------------------------------------------------------------
     async def claim_next(self, *, owner: str, lease_s: float) -> GenerationRow | None:
@@ -235,12 +232,23 @@ class Generations:
             return job
 
     async def record_refund(self, task_id: str, refund: dict[str, Any]) -> GenerationRow:
+        """Mark a failed job refunded. Recording the same refund again answers the row; anything else
+        (an unknown task, one that did not fail, or one refunded by another transaction) is NotFound."""
         async with self._db.transaction() as tx:
             row = await tx.fetchone(
-                "UPDATE ai_generations SET status = 'refunded', refund = ? WHERE task_id = ? RETURNING *",
+                "UPDATE ai_generations SET status = 'refunded', refund = ? WHERE task_id = ? AND status = 'failed' "
+                "RETURNING *",
                 (dumps(refund), task_id),
             )
-            return GenerationRow.from_row(row)
+            if row is not None:
+                return GenerationRow.from_row(row)
+            current = await tx.fetchone("SELECT * FROM ai_generations WHERE task_id = ?", (task_id,))
+        if current is not None:
+            job = GenerationRow.from_row(current)
+            if job.status == "refunded" and job.refund is not None and job.refund.get("tx_hash") == refund.get("tx_hash"):
+                return job
+            raise NotFound(f"task {task_id} is {job.status}, not a failed job awaiting its refund")
+        raise NotFound(f"no task {task_id}")
 
     async def record_submission(self, task_id: str, submission: dict[str, Any]) -> None:
         async with self._db.transaction() as tx:
@@ -272,7 +280,7 @@ class Generations:
         """Succeeded crypto jobs not yet entered into the on-chain contest."""
         rows = await self._db.fetchall(
             "SELECT * FROM ai_generations WHERE status = 'succeeded' AND chain_request_id IS NOT NULL "
-            "AND submission IS NULL ORDER BY created_at LIMIT ?",
+            "AND submission IS NULL AND payment_orphaned_at IS NULL ORDER BY created_at LIMIT ?",
             (limit,),
         )
         return [GenerationRow.from_row(r) for r in rows]
@@ -281,7 +289,7 @@ class Generations:
         """Failed crypto jobs whose refund has not been recorded yet."""
         rows = await self._db.fetchall(
             "SELECT * FROM ai_generations WHERE status = 'failed' AND payment_method = 'crypto' "
-            "ORDER BY finished_at LIMIT ?",
+            "AND payment_orphaned_at IS NULL ORDER BY finished_at LIMIT ?",
             (limit,),
         )
         return [GenerationRow.from_row(r) for r in rows]
@@ -308,6 +316,31 @@ async def _insert(
         (task_id, wallet, kind, prompt, dumps(params), method, payment_key, dumps(payment), now, chain_request_id),
     )
     return GenerationRow.from_row(row)
+
+
+async def get_or_insert_keyed(
+    tx: Transaction,
+    *,
+    payment_key: str,
+    wallet: str,
+    kind: str,
+    prompt: str,
+    params: dict[str, Any],
+    payment: dict[str, Any],
+    chain_request_id: int | None = None,
+) -> tuple[GenerationRow, bool]:
+    """Inside ``tx``: the job ``payment_key`` already paid for, or a new queued one; ``(row, created)``.
+
+    The one way a job keyed by an external payment is made (the payment gate and the indexer).
+    """
+    existing = await tx.fetchone("SELECT * FROM ai_generations WHERE payment_key = ?", (payment_key,))
+    if existing:
+        return GenerationRow.from_row(existing), False
+    row = await _insert(
+        tx, _new_task_id(), wallet, kind, prompt, params, payment["method"], payment_key, payment,
+        chain_request_id=chain_request_id,
+    )
+    return row, True
 
 
 async def _refund_offchain(tx: Transaction, job: GenerationRow) -> dict[str, Any] | None:

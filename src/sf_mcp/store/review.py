@@ -7,7 +7,9 @@ Two kinds, both derived from what is already stored (nothing to keep in sync):
   while an operator key is configured);
 - ``unmatched_payment``: an indexed ``GenerationRequested`` event with no job for
   its payment key (the indexer could not turn it into a job, e.g. an unknown
-  generation type).
+  generation type);
+- ``payment_reorged``: a crypto job whose payment left the chain in a reorg and
+  was not mined again (its refund and contest submission are held).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pydantic import BaseModel
 
 from sf_mcp.store.db import Database
 
-ReviewKind = Literal["refund_failed", "unmatched_payment"]
+ReviewKind = Literal["refund_failed", "unmatched_payment", "payment_reorged"]
 
 
 class ReviewItem(BaseModel):
@@ -45,7 +47,8 @@ class ReviewQueue:
         out: list[ReviewItem] = []
         failed = await self._db.fetchall(
             "SELECT task_id, wallet, payment, error, finished_at, chain_request_id FROM ai_generations "
-            "WHERE status = 'failed' AND payment_method = 'crypto' ORDER BY finished_at, task_id LIMIT ?",
+            "WHERE status = 'failed' AND payment_method = 'crypto' AND payment_orphaned_at IS NULL "
+            "ORDER BY finished_at, task_id LIMIT ?",
             (limit,),
         )
         for r in failed:
@@ -59,7 +62,7 @@ class ReviewQueue:
         unmatched = await self._db.fetchall(
             "SELECT e.chain_id, e.tx_hash, e.log_index, e.args, e.created_at FROM blockchain_transactions e "
             "WHERE e.event = 'GenerationRequested' AND NOT EXISTS (SELECT 1 FROM ai_generations g WHERE "
-            "g.payment_key = 'crypto:' || e.chain_id || ':' || e.tx_hash || ':' || e.log_index) "
+            "g.payment_key = e.payment_key) "
             "ORDER BY e.block_number, e.log_index LIMIT ?",
             (limit,),
         )
@@ -70,6 +73,21 @@ class ReviewQueue:
                 wallet=args.get("user"), request_id=_int(args.get("requestId")), token=args.get("paymentToken"),
                 amount=_str(args.get("amount")), at=r["created_at"],
                 reason=f"payment for generation type {str(args.get('generationType'))[:40]!r} has no job",
+            ))
+        reorged = await self._db.fetchall(
+            "SELECT task_id, wallet, status, payment, payment_orphaned_at, chain_request_id FROM ai_generations "
+            "WHERE payment_orphaned_at IS NOT NULL ORDER BY payment_orphaned_at, task_id LIMIT ?",
+            (limit,),
+        )
+        for r in reorged:
+            payment = json.loads(r["payment"])
+            out.append(ReviewItem(
+                kind="payment_reorged", chain_id=payment.get("chain_id"), tx_hash=payment.get("tx_hash"),
+                log_index=payment.get("log_index"), wallet=r["wallet"], task_id=r["task_id"],
+                request_id=r["chain_request_id"], token=payment.get("token"), amount=_str(payment.get("amount")),
+                at=r["payment_orphaned_at"],
+                reason=f"the payment left the chain (a reorg, or the dev chain was reset) and is not on it now; the "
+                f"job is {r['status']}, its refund and contest entry are held",
             ))
         return out
 
