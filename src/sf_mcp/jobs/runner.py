@@ -217,10 +217,12 @@ class JobRunner:
             return row
         try:
             refund = await self.refunder.refund(row)
+            return await self._store.generations.record_refund(row.task_id, refund)
+        except NotFound:  # another process recorded its refund first
+            return await self._store.generations.get(row.task_id) or row
         except Exception as exc:  # any failure leaves the job listed for review, never lost
             logger.error("refund of job %s failed (%s); it needs review", row.task_id, exc)
             return row
-        return await self._store.generations.record_refund(row.task_id, refund)
 
     async def _finish(self, row: GenerationRow) -> None:
         """Wake the waiters first, then run the hooks beside the workers (one may wait for a chain)."""
