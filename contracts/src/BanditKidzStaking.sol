@@ -7,6 +7,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
 
@@ -19,24 +20,37 @@ import {IBanditKidzStaking} from "./interfaces/IBanditKidzStaking.sol";
  *
  * Rewards use a reward-per-NFT accumulator (the Synthetix StakingRewards shape, without a
  * reward period: a payment is distributed the moment it arrives). For each reward token,
- * `_rewardPerNFT` grows by `amount * 1e18 / totalStaked` on every notification; an account's
- * rewards are `balance * (rewardPerNFT - paid)`. The {updateReward} modifier is the only writer
- * of the per-account accumulators and runs before every function that changes a balance or
- * claims, so the order of operations never varies. Claiming costs the same whatever the number
- * of payments ever made.
+ * `_rewardPerNFT` grows by `amount * 1e18 / totalStaked` on every distribution ({_distribute} is
+ * its only writer); a token staked when the accumulator was `start` has accrued
+ * `rewardPerNFT - start`. The {updateReward} modifier is the only writer of the per-account
+ * settlement and runs before every function that changes a balance or claims, so the order of
+ * operations never varies.
  *
- * Exactness: all reward amounts are kept scaled by 1e18. The part of a distribution that does not
- * divide evenly among the staked NFTs (and every distribution while nothing is staked) is carried
- * in `_queued` and added to the next distribution; the part of an account's rewards below one
- * wei stays with the account after a claim. Hence, for each token:
- * `claimed + claimable + queued == deposited` (up to the sub-wei remainders kept in accounts),
- * and in particular claimed + claimable never exceeds what was deposited.
+ * Lock: what a token accrues is locked until the token has been staked for `minStakePeriod`;
+ * only then does it become claimable (all of it, and everything it accrues afterwards). Unstaking
+ * a token before that forfeits everything it accrued, none of which was ever claimable, to the
+ * remaining stakers through the accumulator (or to the queue if none remain). So neither
+ * `claimRewards(); unstake(id)` nor staking, claiming and leaving within the period can take a
+ * token's rewards out early. {emergencyUnstake} (which also works while paused) forfeits the
+ * token's unclaimed rewards, locked or not.
  *
- * Early unstake: unstaking a token before `minStakePeriod` has passed since it was staked
- * forfeits that token's unclaimed rewards (those accrued since it was staked or since its
- * staker's last claim, whichever is later). They are redistributed to the remaining stakers
- * through the accumulator, or kept for future stakers if none remain. {emergencyUnstake}
- * (available while paused) always forfeits them.
+ * Accounting: an account's tokens are either unlocked (counted in `unlocked`, settled
+ * Synthetix-style through `paid`/`rewards`) or locked in a "lot": the tokens it staked in one
+ * second at one accumulator value. Lots are kept in stake order, so {updateReward} unlocks them
+ * oldest first and stops at the first one still locked: each lot is unlocked once, and claiming
+ * costs the same whatever the number of payments ever made (it grows only with the number of
+ * the caller's own stakes that unlocked since its last action).
+ *
+ * Queue: rewards that arrive while nothing is staked, the forfeit of the last staker to leave,
+ * and the sub-wei remainder of every distribution are carried in `_queued`. The remainder is
+ * added to the next distribution; a queue built while nothing was staked goes to the tokens of
+ * the next stake, as rewards they accrued, and so is locked with them for `minStakePeriod`.
+ * While anything is staked, the queue holds only a remainder below one wei per staked NFT.
+ *
+ * Exactness: all reward amounts are kept scaled by 1e18; the part of an account's rewards below
+ * one wei stays with the account after a claim. Hence, for each reward token:
+ * `claimed + claimable + locked + queued == deposited` (up to the sub-wei remainders kept in
+ * accounts), and in particular claimed + claimable never exceeds what was deposited.
  *
  * Voting power: every change of a wallet's staked balance is checkpointed by timestamp
  * ({stakedBalanceAt}), so the voting contract can read balances at a contest's start.
@@ -54,12 +68,16 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
 
     /// @notice Public view of one token's stake.
     /// @param staker the wallet that staked the token (last one, once unstaked).
-    /// @param stakedAt when it was staked.
+    /// @param stakedAt when it was staked; its rewards unlock at `stakedAt + minStakePeriod`.
     /// @param unstakedAt when it was unstaked (0 while staked).
     /// @param earlyUnstake whether its unclaimed rewards were forfeited when it was unstaked (before the
     /// minimum stake period, or through {emergencyUnstake}).
-    /// @param lastClaimedDistribution value of the S reward-per-NFT accumulator (scaled 1e18) up to
-    /// which this token's rewards are claimed: the later of its stake and its staker's last claim.
+    /// @param lastClaimedDistribution value of the S reward-per-NFT accumulator ({rewardPerNFT}, S part,
+    /// scaled by 1e18) up to which this token's S rewards have been paid to its staker: the value when it
+    /// was staked, or, if its staker claimed after the token's minimum stake period had ended, the value
+    /// at the staker's last claim. The token's unclaimed S rewards (claimable or locked) are
+    /// `(rewardPerNFT - lastClaimedDistribution) / 1e18`, rounded down; this is what {emergencyUnstake}
+    /// would forfeit. For a token no longer staked: the value when it was last staked.
     struct StakeInfo {
         address staker;
         uint64 stakedAt;
@@ -75,18 +93,33 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
         uint48 unstakedAt;
         bool earlyUnstake;
         uint32 index; // position in the staker's `_tokensOf` list while staked
-        uint256 startRewardPerNFTS;
-        uint256 startRewardPerNFTUSDC;
+        uint32 lot; // its lot in the staker's `_lots`
+    }
+
+    /// @dev Tokens one account staked in one second at one accumulator value; locked until
+    /// `stakedAt + minStakePeriod`. Two slots, the second one zero until USDC rewards arrive: the S
+    /// accumulator value is stored in 176 bits, which holds more than any real S amount (2^176 / 1e18
+    /// wei is about 10^17 S per NFT), and {_openLot} casts it with {SafeCast}, so a stake would revert
+    /// rather than truncate.
+    struct Lot {
+        uint48 stakedAt;
+        uint32 count; // tokens of the lot still staked (only maintained while the lot is locked)
+        uint176 startS; // accumulator values when they were staked
+        uint256 startUSDC;
     }
 
     /// @dev Stored per account; reward amounts scaled by `_PRECISION`.
     struct Account {
         uint256 paidS; // accumulator value at the last {updateReward}
         uint256 paidUSDC;
-        uint256 rewardsS; // settled, unclaimed rewards
+        uint256 rewardsS; // settled, unclaimed, claimable rewards
         uint256 rewardsUSDC;
         uint256 claimedAtS; // accumulator value at the last claim
         uint256 claimedAtUSDC;
+        uint48 lastClaimAt; // timestamp of the last claim
+        uint32 unlocked; // staked tokens whose rewards are claimable (settled through paid/rewards)
+        uint32 lotHead; // oldest lot still locked
+        uint32 lotTail; // number of lots ever opened
     }
 
     /// @notice Token value used in events for S.
@@ -118,6 +151,7 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
     mapping(uint256 tokenId => TokenStake) private _stakes;
     mapping(address account => uint256[]) private _tokensOf;
     mapping(address account => Account) private _accounts;
+    mapping(address account => mapping(uint256 lotIndex => Lot)) private _lots;
     mapping(address account => Checkpoints.Trace208) private _balanceHistory;
 
     // ------------------------------------------------------------------
@@ -134,7 +168,8 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
     error StakingNotStaker(address caller, uint256 tokenId, address staker);
     /// @dev An empty batch, or one larger than {MAX_BATCH}.
     error StakingInvalidBatch(uint256 length);
-    /// @dev The caller has no rewards to claim.
+    /// @dev The caller has no claimable rewards (rewards of tokens staked for less than the minimum
+    /// stake period are locked: see {pendingRewards}).
     error StakingNothingToClaim(address account);
     /// @dev Only the reward source may notify rewards.
     error StakingUnauthorizedRewardSource(address caller);
@@ -157,8 +192,9 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
     event RewardsClaimed(address indexed account, uint256 sAmount, uint256 usdcAmount);
     /// @notice `amount` of `token` (NATIVE_TOKEN for S) was added to the stakers' rewards.
     event RewardAdded(address indexed token, uint256 amount);
-    /// @notice The unclaimed rewards of `tokenId` were forfeited by `account` and redistributed
-    /// (amounts rounded down to whole units; the exact scaled amounts are redistributed).
+    /// @notice The unclaimed rewards of `tokenId` (everything it accrued, if it was still locked) were
+    /// forfeited by `account` and redistributed (amounts rounded down to whole units; the exact scaled
+    /// amounts are redistributed).
     event RewardsForfeited(address indexed account, uint256 indexed tokenId, uint256 sAmount, uint256 usdcAmount);
     /// @notice The reward source changed.
     event RewardSourceUpdated(address indexed rewardSource);
@@ -171,7 +207,8 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
      * @param admin holder of `DEFAULT_ADMIN_ROLE` (reward source, pause).
      * @param nft the BanditKidz ERC721.
      * @param usdc the USDC token.
-     * @param minStakePeriod seconds a token must stay staked to keep its rewards when unstaked.
+     * @param minStakePeriod seconds a token must stay staked before its rewards can be claimed (and so as
+     * not to forfeit them when unstaked); 0 makes rewards claimable at once.
      */
     constructor(address admin, address nft, address usdc, uint256 minStakePeriod) {
         if (admin == address(0) || nft == address(0) || usdc == address(0)) revert StakingZeroAddress();
@@ -185,12 +222,46 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
     // Views
     // ------------------------------------------------------------------
 
-    /// @notice Rewards `account` can claim now, in S (wei) and USDC (6 decimals).
+    /**
+     * @notice Rewards `account` can claim now, in S (wei) and USDC (6 decimals): exactly what
+     * {claimRewards} would pay. Only rewards of tokens staked for at least `minStakePeriod` (and of
+     * tokens already unstaked after it) are claimable; see {pendingRewards} for the locked rest.
+     */
     function earned(address account) public view returns (uint256 sAmount, uint256 usdcAmount) {
         Account storage a = _accounts[account];
-        uint256 balance = _tokensOf[account].length;
-        sAmount = (a.rewardsS + balance * (_rewardPerNFTS - a.paidS)) / _PRECISION;
-        usdcAmount = (a.rewardsUSDC + balance * (_rewardPerNFTUSDC - a.paidUSDC)) / _PRECISION;
+        uint256 rS = _rewardPerNFTS;
+        uint256 rUSDC = _rewardPerNFTUSDC;
+        uint256 unlocked = a.unlocked;
+        uint256 scaledS = a.rewardsS + unlocked * (rS - a.paidS);
+        uint256 scaledUSDC = a.rewardsUSDC + unlocked * (rUSDC - a.paidUSDC);
+        mapping(uint256 => Lot) storage lots = _lots[account];
+        for (uint256 i = a.lotHead; i < a.lotTail; ++i) {
+            Lot storage lot = lots[i];
+            if (!_isUnlocked(lot.stakedAt)) break;
+            scaledS += lot.count * (rS - lot.startS);
+            scaledUSDC += lot.count * (rUSDC - lot.startUSDC);
+        }
+        return (scaledS / _PRECISION, scaledUSDC / _PRECISION);
+    }
+
+    /**
+     * @notice Rewards accrued by `account`'s tokens that are still locked (staked for less than
+     * `minStakePeriod`), in S (wei) and USDC (6 decimals). They become claimable ({earned}) when each
+     * token's period ends, and are forfeited if the token is unstaked before.
+     */
+    function pendingRewards(address account) external view returns (uint256 sAmount, uint256 usdcAmount) {
+        Account storage a = _accounts[account];
+        uint256 rS = _rewardPerNFTS;
+        uint256 rUSDC = _rewardPerNFTUSDC;
+        mapping(uint256 => Lot) storage lots = _lots[account];
+        uint256 tail = a.lotTail;
+        for (uint256 i = a.lotHead; i < tail; ++i) {
+            Lot storage lot = lots[i];
+            if (_isUnlocked(lot.stakedAt)) continue;
+            sAmount += lot.count * (rS - lot.startS);
+            usdcAmount += lot.count * (rUSDC - lot.startUSDC);
+        }
+        return (sAmount / _PRECISION, usdcAmount / _PRECISION);
     }
 
     /// @notice Stake record of `tokenId` (all zero if it was never staked).
@@ -200,10 +271,14 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
         info.stakedAt = s.stakedAt;
         info.unstakedAt = s.unstakedAt;
         info.earlyUnstake = s.earlyUnstake;
-        uint256 claimedAt = _accounts[s.staker].claimedAtS;
-        info.lastClaimedDistribution = s.unstakedAt == 0 && claimedAt > s.startRewardPerNFTS
-            ? claimedAt
-            : s.startRewardPerNFTS;
+        if (s.staker == address(0)) return info;
+        info.lastClaimedDistribution = _lots[s.staker][s.lot].startS;
+        if (s.unstakedAt == 0) {
+            Account storage a = _accounts[s.staker];
+            if (_paidSinceUnlock(a, s.stakedAt) && a.claimedAtS > info.lastClaimedDistribution) {
+                info.lastClaimedDistribution = a.claimedAtS;
+            }
+        }
     }
 
     /// @notice Whether `tokenId` is staked now.
@@ -238,7 +313,8 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
         return _totalStaked;
     }
 
-    /// @notice Seconds a token must stay staked to keep its rewards when unstaked.
+    /// @notice Seconds a token must stay staked before its rewards can be claimed; unstaking it earlier
+    /// forfeits them.
     function minStakePeriod() external view returns (uint256) {
         return _minStakePeriod;
     }
@@ -264,8 +340,10 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
     }
 
     /**
-     * @notice Rewards received but not yet distributed (scaled by 1e18): rounding dust and
-     * everything that arrived while nothing was staked. Added to the next distribution.
+     * @notice Rewards received but not yet distributed (scaled by 1e18): the sub-wei remainder of
+     * past distributions, and everything that arrived (or was forfeited by the last staker) while
+     * nothing was staked. The remainder joins the next distribution; a queue built while nothing was
+     * staked goes to the tokens of the next stake, locked with them for `minStakePeriod`.
      */
     function queuedRewards() external view returns (uint256 sScaled, uint256 usdcScaled) {
         return (_queuedS, _queuedUSDC);
@@ -276,20 +354,24 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
     // ------------------------------------------------------------------
 
     /**
-     * @notice Stakes `tokenId`; the caller must own it and have approved this contract.
+     * @notice Stakes `tokenId`; the caller must own it and have approved this contract. Its rewards
+     * are locked until it has been staked for `minStakePeriod`.
      *
      * Requirements: not paused.
      *
-     * Emits {Staked} (and {RewardAdded}-free redistribution of queued rewards, if any).
+     * Emits {Staked}.
      */
     function stake(uint256 tokenId) external nonReentrant whenNotPaused updateReward(msg.sender) {
-        _addStake(msg.sender, tokenId);
-        _afterBalanceChange(msg.sender);
+        bool wasEmpty = _totalStaked == 0;
+        uint32 lot = _openLot(msg.sender, 1);
+        _addStake(msg.sender, tokenId, lot);
+        _afterStake(msg.sender, wasEmpty);
         _nft.transferFrom(msg.sender, address(this), tokenId);
     }
 
     /**
-     * @notice Stakes every token of `tokenIds` (1..{MAX_BATCH}, no duplicates).
+     * @notice Stakes every token of `tokenIds` (1..{MAX_BATCH}, no duplicates). Their rewards are locked
+     * until they have been staked for `minStakePeriod`.
      *
      * Requirements: not paused; the caller owns and approved every token.
      *
@@ -298,10 +380,12 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
     function stakeBatch(uint256[] calldata tokenIds) external nonReentrant whenNotPaused updateReward(msg.sender) {
         uint256 n = tokenIds.length;
         if (n == 0 || n > MAX_BATCH) revert StakingInvalidBatch(n);
+        bool wasEmpty = _totalStaked == 0;
+        uint32 lot = _openLot(msg.sender, n);
         for (uint256 i; i < n; ++i) {
-            _addStake(msg.sender, tokenIds[i]);
+            _addStake(msg.sender, tokenIds[i], lot);
         }
-        _afterBalanceChange(msg.sender);
+        _afterStake(msg.sender, wasEmpty);
         for (uint256 i; i < n; ++i) {
             _nft.transferFrom(msg.sender, address(this), tokenIds[i]);
         }
@@ -309,23 +393,23 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
 
     /**
      * @notice Unstakes `tokenId` and returns it to the caller. Before `minStakePeriod` has passed
-     * since it was staked, its unclaimed rewards are forfeited to the remaining stakers.
+     * since it was staked, everything it accrued (all still locked) is forfeited to the remaining
+     * stakers; after it, its rewards stay claimable by the caller.
      *
      * Requirements: not paused; the caller staked `tokenId`.
      *
      * Emits {Unstaked}, and {RewardsForfeited} if early.
      */
     function unstake(uint256 tokenId) external nonReentrant whenNotPaused updateReward(msg.sender) {
-        TokenStake storage s = _stakes[tokenId];
-        bool early = block.timestamp < uint256(s.stakedAt) + _minStakePeriod;
+        bool early = !_isUnlocked(_stakes[tokenId].stakedAt);
         _removeStake(msg.sender, tokenId, early);
         emit Unstaked(msg.sender, tokenId, early);
         _nft.safeTransferFrom(address(this), msg.sender, tokenId);
     }
 
     /**
-     * @notice Unstakes `tokenId` without its unclaimed rewards (forfeited to the remaining stakers).
-     * Works while paused. The caller's other rewards stay claimable.
+     * @notice Unstakes `tokenId` without its unclaimed rewards, locked or not (forfeited to the
+     * remaining stakers). Works while paused. The caller's other rewards stay as they are.
      *
      * Emits {EmergencyUnstaked} and {RewardsForfeited}.
      */
@@ -336,8 +420,10 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
     }
 
     /**
-     * @notice Sends the caller all its claimable S and USDC rewards.
-     * @dev Constant gas whatever the number of payments or staked tokens.
+     * @notice Sends the caller all its claimable S and USDC rewards ({earned}); rewards of tokens
+     * staked for less than `minStakePeriod` stay locked ({pendingRewards}).
+     * @dev Gas independent of the number of payments; it grows only with the number of the caller's
+     * stakes whose period ended since its last action (each is unlocked once).
      *
      * Requirements: not paused; something to claim.
      *
@@ -353,6 +439,7 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
         a.rewardsUSDC -= usdcAmount * _PRECISION;
         a.claimedAtS = _rewardPerNFTS;
         a.claimedAtUSDC = _rewardPerNFTUSDC;
+        a.lastClaimAt = uint48(block.timestamp);
         _usdcOwed -= usdcAmount;
         emit RewardsClaimed(msg.sender, sAmount, usdcAmount);
         if (sAmount != 0) Address.sendValue(payable(msg.sender), sAmount);
@@ -392,6 +479,7 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
 
     /**
      * @notice Sets the only address allowed to notify rewards (the payment contract). Admin only.
+     * @dev Changing it makes the previous source's notifications (so its payments) revert.
      *
      * Emits {RewardSourceUpdated}.
      */
@@ -401,7 +489,8 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
         emit RewardSourceUpdated(payment);
     }
 
-    /// @notice Stops staking, unstaking and claiming ({emergencyUnstake} still works). Admin only. Emits {Paused}.
+    /// @notice Stops staking, unstaking and claiming ({emergencyUnstake} and reward notifications still
+    /// work). Admin only. Emits {Paused}.
     function pause() external onlyRole(DEFAULT_ADMIN_ROLE) {
         _pause();
     }
@@ -415,8 +504,53 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
     // Internal
     // ------------------------------------------------------------------
 
-    /// @dev Records the stake of `tokenId` by `account` (checks and effects; the transfer comes later).
-    function _addStake(address account, uint256 tokenId) private {
+    /// @dev Whether a token staked at `stakedAt` has passed the minimum stake period (written as a
+    /// difference, so that no `minStakePeriod` can overflow it).
+    function _isUnlocked(uint256 stakedAt) private view returns (bool) {
+        return block.timestamp - stakedAt >= _minStakePeriod;
+    }
+
+    /// @dev Whether `a`'s last claim came after the period of a token staked at `stakedAt` ended, so
+    /// that the claim paid the token's rewards up to `claimedAt`.
+    function _paidSinceUnlock(Account storage a, uint256 stakedAt) private view returns (bool) {
+        uint256 claimedAt = a.lastClaimAt;
+        return claimedAt >= stakedAt && claimedAt - stakedAt >= _minStakePeriod;
+    }
+
+    /**
+     * @dev Returns the lot for `n` tokens `account` stakes now: the newest lot if it is still locked and
+     * was opened in this second at the current accumulator values, else a new one.
+     */
+    function _openLot(address account, uint256 n) private returns (uint32 index) {
+        Account storage a = _accounts[account];
+        mapping(uint256 => Lot) storage lots = _lots[account];
+        uint32 tail = a.lotTail;
+        if (tail > a.lotHead) {
+            Lot storage last = lots[tail - 1];
+            if (
+                last.stakedAt == block.timestamp && last.startS == _rewardPerNFTS
+                    && last.startUSDC == _rewardPerNFTUSDC
+            ) {
+                // casting to 'uint32' is safe because n <= MAX_BATCH (and the sum, checked, counts staked NFTs).
+                // forge-lint: disable-next-line(unsafe-typecast)
+                last.count += uint32(n);
+                return tail - 1;
+            }
+        }
+        lots[tail] = Lot({
+            stakedAt: uint48(block.timestamp),
+            // casting to 'uint32' is safe because n <= MAX_BATCH.
+            // forge-lint: disable-next-line(unsafe-typecast)
+            count: uint32(n),
+            startS: SafeCast.toUint176(_rewardPerNFTS),
+            startUSDC: _rewardPerNFTUSDC
+        });
+        a.lotTail = tail + 1;
+        return tail;
+    }
+
+    /// @dev Records the stake of `tokenId` by `account` in `lot` (checks and effects; the transfer comes later).
+    function _addStake(address account, uint256 tokenId, uint32 lot) private {
         if (isStaked(tokenId)) revert StakingAlreadyStaked(tokenId);
         address owner = _nft.ownerOf(tokenId);
         if (owner != account) revert StakingNotTokenOwner(account, tokenId, owner);
@@ -427,15 +561,30 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
             unstakedAt: 0,
             earlyUnstake: false,
             index: uint32(list.length),
-            startRewardPerNFTS: _rewardPerNFTS,
-            startRewardPerNFTUSDC: _rewardPerNFTUSDC
+            lot: lot
         });
         list.push(tokenId);
         ++_totalStaked;
         emit Staked(account, tokenId);
     }
 
-    /// @dev Removes the stake of `tokenId` by `account`; forfeits its unclaimed rewards if `forfeit`.
+    /**
+     * @dev Checkpoints `account`'s balance after a stake. If nothing was staked before, the queue (rewards
+     * that arrived or were forfeited while nothing was staked) goes to the tokens just staked, which
+     * accrue it like any reward, locked for `minStakePeriod`: their lot's start values were read before.
+     * Otherwise the queue is only a sub-wei remainder, left for the next distribution.
+     */
+    function _afterStake(address account, bool wasEmpty) private {
+        _checkpoint(account);
+        if (wasEmpty && (_queuedS != 0 || _queuedUSDC != 0)) _distribute(0, 0);
+    }
+
+    /**
+     * @dev Removes the stake of `tokenId` by `account`. A locked token's accrued rewards were never
+     * credited to the account, so it forfeits all of them; an unlocked one leaves the unlocked count
+     * and, if `forfeit` ({emergencyUnstake}), gives back its credited rewards not yet paid.
+     * Requires {updateReward} to have run for `account` in this call (every lot past its period is unlocked).
+     */
     function _removeStake(address account, uint256 tokenId, bool forfeit) private {
         TokenStake storage s = _stakes[tokenId];
         if (s.staker != account || s.unstakedAt != 0) {
@@ -451,30 +600,43 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
         s.unstakedAt = uint48(block.timestamp);
         s.earlyUnstake = forfeit;
 
+        Account storage a = _accounts[account];
+        Lot storage lot = _lots[account][s.lot];
+        bool locked = !_isUnlocked(s.stakedAt);
+        if (locked) --lot.count;
+        else --a.unlocked;
+
         if (forfeit) {
-            Account storage a = _accounts[account];
-            uint256 fromS = a.claimedAtS > s.startRewardPerNFTS ? a.claimedAtS : s.startRewardPerNFTS;
-            uint256 fromUSDC = a.claimedAtUSDC > s.startRewardPerNFTUSDC ? a.claimedAtUSDC : s.startRewardPerNFTUSDC;
+            uint256 fromS = lot.startS;
+            uint256 fromUSDC = lot.startUSDC;
+            if (!locked && _paidSinceUnlock(a, s.stakedAt)) {
+                // The last claim paid this token up to the claim's accumulator values.
+                if (a.claimedAtS > fromS) fromS = a.claimedAtS;
+                if (a.claimedAtUSDC > fromUSDC) fromUSDC = a.claimedAtUSDC;
+            }
             uint256 forfeitS = _rewardPerNFTS - fromS;
             uint256 forfeitUSDC = _rewardPerNFTUSDC - fromUSDC;
-            // {updateReward} credited this token's share since `from` to the account, so this cannot underflow.
-            a.rewardsS -= forfeitS;
-            a.rewardsUSDC -= forfeitUSDC;
+            if (!locked) {
+                // {updateReward} credited this unlocked token's share since `from`, so this cannot underflow.
+                a.rewardsS -= forfeitS;
+                a.rewardsUSDC -= forfeitUSDC;
+            }
             emit RewardsForfeited(account, tokenId, forfeitS / _PRECISION, forfeitUSDC / _PRECISION);
+            // Also flushes a queue built while nothing was staked (none is: see {_afterStake}).
             if (forfeitS != 0 || forfeitUSDC != 0) _distribute(forfeitS, forfeitUSDC);
         }
-        _afterBalanceChange(account);
+        _checkpoint(account);
     }
 
-    /// @dev Checkpoints `account`'s balance and flushes queued rewards to the current stakers.
-    function _afterBalanceChange(address account) private {
+    /// @dev Records `account`'s staked balance at this second (voting power).
+    function _checkpoint(address account) private {
         _balanceHistory[account].push(uint48(block.timestamp), uint208(_tokensOf[account].length));
-        if (_queuedS != 0 || _queuedUSDC != 0) _distribute(0, 0);
     }
 
     /**
-     * @dev Adds scaled amounts, plus everything queued, to the accumulators. What does not divide
-     * evenly among the staked NFTs (or everything, if none is staked) stays queued.
+     * @dev Adds scaled amounts, plus everything queued, to the accumulators: the only writer of
+     * `_rewardPerNFT*`. What does not divide evenly among the staked NFTs (or everything, if none is
+     * staked) stays queued.
      */
     function _distribute(uint256 scaledS, uint256 scaledUSDC) private {
         uint256 total = _totalStaked;
@@ -497,24 +659,56 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
     // Modifiers
     // ------------------------------------------------------------------
 
-    /// @dev Settles `account`'s rewards up to the current accumulators. The only writer of `paid`/`rewards`
-    /// besides claiming and forfeiting.
+    /**
+     * @dev Settles `account`'s unlocked tokens up to the current accumulators, then unlocks its lots
+     * whose period has ended (oldest first; lots are in stake order), crediting everything they
+     * accrued since they were staked. The only writer of `paid`, `unlocked` and `lotHead`, and of
+     * `rewards` besides claiming and forfeiting.
+     */
     modifier updateReward(address account) {
-        Account storage a = _accounts[account];
-        uint256 balance = _tokensOf[account].length;
-        uint256 rS = _rewardPerNFTS;
-        uint256 rUSDC = _rewardPerNFTUSDC;
-        if (balance != 0) {
-            a.rewardsS += balance * (rS - a.paidS);
-            a.rewardsUSDC += balance * (rUSDC - a.paidUSDC);
-        }
-        a.paidS = rS;
-        a.paidUSDC = rUSDC;
+        _updateReward(account);
         _;
     }
 
     modifier onlyRewardSource() {
         if (msg.sender != _rewardSource) revert StakingUnauthorizedRewardSource(msg.sender);
         _;
+    }
+
+    /// @dev Body of {updateReward}.
+    function _updateReward(address account) private {
+        Account storage a = _accounts[account];
+        uint256 rS = _rewardPerNFTS;
+        uint256 rUSDC = _rewardPerNFTUSDC;
+        uint256 unlocked = a.unlocked;
+        uint256 addS = unlocked * (rS - a.paidS);
+        uint256 addUSDC = unlocked * (rUSDC - a.paidUSDC);
+        a.paidS = rS;
+        a.paidUSDC = rUSDC;
+
+        uint32 head = a.lotHead;
+        uint32 tail = a.lotTail;
+        if (head < tail) {
+            mapping(uint256 => Lot) storage lots = _lots[account];
+            uint32 start = head;
+            while (head < tail) {
+                Lot storage lot = lots[head];
+                if (!_isUnlocked(lot.stakedAt)) break;
+                uint256 n = lot.count;
+                addS += n * (rS - lot.startS);
+                addUSDC += n * (rUSDC - lot.startUSDC);
+                unlocked += n;
+                ++head;
+            }
+            if (head != start) {
+                a.lotHead = head;
+                // casting to 'uint32' is safe because it is at most the account's staked NFTs, whose
+                // positions (`TokenStake.index`) are uint32 too.
+                // forge-lint: disable-next-line(unsafe-typecast)
+                a.unlocked = uint32(unlocked);
+            }
+        }
+        if (addS != 0) a.rewardsS += addS;
+        if (addUSDC != 0) a.rewardsUSDC += addUSDC;
     }
 }

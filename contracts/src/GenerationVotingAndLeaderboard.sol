@@ -470,6 +470,7 @@ contract GenerationVotingAndLeaderboard is IGenerationVoting, AccessControl, Ree
 
     /**
      * @notice Sets the only address allowed to fund prize pools (the payment contract). Admin only.
+     * @dev Changing it makes the previous payment contract's S and USDC payments revert.
      *
      * Emits {PaymentContractUpdated}.
      */

@@ -26,8 +26,10 @@ import {IGenerationVoting} from "./interfaces/IGenerationVoting.sol";
  *   balances ({withdrawable}, {withdraw}) so that neither recipient can block a payment.
  *
  * Invariant: for each token, the amounts pushed to staking and voting plus the amounts credited to
- * the dev wallet and the treasury equal the amounts paid, and this contract's balance of the token
- * equals the sum of all {withdrawable} balances (nothing is kept, nothing is created).
+ * the dev wallet and the treasury equal the amounts paid (nothing is kept, nothing is created), so
+ * this contract's balance of the token is at least the sum of all {withdrawable} balances. It can be
+ * more: anyone can transfer USDC, or force S (e.g. with `selfdestruct`), to this contract; such
+ * amounts are not credited to anyone and cannot be withdrawn.
  *
  * Credits are an off-chain-funded allowance (refunds, promotions): {addCredits} by an operator
  * or the admin, one credit per generation. Credit payments are announced with the token
@@ -37,8 +39,16 @@ import {IGenerationVoting} from "./interfaces/IGenerationVoting.sol";
  * other effect; the function is `nonReentrant`). A payer that cannot receive S must send the
  * exact price.
  *
- * IMPORTANT: the staking and voting contracts are trusted: they are set once, at construction,
- * and their `notify`/`fund` functions must not revert for a correct amount (neither is pausable).
+ * IMPORTANT: the staking and voting contracts are trusted. Their addresses are immutable here (set
+ * at construction), and every S or USDC payment calls their `notify`/`fund` functions, so a payment
+ * succeeds only while both accept this contract's calls:
+ * - the staking contract is {Pausable}, but pausing it stops only staking, unstaking and claiming:
+ *   {IBanditKidzStaking-notifyRewardS} / {IBanditKidzStaking-notifyRewardUSDC} keep working;
+ * - the voting contract's `fundPrizePool` / `fundPrizePoolUSDC` are not pausable;
+ * - both accept calls only from one configured address, which their admin can change
+ *   (`staking.setRewardSource`, `voting.setPaymentContract`): if either stops pointing at this
+ *   contract, {payWithS} and {payWithUSDC} revert (nothing is taken) until it is set back or this
+ *   contract is paused. {useCredits} and {withdraw} do not call them and keep working.
  */
 contract SonicAIGenerationPayment is AccessControl, Pausable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;

@@ -32,6 +32,7 @@ contract ClaimGasTest is Fixture {
         mintAndStake(bob, 1);
         mintAndStake(carol, 1);
         mintAndStake(dave, 1);
+        vm.warp(START + MIN_STAKE); // rewards are claimable once the tokens are past the minimum period
 
         _notify(10);
         uint256 after10 = _measuredClaim(carol, alice);

@@ -337,23 +337,32 @@ contract InvariantsTest is Fixture {
         );
     }
 
-    /// @dev 2. Rewards claimed + claimable (+ queued) never exceed what was deposited for stakers.
+    /// @dev 2. Rewards claimed + claimable + locked (+ queued, which holds what was forfeited while
+    /// nothing was staked) never exceed what was deposited for stakers.
     function invariant_stakerRewardsNeverExceedDeposits() public view {
         uint256 claimableS;
         uint256 claimableUSDC;
+        uint256 lockedS;
+        uint256 lockedUSDC;
         for (uint256 i; i < 4; ++i) {
             (uint256 s, uint256 u) = staking.earned(handler.actors(i));
             claimableS += s;
             claimableUSDC += u;
+            (s, u) = staking.pendingRewards(handler.actors(i));
+            lockedS += s;
+            lockedUSDC += u;
         }
         (uint256 qS, uint256 qU) = staking.queuedRewards();
-        assertLe(handler.claimedS() + claimableS + qS / 1e18, handler.stakersS(), "S rewards <= deposits");
-        assertLe(handler.claimedUSDC() + claimableUSDC + qU / 1e18, handler.stakersUSDC(), "USDC rewards <= deposits");
-        // And the contract can always pay every claim.
-        assertGe(address(staking).balance, claimableS, "S solvent");
-        assertGe(usdc.balanceOf(address(staking)), claimableUSDC, "USDC solvent");
-        // Rounding loses at most one wei per account and claim (carried dust stays in the contract).
-        assertLe(handler.stakersS() - (handler.claimedS() + claimableS + qS / 1e18), 4 + 4 * 64, "S dust bounded");
+        uint256 accountedS = handler.claimedS() + claimableS + lockedS + qS / 1e18;
+        uint256 accountedUSDC = handler.claimedUSDC() + claimableUSDC + lockedUSDC + qU / 1e18;
+        assertLe(accountedS, handler.stakersS(), "S rewards <= deposits");
+        assertLe(accountedUSDC, handler.stakersUSDC(), "USDC rewards <= deposits");
+        // And the contract can always pay every claim, and every locked reward once it unlocks.
+        assertGe(address(staking).balance, claimableS + lockedS, "S solvent");
+        assertGe(usdc.balanceOf(address(staking)), claimableUSDC + lockedUSDC, "USDC solvent");
+        // Rounding loses at most two wei per account (claimable and locked are rounded down apart) and
+        // one per claim (carried dust stays in the contract).
+        assertLe(handler.stakersS() - accountedS, 8 + 4 * 64, "S dust bounded");
     }
 
     /// @dev 3. Voting power never exceeds the NFTs staked at the contest start; no NFT counts twice.
