@@ -332,7 +332,7 @@ async def test_a_first_stake_of_six_nfts_has_gas_enough(auto_session: Session) -
     assert len(mine) == 6
     plan = structured(await s.call("stake", {"action": "stake", "token_ids": mine}))["plan"]
     approve, stake = plan["transactions"]
-    assert stake["call"]["function"] == "stakeBatch" and stake["gas"] == 120_000 + 150_000 * 6
+    assert stake["call"]["function"] == "stakeBatch" and stake["gas"] >= 150_000 * 6  # not estimated: no approval yet
     await sign_and_send(s, plan, DEV_KEYS[0])
     assert await chain.call(chain.staking.functions.stakedBalanceOf(me)) == 6
 
@@ -344,8 +344,10 @@ async def test_an_early_unstake_plan_says_what_it_forfeits(auto_session: Session
     await sign_and_send(s, plan, DEV_KEYS[0])
     await s.pay_s("fees for stakers", account=1)  # 25 % of it goes to stakers
     answer = structured(await s.call("stake", {"action": "unstake", "token_ids": [1]}))
-    assert "early: forfeits ~" in answer["summary"] and " S / " in answer["summary"]
+    assert "early: forfeits ~0.75 S / 0 USDC" in answer["summary"]  # 25 % of 3 S, all locked in NFT #1
     assert any(n.startswith("early:") for n in answer["plan"]["notes"])
+    account = structured(await s.call("account", {}))
+    assert account["locked_rewards"]["s"]["amount"] == "0.75" and account["claimable_rewards"]["s"]["amount"] == "0"
 
 
 # -- 9. relay limits ----------------------------------------------------------------------------------------

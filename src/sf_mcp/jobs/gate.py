@@ -42,7 +42,8 @@ class PaymentVerifier(Protocol):
 
 class Reservation(BaseModel):
     job: GenerationRow
-    replay: bool = False
+    replay: bool = False  # this payment had already started this task at the caller's request
+    note: str | None = None  # something the caller should know about how the task was started
 
 
 class PaymentGate:
@@ -79,7 +80,15 @@ class PaymentGate:
         if created:
             return Reservation(job=job)
         if job.wallet == wallet and job.kind == kind and job.prompt == prompt:
-            return Reservation(job=job, replay=True)
+            if job.payment.get("source") != "indexer":
+                return Reservation(job=job, replay=True)
+            # The indexer saw the payment first and queued it with default settings.
+            adopted = await generations.adopt_params(job.task_id, params)
+            if adopted is not None:
+                return Reservation(job=adopted)
+            return Reservation(job=job, note=(
+                "the server saw this payment on chain and had already started the generation with default "
+                "settings, so the size, seed and model given here were not applied; nothing was charged twice"))
         raise PaymentConsumed(
             f"payment: transaction {payment.tx_hash} already paid for task {job.task_id} "
             f"({job.kind}, prompt {job.prompt[:60]!r}); one payment pays for one generation",

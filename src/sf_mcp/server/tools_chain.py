@@ -219,7 +219,7 @@ def register(server: MCPServer) -> None:
             fn = staking.stake(ids[0]) if len(ids) == 1 else staking.stakeBatch(ids)
             # Without the approval mined the node cannot estimate the stake: allow 120k + 150k gas per NFT
             # (a first stake of one NFT uses ~225k).
-            steps.append(Step(fn=fn, contract=STAKING, estimate=approved, gas_fallback=120_000 + 150_000 * len(ids),
+            steps.append(Step(fn=fn, contract=STAKING, estimate=approved, gas_fallback=200_000 + 150_000 * len(ids),
                               summary=f"stake BanditKidz {', '.join(f'#{i}' for i in ids)}"))
             return await _outcome(planner, wallet, steps, f"stake {len(ids)} NFT(s)")
         steps = []
@@ -239,16 +239,20 @@ def register(server: MCPServer) -> None:
         summary = f"unstake {len(ids)} NFT(s)"
         notes: list[str] = []
         if early:
-            s_amount, usdc_amount = await chain.call(staking.earned(me))
-            staked = max(1, int(await chain.call(staking.stakedBalanceOf(me))))
-            lost_s, lost_usdc = int(s_amount) * len(early) // staked, int(usdc_amount) * len(early) // staked
+            # Locked rewards belong to tokens still inside the period; an early unstake forfeits its token's.
+            s_amount, usdc_amount = await chain.call(staking.pendingRewards(me))
+            young = 0
+            for token_id in await chain.call(staking.stakedTokensOf(me)):
+                young += int((await chain.call(staking.stakeInfo(token_id)))[1]) + min_period > now
+            lost_s = int(s_amount) * len(early) // max(1, young)
+            lost_usdc = int(usdc_amount) * len(early) // max(1, young)
             tokens = ", ".join(f"#{i}" for i in early)
             summary += f"; early: forfeits ~{_s(lost_s)} S / {_usdc(lost_usdc)} USDC"
             notes.append(
                 f"early: BanditKidz {tokens} {'is' if len(early) == 1 else 'are'} inside the minimum stake period "
-                f"({min_period} s); unstaking now forfeits ~{_s(lost_s)} S / {_usdc(lost_usdc)} USDC of unclaimed "
-                "rewards (an even share of what your stake earned; they go to the remaining stakers). Claim first "
-                "(stake action \"claim\") or wait to keep them."
+                f"({min_period} s); unstaking now forfeits ~{_s(lost_s)} S / {_usdc(lost_usdc)} USDC of locked "
+                "rewards (an even share of what your young NFTs earned; they go to the remaining stakers). Wait "
+                "until the period ends to keep them."
             )
         return await _outcome(planner, wallet, steps, summary, notes)
 

@@ -74,6 +74,11 @@ class Account(BaseModel):
     )
     current_contest_id: int | None = None
     claimable_rewards: Rewards | None = Field(default=None, description="Staking rewards; claim with stake action 'claim'.")
+    locked_rewards: Rewards | None = Field(
+        default=None,
+        description="Rewards of NFTs still inside the minimum stake period: claimable once it ends, "
+        "forfeited if those NFTs are unstaked before.",
+    )
     pending_prize: Rewards | None = Field(default=None, description="Contest prizes won and not yet withdrawn.")
     stats: UserStats
     chain_id: int | None = None
@@ -197,6 +202,8 @@ async def _chain_figures(chain: Any, wallet: str, answer: Account) -> None:
     answer.voting_power_next_contest = int(await chain.call(staking.stakedBalanceOf(me)))
     answer.current_contest_id = contest
     answer.claimable_rewards = Rewards(s=_amount(earned_s, 18), usdc=_amount(earned_usdc, 6))
+    locked_s, locked_usdc = await chain.call(staking.pendingRewards(me))
+    answer.locked_rewards = Rewards(s=_amount(locked_s, 18), usdc=_amount(locked_usdc, 6))
     answer.pending_prize = Rewards(s=_amount(prize_s, 18), usdc=_amount(prize_usdc, 6))
     answer.stats.leaderboard_points_all_time = int(await chain.call(voting.allTimePoints(me)))
     answer.stats.weekly_points = int(await chain.call(voting.creatorPoints(contest, me)))

@@ -64,7 +64,7 @@ def register(server: MCPServer) -> None:
             preview, mime = await anyio.to_thread.run_sync(make_preview, data, services.settings.preview_max_px)
             content.append(ImageContent(type="image", data=base64.b64encode(preview).decode(), mime_type=mime))
         content.append(_link(result))
-        content.append(TextContent(type="text", text=_summary(result)))
+        content.append(TextContent(type="text", text=_summary(result, reservation.note)))
         return CallToolResult(
             content=content, structured_content=result.model_dump(mode="json"), is_error=result.status != "succeeded"
         )
@@ -93,7 +93,7 @@ def register(server: MCPServer) -> None:
         assert row is not None
         result = GenerationResult.from_row(row, replay=reservation.replay)
         return CallToolResult(
-            content=[_link(result), TextContent(type="text", text=_summary(result))],
+            content=[_link(result), TextContent(type="text", text=_summary(result, reservation.note))],
             structured_content=result.model_dump(mode="json"),
             is_error=result.status in ("failed", "refunded"),
         )
@@ -128,7 +128,7 @@ def _link(result: GenerationResult) -> ResourceLink:
     )
 
 
-def _summary(result: GenerationResult) -> str:
+def _summary(result: GenerationResult, note: str | None = None) -> str:
     if result.status == "succeeded":
         text = f"{result.kind.capitalize()} ready: {result.content_uri} (model {result.model})."
         if result.notice:
@@ -145,4 +145,6 @@ def _summary(result: GenerationResult) -> str:
         text = f"Generation failed: {result.error}.{refund}"
     if result.payment.replay:
         text += " (This payment had already started this task; nothing was charged again.)"
+    if note:
+        text += f" Note: {note}."
     return text

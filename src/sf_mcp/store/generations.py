@@ -250,6 +250,20 @@ class Generations:
             raise NotFound(f"task {task_id} is {job.status}, not a failed job awaiting its refund")
         raise NotFound(f"no task {task_id}")
 
+    async def adopt_params(self, task_id: str, params: dict[str, Any]) -> GenerationRow | None:
+        """Give a job the indexer queued the paying caller's parameters, while no worker has taken it.
+
+        The job then counts as started by that call (a retry of it is a replay). None when it
+        is already running or done.
+        """
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone(
+                "UPDATE ai_generations SET params = ?, payment = json_set(payment, '$.source', 'tool') "
+                "WHERE task_id = ? AND status = 'queued' RETURNING *",
+                (dumps(params), task_id),
+            )
+            return GenerationRow.from_row(row) if row else None
+
     async def record_submission(self, task_id: str, submission: dict[str, Any]) -> None:
         async with self._db.transaction() as tx:
             await tx.execute(

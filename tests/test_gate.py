@@ -1,0 +1,60 @@
+"""The payment gate with a crypto payment the indexer saw before the caller's tool call."""
+
+from __future__ import annotations
+
+import pytest
+
+from sf_mcp.chain.payments import VerifiedPayment
+from sf_mcp.jobs import CryptoPayment, PaymentGate
+from sf_mcp.store import Store
+
+pytestmark = pytest.mark.anyio
+WALLET = "0x" + "cd" * 20
+TX = "0x" + "11" * 32
+KEY = f"crypto:1:{TX}"
+
+
+class _KnownPayment:
+    """Stands in for the chain: this one transaction is a valid payment by WALLET."""
+
+    async def verify_for(self, tx_hash: str, *, wallet: str, kind: str, prompt: str) -> VerifiedPayment:
+        return VerifiedPayment(payment_key=KEY, payer=WALLET, generation_type="image", prompt="a fox",
+                               request_id=7, details={"tx_hash": TX})
+
+
+@pytest.fixture
+async def store(tmp_path):
+    s = await Store.open(tmp_path / "gate.db")
+    yield s
+    await s.close()
+
+
+async def _indexer_job(store: Store):
+    job, created = await store.generations.reserve_keyed(
+        payment_key=KEY, wallet=WALLET, kind="image", prompt="a fox", params={"width": 1024, "height": 1024},
+        payment={"method": "crypto", "tx_hash": TX, "source": "indexer"}, chain_request_id=7,
+    )
+    assert created
+    return job
+
+
+async def test_a_queued_indexer_job_takes_the_callers_parameters(store: Store) -> None:
+    job = await _indexer_job(store)
+    gate = PaymentGate(store, free_daily_quota=0, verifier=_KnownPayment())
+    params = {"width": 512, "height": 256, "seed": 3}
+    first = await gate.reserve(wallet=WALLET, kind="image", prompt="a fox", params=params,
+                               payment=CryptoPayment(method="crypto", tx_hash=TX))
+    assert first.job.task_id == job.task_id and first.job.params == params and not first.replay
+    again = await gate.reserve(wallet=WALLET, kind="image", prompt="a fox", params=params,
+                               payment=CryptoPayment(method="crypto", tx_hash=TX))
+    assert again.job.task_id == job.task_id and again.replay
+
+
+async def test_a_started_indexer_job_says_the_parameters_were_not_applied(store: Store) -> None:
+    job = await _indexer_job(store)
+    assert (await store.generations.claim_next(owner="w", lease_s=60)).task_id == job.task_id
+    gate = PaymentGate(store, free_daily_quota=0, verifier=_KnownPayment())
+    answer = await gate.reserve(wallet=WALLET, kind="image", prompt="a fox", params={"width": 512},
+                                payment=CryptoPayment(method="crypto", tx_hash=TX))
+    assert answer.job.task_id == job.task_id and not answer.replay
+    assert "default settings" in answer.note and answer.job.params["width"] == 1024
