@@ -75,3 +75,16 @@ async def test_two_data_dirs_share_nothing(tmp_path, monkeypatch) -> None:
         await generate(ca, "only in a")
         assert len(await read_json(ca, "generations://recent")) == 1
         assert await read_json(cb, "generations://recent") == []
+
+
+def test_local_renderer_defaults_on_for_dev_chains_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SF_LOCAL_RENDERER", raising=False)
+    rpc = "http://127.0.0.1:8545"
+    assert load_settings(data_dir=tmp_path).local_renderer_enabled  # embedded
+    assert not load_settings(data_dir=tmp_path, rpc_url=rpc).local_renderer_enabled  # no deployment yet
+    (tmp_path / "deployment.json").write_text('{"chain_id": 31337, "dev": true, "contracts": {}}')
+    assert load_settings(data_dir=tmp_path, rpc_url=rpc).local_renderer_enabled  # `sf-mcp deploy --dev`
+    (tmp_path / "deployment.json").write_text('{"chain_id": 146, "dev": false, "contracts": {}}')
+    assert not load_settings(data_dir=tmp_path, rpc_url=rpc).local_renderer_enabled  # a real deployment
+    monkeypatch.setenv("SF_LOCAL_RENDERER", "true")
+    assert load_settings(data_dir=tmp_path, rpc_url=rpc).local_renderer_enabled

@@ -58,3 +58,6 @@ async def test_a_started_indexer_job_says_the_parameters_were_not_applied(store:
                                 payment=CryptoPayment(method="crypto", tx_hash=TX))
     assert answer.job.task_id == job.task_id and not answer.replay
     assert "default settings" in answer.note and answer.job.params["width"] == 1024
+    retry = await gate.reserve(wallet=WALLET, kind="image", prompt="a fox", params={"width": 512},
+                               payment=CryptoPayment(method="crypto", tx_hash=TX))
+    assert retry.replay and retry.note is None  # the caller's own retry is a replay

@@ -8,6 +8,7 @@ under ``SF_DATA_DIR``, the in-process chain and the local renderer.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from decimal import Decimal
@@ -211,8 +212,24 @@ class Settings(BaseSettings):
         return self.rpc_url is None
 
     @property
+    def deployment_path(self) -> Path:
+        """Where ``sf-mcp deploy`` wrote (and ``serve`` reads) the contract addresses."""
+        return self.deployment_file or self.data_dir / "deployment.json"
+
+    @property
+    def dev_chain(self) -> bool:
+        """The embedded chain, or a ``sf-mcp deploy --dev`` deployment (mock tokens, public dev keys)."""
+        if self.embedded:
+            return True
+        try:
+            return bool(json.loads(self.deployment_path.read_text(encoding="utf-8")).get("dev"))
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    @property
     def local_renderer_enabled(self) -> bool:
-        return self.embedded if self.local_renderer is None else self.local_renderer
+        """The offline renderer is the last provider on development chains unless switched off."""
+        return self.dev_chain if self.local_renderer is None else self.local_renderer
 
     @property
     def database_path(self) -> Path:

@@ -41,7 +41,6 @@ from web3.exceptions import (
 
 from sf_mcp.chain.contracts import (
     CORE_CONTRACTS,
-    DEPLOYMENT_FILE,
     NFT,
     PAYMENT,
     STAKING,
@@ -357,7 +356,7 @@ class ChainClient:
 
 
 def deployment_path(settings: Settings) -> Path:
-    return settings.deployment_file or settings.data_dir / DEPLOYMENT_FILE
+    return settings.deployment_path
 
 
 def http_web3(rpc_url: str, *, timeout_s: float = 10.0) -> AsyncWeb3:

@@ -42,8 +42,6 @@ CHAIN_NAMES = {
 }
 DEV_CHAINS = frozenset({ANVIL, EMBEDDED, 1337})
 
-DEPLOYMENT_FILE = "deployment.json"
-
 
 def chain_name(chain_id: int) -> str:
     return CHAIN_NAMES.get(chain_id, f"chain {chain_id}")

@@ -83,10 +83,10 @@ class PaymentGate:
             if job.payment.get("source") != "indexer":
                 return Reservation(job=job, replay=True)
             # The indexer saw the payment first and queued it with default settings.
-            adopted = await generations.adopt_params(job.task_id, params)
-            if adopted is not None:
+            adopted, applied = await generations.adopt_for_caller(job.task_id, params)
+            if applied:
                 return Reservation(job=adopted)
-            return Reservation(job=job, note=(
+            return Reservation(job=adopted, note=(
                 "the server saw this payment on chain and had already started the generation with default "
                 "settings, so the size, seed and model given here were not applied; nothing was charged twice"))
         raise PaymentConsumed(

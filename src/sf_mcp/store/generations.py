@@ -250,19 +250,22 @@ class Generations:
             raise NotFound(f"task {task_id} is {job.status}, not a failed job awaiting its refund")
         raise NotFound(f"no task {task_id}")
 
-    async def adopt_params(self, task_id: str, params: dict[str, Any]) -> GenerationRow | None:
-        """Give a job the indexer queued the paying caller's parameters, while no worker has taken it.
+    async def adopt_for_caller(self, task_id: str, params: dict[str, Any]) -> tuple[GenerationRow, bool]:
+        """Hand a job the indexer queued to the paying caller's tool call; ``(row, params_applied)``.
 
-        The job then counts as started by that call (a retry of it is a replay). None when it
-        is already running or done.
+        The caller's parameters replace the defaults only while no worker has taken the job.
+        Either way the job then counts as started by that call, so a retry of it is a replay.
         """
         async with self._db.transaction() as tx:
             row = await tx.fetchone(
-                "UPDATE ai_generations SET params = ?, payment = json_set(payment, '$.source', 'tool') "
-                "WHERE task_id = ? AND status = 'queued' RETURNING *",
+                "UPDATE ai_generations SET params = CASE WHEN status = 'queued' THEN ? ELSE params END, "
+                "payment = json_set(payment, '$.source', 'tool') WHERE task_id = ? RETURNING *",
                 (dumps(params), task_id),
             )
-            return GenerationRow.from_row(row) if row else None
+            if row is None:
+                raise NotFound(f"no generation task {task_id!r}")
+            job = GenerationRow.from_row(row)
+            return job, job.status == "queued"
 
     async def record_submission(self, task_id: str, submission: dict[str, Any]) -> None:
         async with self._db.transaction() as tx:
