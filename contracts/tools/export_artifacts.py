@@ -33,6 +33,8 @@ CONTRACTS = {
     "GenerationVotingAndLeaderboard": "GenerationVotingAndLeaderboard.sol",
     "MockUSDC": "MockUSDC.sol",
     "BanditKidz": "BanditKidz.sol",
+    # Development/test only: an EIP-1271 contract wallet (tests deploy it on the embedded chain).
+    "MockSmartWallet": "MockSmartWallet.sol",
 }
 
 
