@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import socket
 import subprocess
 import threading
 import warnings
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
+import uvicorn
 from mcp.client import Client
 from mcp_types import ResourceUpdatedNotification
+
+if TYPE_CHECKING:
+    from sf_mcp.server.http import HttpSurface
+    from sf_mcp.server.services import Services
+
+T = TypeVar("T")
 
 
 class UpdateWatcher:
@@ -83,3 +94,72 @@ def wait_until_serving(process: "subprocess.Popen[bytes]", *, timeout: float = 6
     finally:
         deadline.cancel()
     raise AssertionError("sf-mcp serve exited before serving:\n" + "".join(seen)[-3000:])
+
+
+# -- sf-mcp's HTTP app in a thread -----------------------------------------------------------------
+SERVER_ENV = ("HF_TOKEN", "SF_HF_TOKEN", "SF_WALLET", "SF_AGENT_KEY", "SF_RPC_URL", "SF_CONFIG_FILE", "SF_JWT_SECRET",
+              "SF_PUBLIC_URL", "SF_HOST", "SF_PORT", "SF_DEV_TOOLS")
+
+
+class _Uvicorn(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        self.loop = asyncio.get_running_loop()
+        self.ready.set()
+
+    def install_signal_handlers(self) -> None:  # not the main thread
+        pass
+
+
+class ThreadedHttpServer:
+    """The running app: its URL, its surface (metrics, limits), and a way to look at its services."""
+
+    def __init__(self, url: str, surface: HttpSurface, uv: _Uvicorn) -> None:
+        self.url, self.surface, self._uv = url, surface, uv
+
+    def run(self, fn: Callable[[Services], Awaitable[T]]) -> T:
+        """Run ``fn(services)`` on the server's own loop (setup and inspection, as an operator would)."""
+        assert self._uv.loop is not None
+        return asyncio.run_coroutine_threadsafe(fn(self.surface.services()), self._uv.loop).result(timeout=60)
+
+
+@contextmanager
+def http_server_thread(data_dir: Path, **overrides: Any) -> Iterator[ThreadedHttpServer]:
+    """sf-mcp's whole HTTP app on a loopback port, in a thread with its own event loop, as `serve` runs it."""
+    from sf_mcp.config import load_settings
+    from sf_mcp.server.http import build_http_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    saved = {name: os.environ.pop(name) for name in SERVER_ENV if name in os.environ}
+    try:
+        settings = load_settings(data_dir=data_dir, host="127.0.0.1", port=port, **overrides)
+    finally:
+        os.environ.update(saved)
+    app, surface = build_http_app(settings)
+    uv = _Uvicorn(uvicorn.Config(app, log_level="warning", lifespan="on"))
+
+    def serve() -> None:
+        try:
+            asyncio.run(uv.serve(sockets=[sock]))
+        finally:
+            uv.ready.set()  # also when start-up failed, so the caller does not wait in vain
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        uv.ready.wait(timeout=60)
+        if not uv.started or uv.loop is None:
+            raise AssertionError("the HTTP server did not start (see the log above)")
+        yield ThreadedHttpServer(f"http://127.0.0.1:{port}", surface, uv)
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=30)
+        sock.close()

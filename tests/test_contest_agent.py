@@ -10,35 +10,25 @@ per staked NFT.
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
-import socket
 import sys
-import threading
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import Future
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-import uvicorn
 
-from sf_mcp.config import load_settings
-from sf_mcp.server.http import HttpSurface, build_http_app
 from sf_mcp.server.services import Services
+from support import ThreadedHttpServer, http_server_thread
 
 pytestmark = pytest.mark.anyio
-T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[1]
 BPS = 10_000
 STAKERS_BPS, PRIZE_POOL_BPS = 2_500, 1_500
 PRIZE_SHARES_BPS = (5_000, 3_000, 2_000)  # first place also gets what the others' shares leave
 PRECISION = 10**18  # the staking accumulator's scale
-
-_ENV = ("HF_TOKEN", "SF_HF_TOKEN", "SF_WALLET", "SF_AGENT_KEY", "SF_RPC_URL", "SF_CONFIG_FILE", "SF_JWT_SECRET",
-        "SF_PUBLIC_URL", "SF_HOST", "SF_PORT", "SF_DEV_TOOLS")
 
 
 def _load_agent() -> Any:
@@ -50,58 +40,10 @@ def _load_agent() -> Any:
     return module
 
 
-class _Uvicorn(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = threading.Event()
-        self.loop: asyncio.AbstractEventLoop | None = None
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        self.loop = asyncio.get_running_loop()
-        self.ready.set()
-
-
-class Server:
-    def __init__(self, url: str, surface: HttpSurface, uv: _Uvicorn) -> None:
-        self.url, self._surface, self._uv = url, surface, uv
-
-    def run(self, fn: Callable[[Services], Awaitable[T]]) -> T:
-        """Run ``fn(services)`` on the server's loop: the test's own look at the chain."""
-        assert self._uv.loop is not None
-        future: Future[T] = asyncio.run_coroutine_threadsafe(fn(self._surface.services()), self._uv.loop)
-        return future.result(timeout=60)
-
-
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    with pytest.MonkeyPatch.context() as mp:
-        for name in _ENV:
-            mp.delenv(name, raising=False)
-        settings = load_settings(data_dir=tmp_path / "data", host="127.0.0.1", port=port, dev_tools=True,
-                                 indexer_poll_s=0.2)
-    app, surface = build_http_app(settings)
-    uv = _Uvicorn(uvicorn.Config(app, log_level="warning", lifespan="on"))
-
-    def serve() -> None:
-        try:
-            asyncio.run(uv.serve(sockets=[sock]))
-        finally:
-            uv.ready.set()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        uv.ready.wait(timeout=60)
-        assert uv.started and uv.loop is not None, "the HTTP server did not start"
-        yield Server(f"http://127.0.0.1:{port}", surface, uv)
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+def server(tmp_path: Path) -> Iterator[ThreadedHttpServer]:
+    with http_server_thread(tmp_path / "data", dev_tools=True, indexer_poll_s=0.2) as running:
+        yield running
 
 
 async def _events(services: Services) -> dict[str, list[dict[str, Any]]]:
@@ -124,7 +66,7 @@ def _lower(value: Any) -> Any:
     return value
 
 
-async def test_contest_agent_pays_out_what_the_contracts_promise(server: Server, capsys: pytest.CaptureFixture) -> None:
+async def test_contest_agent_pays_out_what_the_contracts_promise(server: ThreadedHttpServer, capsys: pytest.CaptureFixture) -> None:
     agent = _load_agent()
     report = await agent.main(["--url", server.url])
     events = server.run(_events)

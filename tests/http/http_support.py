@@ -7,64 +7,32 @@ may set ``SERVER_SETTINGS = {...}`` to override settings (rate limits, quota).
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import Future
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx2
-import uvicorn
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from sf_mcp.server.http import HttpSurface
-from sf_mcp.server.services import Services
-
-T = TypeVar("T")
-
-_ENV = ("HF_TOKEN", "SF_HF_TOKEN", "SF_WALLET", "SF_AGENT_KEY", "SF_RPC_URL", "SF_CONFIG_FILE", "SF_JWT_SECRET",
-        "SF_PUBLIC_URL", "SF_HOST", "SF_PORT")
-
-
-class _Uvicorn(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = threading.Event()
-        self.loop: asyncio.AbstractEventLoop | None = None
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        self.loop = asyncio.get_running_loop()
-        self.ready.set()
-
-    def install_signal_handlers(self) -> None:  # not the main thread
-        pass
+from support import ThreadedHttpServer
 
 
 class LiveServer:
-    """The running server: its URL, its surface (metrics, limits) and helpers to sign in and connect."""
+    """The running server (see ``support.http_server_thread``) and helpers to sign in and connect."""
 
-    def __init__(self, surface: HttpSurface, uv: _Uvicorn, base_url: str) -> None:
-        self.surface = surface
-        self._uv = uv
-        self.base_url = base_url
-        self.mcp_url = f"{base_url}/mcp"
+    def __init__(self, running: ThreadedHttpServer) -> None:
+        self.surface = running.surface
+        self.run = running.run
+        self.base_url = running.url
+        self.mcp_url = f"{running.url}/mcp"
 
     @property
     def settings(self):
         return self.surface.settings
-
-    def run(self, fn: Callable[[Services], Awaitable[T]]) -> T:
-        """Run ``fn(services)`` on the server's own loop (setup and inspection, like an operator would)."""
-        assert self._uv.loop is not None
-        future: Future[T] = asyncio.run_coroutine_threadsafe(fn(self.surface.services()), self._uv.loop)
-        return future.result(timeout=30)
 
     def http(self, **kwargs: Any) -> httpx2.AsyncClient:
         return httpx2.AsyncClient(base_url=self.base_url, timeout=30, **kwargs)
