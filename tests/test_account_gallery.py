@@ -7,6 +7,8 @@ the embedded chain: stake, pay, generate, vote, then read ``account`` and ``gall
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -219,6 +221,10 @@ async def test_account_and_gallery_on_chain(auto_session: Session) -> None:
     assert [i["task_id"] for i in by_page["items"]] == [mine.task_id]
     assert "other filters" in error_text(await s.call("gallery", {"limit": 3, "cursor": first["next_cursor"]}))
     assert "cursor" in error_text(await s.call("gallery", {"cursor": "not-a-cursor"}))
+    forged = json.loads(base64.urlsafe_b64decode(first["next_cursor"] + "==="))
+    for offset in (10**30, -1):  # a forged page far out of range is refused, not a crash
+        bad = base64.urlsafe_b64encode(json.dumps({**forged, "o": offset}).encode()).decode().rstrip("=")
+        assert "not a cursor this server issued" in error_text(await s.call("gallery", {"limit": 2, "cursor": bad}))
     assert "cursor, page" in error_text(await s.call("gallery", {"cursor": first["next_cursor"], "page": 2, "limit": 2}))
 
     other = structured(await s.call("gallery", {"sort": "top", "search": "whale"}))["items"][0]

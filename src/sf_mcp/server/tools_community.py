@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import time
 from typing import Annotated, Any
 
@@ -225,6 +226,9 @@ def _make_cursor(offset: int, now: float, filters: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+MAX_GALLERY_OFFSET = 1_000_000  # far past any real gallery; keeps a forged cursor out of SQLite's int range
+
+
 def _read_cursor(cursor: str, filters: dict[str, Any]) -> tuple[int, float]:
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
@@ -233,6 +237,6 @@ def _read_cursor(cursor: str, filters: dict[str, Any]) -> tuple[int, float]:
         raise InvalidRequest("cursor: not a cursor this server issued; use next_cursor from a gallery answer") from None
     if fingerprint != _fingerprint(filters):
         raise InvalidRequest("cursor: it belongs to other filters; repeat the first call's filters, or drop the cursor")
-    if offset < 0:
+    if not 0 <= offset <= MAX_GALLERY_OFFSET or not math.isfinite(now):
         raise InvalidRequest("cursor: not a cursor this server issued; use next_cursor from a gallery answer")
     return offset, now
