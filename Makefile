@@ -3,7 +3,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-python contracts bench clean
+.PHONY: install demo test test-python postgres-binaries contracts bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,7 +27,13 @@ tests/inspector/node_modules/.installed: tests/inspector/package-lock.json
 	cd tests/inspector && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test-python: install tests/inspector/node_modules/.installed
+# The tests start their own throwaway PostgreSQL server: they need its binaries (Debian's postgresql package).
+postgres-binaries:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && \
+		  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q postgresql; }
+
+test-python: install tests/inspector/node_modules/.installed postgres-binaries
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install

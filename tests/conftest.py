@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,10 @@ from mcp.client import Client
 
 from sf_mcp.config import Settings, load_settings
 from sf_mcp.server import build_server
+from sf_mcp.store import migrate
+from tests.pg_support import TEMPLATE, PgServer, pg_server
 
+BACKENDS = ["sqlite", "postgresql"]
 MODES = ["auto", "legacy"]  # protocol 2026-07-28, and 2025-06-18/2025-11-25 as assistants speak today
 
 
@@ -41,3 +45,23 @@ def mode(request: pytest.FixtureRequest) -> str:
 async def client(settings: Settings, mode: str) -> AsyncIterator[Client]:
     async with Client(build_server(settings), mode=mode) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgServer]:
+    """One throwaway PostgreSQL server for the session, with a migrated template database."""
+    with pg_server() as server:
+        template = server.create(template=None)
+        asyncio.run(migrate(template))
+        server.rename(template, TEMPLATE)
+        yield server
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database on each backend: a SQLite file, or a database on the test PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    with request.getfixturevalue("pg").database() as url:
+        yield url

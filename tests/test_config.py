@@ -13,7 +13,7 @@ from sf_mcp.errors import ConfigError
 
 def test_embedded_defaults(settings) -> None:
     assert settings.embedded and settings.local_renderer_enabled
-    assert settings.database_path.parent == settings.data_dir
+    assert settings.database == f"sqlite:///{settings.data_dir / 'sf-mcp.db'}"
     assert settings.image_models[0] == "black-forest-labs/FLUX.1-schnell"
 
 

@@ -23,8 +23,8 @@ class _KnownPayment:
 
 
 @pytest.fixture
-async def store(tmp_path):
-    s = await Store.open(tmp_path / "gate.db")
+async def store(db_url):
+    s = await Store.open(db_url)
     yield s
     await s.close()
 

@@ -17,8 +17,8 @@ WALLET = "0x" + "ab" * 20
 
 
 @pytest.fixture
-async def store(tmp_path):
-    s = await Store.open(tmp_path / "jobs.db")
+async def store(db_url):
+    s = await Store.open(db_url)
     yield s
     await s.close()
 

@@ -19,7 +19,7 @@ CREDITS = {"method": "credits"}
 
 
 async def _grant(settings: Settings, wallet: str, amount: int) -> None:
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database)
     try:
         await store.accounts.add_credits(wallet, amount, reason="test grant")
     finally:
@@ -27,7 +27,7 @@ async def _grant(settings: Settings, wallet: str, amount: int) -> None:
 
 
 async def _balance(settings: Settings, wallet: str) -> tuple[int, list[dict]]:
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database)
     try:
         return await store.accounts.credits(wallet), await store.accounts.ledger(wallet, limit=500)
     finally:

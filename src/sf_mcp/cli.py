@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     indexer.add_argument("--rpc-url", help="JSON-RPC URL of anvil or Sonic (as given to serve)")
     indexer.set_defaults(command=_indexer)
 
+    migrate = sub.add_parser("migrate", help="bring the database (SF_DATABASE_URL) to this version's schema")
+    migrate.set_defaults(command=_migrate)
+
     review = sub.add_parser("review", help="list payments that need an operator: failed refunds, payments with no job")
     review.add_argument("--json", action="store_true", help="print JSON instead of a table")
     review.add_argument("--check", action="store_true", help="exit with status 1 when the queue is not empty (cron)")
@@ -103,8 +106,10 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from sf_mcp.server import build_server
     from sf_mcp.server.services import check_settings
+    from sf_mcp.store import check_schema
 
     check_settings(settings)
+    anyio.run(lambda: check_schema(settings.database))  # replicas never start on a half-migrated database
     if args.transport == "stdio":
         anyio.run(build_server(settings).run_stdio_async)
     else:
@@ -194,6 +199,16 @@ def _indexer(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """Apply pending migrations (replicas on PostgreSQL refuse to start until this ran)."""
+    from sf_mcp.store import migrate, redacted_url
+
+    before, after = anyio.run(lambda: migrate(settings.database))
+    where = redacted_url(settings.database)
+    print(f"{where}: at migration {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+    return 0
+
+
 def _review(args: argparse.Namespace, settings: Settings) -> int:
     """Print the review queue from the database (no chain needed); with --check, exit 1 when it is not empty."""
     import json
@@ -202,7 +217,7 @@ def _review(args: argparse.Namespace, settings: Settings) -> int:
     from sf_mcp.store import Store
 
     async def items() -> list:
-        store = await Store.open(settings.database_path)
+        store = await Store.open(settings.database)
         try:
             return await store.review.items()
         finally:

@@ -61,7 +61,8 @@ class Settings(BaseSettings):
         description="Holds the database, content and deployment files.",
     )
     database_url: str | None = Field(
-        default=None, description="sqlite:///path (default: sf-mcp.db in the data dir)."
+        default=None,
+        description="sqlite:///path or postgresql://user:password@host/db (default: sf-mcp.db in the data dir).",
     )
 
     # -- who is calling (stdio) ---------------------------------------------
@@ -232,12 +233,15 @@ class Settings(BaseSettings):
         return self.dev_chain if self.local_renderer is None else self.local_renderer
 
     @property
-    def database_path(self) -> Path:
+    def database(self) -> str:
+        """The database URL: SF_DATABASE_URL, or the data dir's SQLite file."""
         if self.database_url:
-            if not self.database_url.startswith("sqlite:///"):
-                raise ConfigError(f"SF_DATABASE_URL {self.database_url!r}: only sqlite:///path is supported")
-            return Path(self.database_url.removeprefix("sqlite:///"))
-        return self.data_dir / "sf-mcp.db"
+            scheme = self.database_url.split(":", 1)[0].split("+", 1)[0]
+            if scheme not in ("sqlite", "postgresql", "postgres"):
+                raise ConfigError("SF_DATABASE_URL: use sqlite:///path or postgresql://user:password@host/db, "
+                                  f"not a {scheme!r} URL")
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'sf-mcp.db'}"
 
     @property
     def content_dir(self) -> Path:

@@ -179,7 +179,7 @@ async def run_indexer(settings: Settings) -> dict[str, Any]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     chain = await open_chain(settings)
     try:
-        store = await Store.open(settings.database_path)
+        store = await Store.open(settings.database)
     except BaseException:
         await chain.close()
         raise

@@ -58,7 +58,7 @@ async def open_services(
     providers = build_provider_chain(settings)  # configuration errors surface before anything is opened
     content = build_content_store(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database)
     runner = JobRunner(
         store,
         providers,

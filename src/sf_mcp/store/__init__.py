@@ -1,8 +1,8 @@
 """Persistence: the only package that speaks SQL.
 
-``Store`` opens the database, applies migrations and hands out one query object
-per concern. Callers depend on these methods, never on SQL, so a Postgres
-backend can follow behind the same names.
+``Store`` opens the database (SQLite or PostgreSQL, see :mod:`sf_mcp.store.db`),
+applies or checks its migrations and hands out one query object per concern.
+Callers depend on these methods, never on SQL or on the dialect.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from pathlib import Path
 
 from sf_mcp.store.accounts import Accounts
 from sf_mcp.store.chain import AppliedBatch, ChainEvent, ChainStore, Cursor, JobFromPayment
-from sf_mcp.store.db import Database
+from sf_mcp.store import migrations
+from sf_mcp.store.db import Database, redacted
 from sf_mcp.store.gallery import CreatorStats, Gallery, GalleryEntry, GalleryPage
 from sf_mcp.store.generations import GenerationRow, Generations, utc_day
 from sf_mcp.store.review import ReviewItem, ReviewQueue
@@ -34,8 +35,22 @@ __all__ = [
     "ReviewQueue",
     "Sessions",
     "Store",
+    "check_schema",
+    "migrate",
+    "redacted_url",
     "utc_day",
 ]
+
+redacted_url = redacted
+
+
+async def migrate(url: str | Path) -> tuple[str | None, str]:
+    """Upgrade the database to the newest migration; ``(revision before, revision after)``."""
+    db = await Database.connect(url)
+    try:
+        return await migrations.current(db), await migrations.upgrade(db)
+    finally:
+        await db.close()
 
 
 class Store:
@@ -51,8 +66,13 @@ class Store:
         self.review = ReviewQueue(db)
 
     @classmethod
-    async def open(cls, path: Path) -> "Store":
-        return cls(await Database.open(path))
+    async def open(cls, url: str | Path, *, migrate: bool | None = None) -> "Store":
+        """Open a SQLite file (a path or ``sqlite:///``) or a ``postgresql://`` database.
+
+        ``migrate`` None: a SQLite file is upgraded in place; a PostgreSQL database must already be
+        current (``sf-mcp migrate``), else :class:`~sf_mcp.errors.ConfigError` says so.
+        """
+        return cls(await Database.open(url, migrate=migrate))
 
     async def ping(self) -> None:
         """Raise if the database cannot answer a query (for readiness checks)."""
@@ -60,3 +80,13 @@ class Store:
 
     async def close(self) -> None:
         await self.db.close()
+
+
+async def check_schema(url: str | Path) -> None:
+    """Raise ConfigError when a PostgreSQL database has pending migrations (a SQLite file upgrades on open)."""
+    db = await Database.connect(url)
+    try:
+        if db.postgres:
+            await migrations.require_current(db, redacted(url))
+    finally:
+        await db.close()

@@ -22,10 +22,10 @@ class Accounts:
             await ensure_user(tx, wallet, now=now, seen=False)
             await tx.execute(
                 "INSERT INTO user_credits (wallet, balance, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (wallet) DO UPDATE SET balance = balance + excluded.balance, updated_at = excluded.updated_at",
+                "ON CONFLICT (wallet) DO UPDATE SET balance = user_credits.balance + excluded.balance, updated_at = excluded.updated_at",
                 (wallet, amount, now),
             )
-            await tx.insert(
+            await tx.execute(
                 "INSERT INTO credit_ledger (wallet, delta, reason, created_at) VALUES (?, ?, ?, ?)",
                 (wallet, amount, reason, now),
             )

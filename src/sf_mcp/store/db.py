@@ -1,146 +1,213 @@
-"""The SQLite connection, its transactions and the migrations applied at start-up.
+"""The database behind the store: SQLite (embedded default) or PostgreSQL, through SQLAlchemy 2 Core (async).
 
-One aiosqlite connection per process, guarded by a lock: a coroutine that opens
-a transaction holds the connection until it commits, so concurrent tool calls
-never see each other's half-written rows. Several processes (``serve`` and a
-standalone ``indexer``) share the file through WAL mode and a busy timeout.
+The query classes of this package write their statements once, with ``?`` placeholders;
+this module binds them as SQLAlchemy ``text()`` parameters for either dialect and hands
+out the few expressions the two dialects spell differently (JSON access, ``GREATEST``).
 
-Callers never see SQL or this module's connection: they use the query classes
-in this package, so a Postgres backend can replace this file without touching them.
+SQLite: one connection per process, guarded by a lock, and ``BEGIN IMMEDIATE`` so a
+transaction holds the write lock from its first statement (several processes share the
+file through WAL mode and a busy timeout). PostgreSQL: a connection pool; a transaction
+runs at READ COMMITTED, so statements that decide on what they read take row locks
+(``FOR UPDATE [SKIP LOCKED]``) or a transaction-scoped advisory lock (:meth:`Transaction.lock`).
+
+Schema changes are Alembic revisions (``migrations/``). A SQLite file is upgraded when it is
+opened, as before; a PostgreSQL database shared by replicas is upgraded by ``sf-mcp migrate``
+only, and opening one with pending revisions fails with that advice.
 """
 
 from __future__ import annotations
 
-import importlib.resources
 import json
 import re
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import anyio
+from sqlalchemy import TextClause, text
+from sqlalchemy.engine import CursorResult, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from sf_mcp.errors import ConfigError
+from sf_mcp.store import migrations
 
 Row = dict[str, Any]
 
 
-class Database:
-    """A lock-guarded aiosqlite connection with explicit transactions."""
+def engine_url(url: str | Path) -> str:
+    """The SQLAlchemy URL (with its async driver) for a path or a ``sqlite:///`` / ``postgresql://`` URL."""
+    if isinstance(url, Path):
+        return f"sqlite+aiosqlite:///{url}"
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise ConfigError(f"SF_DATABASE_URL: {backend!r} is not supported; use sqlite:///path or postgresql://...")
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+
+def redacted(url: str | Path) -> str:
+    """The URL without its password, for messages and logs."""
+    return str(url) if isinstance(url, Path) else make_url(str(url)).render_as_string(hide_password=True)
+
+
+class Database:
+    """An async SQLAlchemy engine with explicit transactions, over SQLite or PostgreSQL."""
+
+    def __init__(self, engine: AsyncEngine, conn: AsyncConnection | None = None) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name  # "sqlite" | "postgresql"
+        self._conn = conn  # SQLite: the one connection of this process
         self._lock = anyio.Lock()
 
+    @property
+    def postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
     @classmethod
-    async def open(cls, path: Path) -> "Database":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(path, isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA busy_timeout=10000")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        db = cls(conn)
-        await db._migrate()
+    async def open(cls, url: str | Path, *, migrate: bool | None = None) -> "Database":
+        """Connect; ``migrate`` None upgrades a SQLite file and checks that a PostgreSQL database is current."""
+        db = await cls.connect(url)
+        try:
+            if migrate if migrate is not None else not db.postgres:
+                await migrations.upgrade(db)
+            else:
+                await migrations.require_current(db, redacted(url))
+        except BaseException:
+            await db.close()
+            raise
+        return db
+
+    @classmethod
+    async def connect(cls, url: str | Path) -> "Database":
+        """Connect without looking at the schema (``sf-mcp migrate``, readiness checks)."""
+        target = engine_url(url)
+        if target.startswith("sqlite"):
+            path = Path(make_url(target).database or "")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            engine = create_async_engine(target, isolation_level="AUTOCOMMIT")
+            conn = await engine.connect()
+            for pragma in ("journal_mode=WAL", "busy_timeout=10000", "foreign_keys=ON", "synchronous=NORMAL"):
+                await conn.exec_driver_sql(f"PRAGMA {pragma}")
+            db = cls(engine, conn)
+        else:
+            engine = create_async_engine(target, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            db = cls(engine)
         return db
 
     async def close(self) -> None:
-        await self._conn.close()
+        if self._conn is not None:
+            await self._conn.close()
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def connection(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
+        """A connection inside one transaction (SQLite: ``BEGIN IMMEDIATE`` when ``write``)."""
+        if self._conn is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._lock:
+            conn = self._conn
+            if not write:
+                yield conn
+                return
+            with anyio.CancelScope(shield=True):
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await conn.exec_driver_sql("ROLLBACK")
+                raise
+            else:
+                with anyio.CancelScope(shield=True):
+                    await conn.exec_driver_sql("COMMIT")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator["Transaction"]:
-        """Run statements atomically; ``BEGIN IMMEDIATE`` takes the write lock up front."""
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield Transaction(self._conn)
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
-            else:
-                await self._conn.execute("COMMIT")
+        """Run statements atomically: all of them commit, or none (an exception rolls back)."""
+        async with self.connection(write=True) as conn:
+            yield Transaction(conn, self.dialect)
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        async with self._lock:
-            async with self._conn.execute(sql, tuple(params)) as cur:
-                row = await cur.fetchone()
-        return dict(row) if row is not None else None
+        async with self.connection(write=False) as conn:
+            row = (await _run(conn, sql, params)).first()
+        return dict(row._mapping) if row is not None else None
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        async with self._lock:
-            async with self._conn.execute(sql, tuple(params)) as cur:
-                rows = await cur.fetchall()
-        return [dict(r) for r in rows]
+        async with self.connection(write=False) as conn:
+            rows = (await _run(conn, sql, params)).all()
+        return [dict(r._mapping) for r in rows]
 
-    async def _migrate(self) -> None:
-        await self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
-        )
-        async with self._conn.execute("SELECT version FROM schema_migrations") as cur:
-            applied = {r[0] for r in await cur.fetchall()}
-        for version, name, sql in _migrations():
-            if version in applied:
-                continue
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                # A second process may have applied it while we waited for the lock.
-                async with self._conn.execute(
-                    "SELECT 1 FROM schema_migrations WHERE version = ?", (version,)
-                ) as cur:
-                    if await cur.fetchone():
-                        await self._conn.execute("ROLLBACK")
-                        continue
-                for statement in _split_sql(sql):
-                    await self._conn.execute(statement)
-                await self._conn.execute(
-                    "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (version, name)
-                )
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
-            await self._conn.execute("COMMIT")
+    # -- the few expressions the dialects spell differently -------------------
+    def json_text(self, column: str, key: str) -> str:
+        """A top-level JSON member of a TEXT column, as text (SQLite: its JSON type)."""
+        return f"({column}::jsonb ->> '{key}')" if self.postgres else f"json_extract({column}, '$.{key}')"
+
+    def json_num(self, column: str, key: str) -> str:
+        """A top-level numeric JSON member of a TEXT column, as a number (for sums and comparisons)."""
+        return f"({column}::jsonb ->> '{key}')::numeric" if self.postgres else f"json_extract({column}, '$.{key}')"
+
+    def greatest(self, a: str, b: str) -> str:
+        return f"GREATEST({a}, {b})" if self.postgres else f"MAX({a}, {b})"
+
+    def contains_ci(self, column: str) -> str:
+        """``column`` contains the bound text, case-insensitively (no LIKE wildcards)."""
+        return f"strpos(lower({column}), lower(?)) > 0" if self.postgres else f"instr(lower({column}), lower(?)) > 0"
 
 
 class Transaction:
     """Statements inside one open transaction."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: AsyncConnection, dialect: str) -> None:
         self._conn = conn
+        self.postgres = dialect == "postgresql"
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run a statement and return the number of rows it changed."""
-        async with self._conn.execute(sql, tuple(params)) as cur:
-            return cur.rowcount
-
-    async def insert(self, sql: str, params: Iterable[Any] = ()) -> int:
-        """Run an INSERT and return the new row id."""
-        async with self._conn.execute(sql, tuple(params)) as cur:
-            return int(cur.lastrowid or 0)
+        result = await _run(self._conn, sql, params)
+        return int(result.rowcount)
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        async with self._conn.execute(sql, tuple(params)) as cur:
-            row = await cur.fetchone()
-        return dict(row) if row is not None else None
+        row = (await _run(self._conn, sql, params)).first()
+        return dict(row._mapping) if row is not None else None
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        async with self._conn.execute(sql, tuple(params)) as cur:
-            return [dict(r) for r in await cur.fetchall()]
+        rows = (await _run(self._conn, sql, params)).all()
+        return [dict(r._mapping) for r in rows]
+
+    async def lock(self, name: str) -> None:
+        """Serialize transactions that decide on what they read about ``name`` (held until commit).
+
+        SQLite needs nothing: ``BEGIN IMMEDIATE`` already admits one writer at a time.
+        """
+        if self.postgres:
+            await _run(self._conn, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (name,))
 
 
-def _migrations() -> list[tuple[int, str, str]]:
-    folder = importlib.resources.files("sf_mcp.store") / "migrations"
-    found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            version = int(entry.name.split("_", 1)[0])
-            found.append((version, entry.name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+async def _run(conn: AsyncConnection, sql: str, params: Iterable[Any]) -> CursorResult[Any]:
+    """One statement, never cut off by a cancellation: an interrupted driver call would ruin the connection
+    (SQLite's is the process's only one); the caller's cancellation lands right after it."""
+    with anyio.CancelScope(shield=True):
+        return await conn.execute(_text(sql), _bind(params))
 
 
-def _split_sql(script: str) -> list[str]:
-    lines = [re.sub(r"--.*$", "", line) for line in script.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+_LITERAL_OR_MARK = re.compile(r"'(?:[^']|'')*'|\?")
+
+
+@lru_cache(maxsize=1024)
+def _text(sql: str) -> TextClause:
+    """``?`` placeholders (outside string literals) as SQLAlchemy bind parameters ``:p0, :p1, ...``."""
+    counter = iter(range(10_000))
+    return text(_LITERAL_OR_MARK.sub(lambda m: m.group(0) if m.group(0) != "?" else f":p{next(counter)}", sql))
+
+
+def _bind(params: Iterable[Any]) -> dict[str, Any]:
+    return {f"p{i}": value for i, value in enumerate(params)}
 
 
 def dumps(value: Any) -> str:

@@ -34,20 +34,21 @@ TRENDING_OFFSET_H = 2.0  # keeps a brand-new generation's score finite and damps
 TRENDING_GRAVITY = 1.5  # how fast a vote loses weight with age
 
 # Votes per payment key on one chain: VoteCast.generationId -> GenerationRequested.requestId -> the job's key.
-_VOTES_CTE = """
+def _votes_cte(db: Database) -> str:
+    return f"""
 WITH requests AS (
-    SELECT payment_key,
-           json_extract(args, '$.requestId') AS gid
+    SELECT payment_key, {db.json_text('args', 'requestId')} AS gid
     FROM blockchain_transactions WHERE chain_id = ? AND event = 'GenerationRequested'
 ), tallies AS (
-    SELECT json_extract(args, '$.generationId') AS gid, COUNT(*) AS votes,
-           SUM(json_extract(args, '$.weight')) AS points
-    FROM blockchain_transactions WHERE chain_id = ? AND event = 'VoteCast' GROUP BY gid
+    SELECT {db.json_text('args', 'generationId')} AS gid, COUNT(*) AS votes,
+           SUM({db.json_num('args', 'weight')}) AS points
+    FROM blockchain_transactions WHERE chain_id = ? AND event = 'VoteCast' GROUP BY 1
 ), voted AS (
     SELECT requests.payment_key, tallies.votes, tallies.points
     FROM requests JOIN tallies ON tallies.gid = requests.gid
 )
 """
+
 
 _ORDER = {
     "newest": "g.created_at DESC, g.task_id DESC",
@@ -107,7 +108,7 @@ class Gallery:
         """
         now = time.time() if now is None else now
         chain = chain_id if chain_id is not None else -1
-        # sqlite3 binds positionally here (Database takes a sequence): keep each list in the SQL's order.
+        # Placeholders bind positionally: keep each list in the SQL's order.
         where, args = ["g.status = 'succeeded'", "g.created_at <= ?"], [now]
         if timeframe == "today":
             where.append("g.created_at >= ?")
@@ -119,17 +120,19 @@ class Gallery:
             where.append("g.kind = ?")
             args.append(kind)
         if search:
-            where.append("instr(lower(g.prompt), lower(?)) > 0")
+            where.append(self._db.contains_ci("g.prompt"))
             args.append(search)
         if staked_only:
             where.append("g.wallet IN (SELECT wallet FROM nft_stakes WHERE chain_id = ? AND unstaked_at IS NULL)")
             args.append(chain)
         body = " FROM ai_generations g LEFT JOIN voted v ON v.payment_key = g.payment_key WHERE " + " AND ".join(where)
-        counted = await self._db.fetchone(_VOTES_CTE + "SELECT COUNT(*) AS n" + body, [chain, chain, *args])
+        votes_cte = _votes_cte(self._db)
+        age = self._db.greatest("CAST(? AS FLOAT) - g.created_at", "0")
+        counted = await self._db.fetchone(votes_cte + "SELECT COUNT(*) AS n" + body, [chain, chain, *args])
         rows = await self._db.fetchall(
-            _VOTES_CTE
+            votes_cte
             + "SELECT g.*, COALESCE(v.votes, 0) AS votes, COALESCE(v.points, 0) AS points, "
-            "COALESCE(v.votes, 0) / pow(MAX(? - g.created_at, 0) / 3600.0 + ?, ?) AS trending"
+            f"COALESCE(v.votes, 0) / pow({age} / 3600.0 + CAST(? AS FLOAT), CAST(? AS FLOAT)) AS trending"
             + body + f" ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?",
             [chain, chain, now, TRENDING_OFFSET_H, TRENDING_GRAVITY, *args, limit, offset],
         )
@@ -142,14 +145,15 @@ class Gallery:
     async def creator_stats(self, wallet: str, *, chain_id: int | None) -> CreatorStats:
         """What the seed's profile shows: generations created and the votes they received."""
         made = await self._db.fetchone(
-            "SELECT COUNT(*) AS n, SUM(kind = 'image') AS images, SUM(kind = 'video') AS videos "
+            "SELECT COUNT(*) AS n, SUM(CASE WHEN kind = 'image' THEN 1 ELSE 0 END) AS images, "
+            "SUM(CASE WHEN kind = 'video' THEN 1 ELSE 0 END) AS videos "
             "FROM ai_generations WHERE wallet = ? AND status = 'succeeded'",
             (wallet,),
         )
         received = await self._db.fetchone(
-            "SELECT COUNT(*) AS n, COALESCE(SUM(json_extract(args, '$.weight')), 0) AS points "
+            f"SELECT COUNT(*) AS n, COALESCE(SUM({self._db.json_num('args', 'weight')}), 0) AS points "
             "FROM blockchain_transactions WHERE chain_id = ? AND event = 'VoteCast' "
-            "AND json_extract(args, '$.creator') = ?",
+            f"AND {self._db.json_text('args', 'creator')} = ?",
             (chain_id if chain_id is not None else -1, wallet),
         )
         return CreatorStats(

@@ -114,10 +114,11 @@ class Generations:
                     "add credits or pay with crypto"
                 )
             task_id = _new_task_id()
-            entry = await tx.insert(
-                "INSERT INTO credit_ledger (wallet, delta, reason, task_id, created_at) VALUES (?, ?, 'generation', ?, ?)",
+            entry = (await tx.fetchone(
+                "INSERT INTO credit_ledger (wallet, delta, reason, task_id, created_at) VALUES (?, ?, 'generation', ?, ?) "
+                "RETURNING entry_id",
                 (wallet, -cost, task_id, time.time()),
-            )
+            ))["entry_id"]
             payment = {"method": "credits", "credits": cost, "ledger_entry": entry}
             return await _insert(tx, task_id, wallet, kind, prompt, params, "credits", f"credits:{entry}", payment)
 
@@ -144,12 +145,17 @@ class Generations:
 
     # -- leases ---------------------------------------------------------------
     async def claim_next(self, *, owner: str, lease_s: float) -> GenerationRow | None:
-        """Take the oldest queued job, or a running one whose lease expired (its worker died)."""
+        """Take the oldest queued job, or a running one whose lease expired (its worker died).
+
+        PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets workers on every replica claim at once, each a different
+        row; SQLite: ``BEGIN IMMEDIATE`` admits one claimer at a time.
+        """
         now = time.time()
         async with self._db.transaction() as tx:
             row = await tx.fetchone(
                 "SELECT task_id FROM ai_generations WHERE status = 'queued' "
-                "OR (status = 'running' AND lease_expires_at < ?) ORDER BY created_at LIMIT 1",
+                "OR (status = 'running' AND lease_expires_at < ?) ORDER BY created_at LIMIT 1"
+                + (" FOR UPDATE SKIP LOCKED" if tx.postgres else ""),
                 (now,),
             )
             if row is None:
@@ -216,8 +222,9 @@ class Generations:
             row = await tx.fetchone(
                 "UPDATE ai_generations SET status = 'failed', error = ?, attempts = ?, finished_at = ?, "
                 "lease_owner = NULL, lease_expires_at = NULL "
-                "WHERE task_id = ? AND status IN ('queued', 'running') AND (? IS NULL OR lease_owner = ?) RETURNING *",
-                (error, dumps(attempts), time.time(), task_id, owner, owner),
+                "WHERE task_id = ? AND status IN ('queued', 'running')"
+                + ("" if owner is None else " AND lease_owner = ?") + " RETURNING *",
+                (error, dumps(attempts), time.time(), task_id, *(() if owner is None else (owner,))),
             )
             if row is None:
                 return None
@@ -257,9 +264,11 @@ class Generations:
         Either way the job then counts as started by that call, so a retry of it is a replay.
         """
         async with self._db.transaction() as tx:
+            tagged = "(payment::jsonb || '{\"source\": \"tool\"}')::text" if tx.postgres else \
+                "json_set(payment, '$.source', 'tool')"
             row = await tx.fetchone(
                 "UPDATE ai_generations SET params = CASE WHEN status = 'queued' THEN ? ELSE params END, "
-                "payment = json_set(payment, '$.source', 'tool') WHERE task_id = ? RETURNING *",
+                f"payment = {tagged} WHERE task_id = ? RETURNING *",
                 (dumps(params), task_id),
             )
             if row is None:
@@ -325,14 +334,36 @@ async def _insert(
     *,
     chain_request_id: int | None = None,
 ) -> GenerationRow:
+    row = await _try_insert(tx, task_id, wallet, kind, prompt, params, method, payment_key, payment,
+                            chain_request_id=chain_request_id)
+    if row is None:
+        raise ValueError(f"payment key {payment_key!r} is already used")  # a key made from a fresh id: never
+    return row
+
+
+async def _try_insert(
+    tx: Transaction,
+    task_id: str,
+    wallet: str,
+    kind: str,
+    prompt: str,
+    params: dict[str, Any],
+    method: str,
+    payment_key: str,
+    payment: dict[str, Any],
+    *,
+    chain_request_id: int | None = None,
+) -> GenerationRow | None:
+    """Insert a queued job; None when its payment key is taken (by a transaction that committed meanwhile)."""
     now = time.time()
     await ensure_user(tx, wallet, now=now)
     row = await tx.fetchone(
         "INSERT INTO ai_generations (task_id, wallet, kind, prompt, params, status, payment_method, payment_key, "
-        "payment, created_at, chain_request_id) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING *",
+        "payment, created_at, chain_request_id) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) "
+        "ON CONFLICT (payment_key) DO NOTHING RETURNING *",
         (task_id, wallet, kind, prompt, dumps(params), method, payment_key, dumps(payment), now, chain_request_id),
     )
-    return GenerationRow.from_row(row)
+    return GenerationRow.from_row(row) if row is not None else None
 
 
 async def get_or_insert_keyed(
@@ -353,10 +384,13 @@ async def get_or_insert_keyed(
     existing = await tx.fetchone("SELECT * FROM ai_generations WHERE payment_key = ?", (payment_key,))
     if existing:
         return GenerationRow.from_row(existing), False
-    row = await _insert(
+    row = await _try_insert(
         tx, _new_task_id(), wallet, kind, prompt, params, payment["method"], payment_key, payment,
         chain_request_id=chain_request_id,
     )
+    if row is None:  # PostgreSQL: another replica's transaction inserted it meanwhile (it waited for that commit)
+        existing = await tx.fetchone("SELECT * FROM ai_generations WHERE payment_key = ?", (payment_key,))
+        return GenerationRow.from_row(existing), False
     return row, True
 
 
@@ -367,10 +401,11 @@ async def _refund_offchain(tx: Transaction, job: GenerationRow) -> dict[str, Any
         await tx.execute(
             "UPDATE user_credits SET balance = balance + ?, updated_at = ? WHERE wallet = ?", (credits, now, job.wallet)
         )
-        entry = await tx.insert(
-            "INSERT INTO credit_ledger (wallet, delta, reason, task_id, created_at) VALUES (?, ?, 'refund', ?, ?)",
+        entry = (await tx.fetchone(
+            "INSERT INTO credit_ledger (wallet, delta, reason, task_id, created_at) VALUES (?, ?, 'refund', ?, ?) "
+            "RETURNING entry_id",
             (job.wallet, credits, job.task_id, now),
-        )
+        ))["entry_id"]
         return {"method": "credits", "credits": credits, "ledger_entry": entry}
     if job.payment_method == "free":
         await tx.execute(

@@ -19,7 +19,7 @@ class Sessions:
         """Store a fresh nonce for ``wallet``; expired ones are pruned on the way."""
         async with self._db.transaction() as tx:
             await tx.execute("DELETE FROM auth_nonces WHERE expires_at < ?", (created_at - 3600,))
-            await tx.insert(
+            await tx.execute(
                 "INSERT INTO auth_nonces (nonce, wallet, created_at, expires_at) VALUES (?, ?, ?, ?)",
                 (nonce, wallet, created_at, expires_at),
             )
@@ -39,7 +39,7 @@ class Sessions:
     async def create(self, *, session_id: str, wallet: str, created_at: float, expires_at: float) -> None:
         async with self._db.transaction() as tx:
             await ensure_user(tx, wallet, now=created_at)
-            await tx.insert(
+            await tx.execute(
                 "INSERT INTO user_sessions (session_id, wallet, created_at, expires_at) VALUES (?, ?, ?, ?)",
                 (session_id, wallet, created_at, expires_at),
             )

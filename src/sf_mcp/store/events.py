@@ -1,0 +1,237 @@
+"""Indexed contract events and the indexer's cursor.
+
+Events are stored once per ``(chain_id, tx_hash, log_index)``. A batch of events,
+the jobs their payments create and the new cursor are written in one
+transaction, so a crash between them cannot lose a paid job or index an event
+twice (whichever replica leads the indexer).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from pydantic import BaseModel, model_validator
+
+from sf_mcp.store.db import Database, Transaction, dumps
+from sf_mcp.store.generations import GenerationRow, get_or_insert_keyed
+
+CHECKPOINTS_KEPT = 256
+
+
+def crypto_payment_key(chain_id: int, tx_hash: str, ordinal: int = 0) -> str:
+    """The one key of an on-chain payment: ``crypto:{chain_id}:{tx_hash}`` (re-exported by ``chain.payments``).
+
+    Keyed by transaction, not by log index, so a transaction re-mined in another block after a
+    reorg (same hash, new log index) is still the same payment. ``ordinal`` numbers the
+    ``GenerationRequested`` events of our contract within one transaction (a contract wallet
+    may pay twice in one transaction): the first has the plain key, the n-th further one ``#n``.
+    """
+    key = f"crypto:{int(chain_id)}:{tx_hash.lower()}"
+    return key if ordinal == 0 else f"{key}#{ordinal}"
+
+
+class ChainEvent(BaseModel):
+    """One decoded contract event."""
+
+    chain_id: int
+    tx_hash: str
+    log_index: int
+    block_number: int
+    block_hash: str
+    contract: str
+    event: str
+    args: dict[str, Any]
+    payment_key: str | None = None  # GenerationRequested only: the key of the job it pays for
+
+    @model_validator(mode="after")
+    def _default_payment_key(self) -> "ChainEvent":
+        if self.event == "GenerationRequested" and self.payment_key is None:
+            self.payment_key = crypto_payment_key(self.chain_id, self.tx_hash)
+        return self
+
+
+class Cursor(BaseModel):
+    chain_id: int
+    block_number: int
+    block_hash: str
+
+
+class JobFromPayment(BaseModel):
+    """A job the indexer creates for a GenerationRequested event (same key as the tool path)."""
+
+    payment_key: str
+    wallet: str
+    kind: str
+    prompt: str
+    params: dict[str, Any]
+    payment: dict[str, Any]
+    chain_request_id: int
+
+
+class AppliedBatch(BaseModel):
+    events: list[ChainEvent] = []  # newly stored (not seen before)
+    jobs: list[GenerationRow] = []  # jobs created by this batch
+    joined: list[GenerationRow] = []  # jobs a tool call had already made for these payments
+
+
+class IndexedEvents:
+    """The indexer's writes (events, their jobs, the cursor) and the reads built on indexed events."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- the cursor -----------------------------------------------------------
+    async def cursor(self, chain_id: int) -> Cursor | None:
+        row = await self._db.fetchone("SELECT * FROM indexer_cursor WHERE chain_id = ?", (chain_id,))
+        return Cursor(chain_id=chain_id, block_number=row["block_number"], block_hash=row["block_hash"]) if row else None
+
+    async def checkpoints(self, chain_id: int) -> list[Cursor]:
+        """Recent checkpoints, newest first."""
+        rows = await self._db.fetchall(
+            "SELECT block_number, block_hash FROM indexer_checkpoints WHERE chain_id = ? ORDER BY block_number DESC",
+            (chain_id,),
+        )
+        return [Cursor(chain_id=chain_id, block_number=r["block_number"], block_hash=r["block_hash"]) for r in rows]
+
+    async def apply(
+        self, chain_id: int, *, events: list[ChainEvent], jobs: list[JobFromPayment], block_number: int,
+        block_hash: str,
+    ) -> AppliedBatch:
+        """Store events (idempotently), create their jobs and move the cursor, all in one transaction."""
+        now = time.time()
+        out = AppliedBatch()
+        async with self._db.transaction() as tx:
+            for ev in events:
+                changed = await tx.execute(
+                    "INSERT INTO blockchain_transactions (chain_id, tx_hash, log_index, block_number, block_hash, "
+                    "contract, event, args, created_at, payment_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    (ev.chain_id, ev.tx_hash, ev.log_index, ev.block_number, ev.block_hash, ev.contract, ev.event,
+                     dumps(ev.args), now, ev.payment_key),
+                )
+                if changed:
+                    out.events.append(ev)
+                    await apply_stake(tx, ev)
+            for job in jobs:
+                row, created = await get_or_insert_keyed(
+                    tx, payment_key=job.payment_key, wallet=job.wallet, kind=job.kind, prompt=job.prompt,
+                    params=job.params, payment=job.payment, chain_request_id=job.chain_request_id,
+                )
+                if created:
+                    out.jobs.append(row)
+                    continue
+                # The payment is on chain (again, after a reorg): release a hold, and follow its request id,
+                # which changes when the transaction is re-mined after other payments.
+                joined = await tx.fetchone(
+                    "UPDATE ai_generations SET payment_orphaned_at = NULL, chain_request_id = CASE WHEN submission "
+                    "IS NULL THEN ? ELSE chain_request_id END WHERE task_id = ? RETURNING *",
+                    (job.chain_request_id, row.task_id),
+                )
+                out.joined.append(GenerationRow.from_row(joined))
+            await set_cursor(tx, chain_id, block_number, block_hash, now)
+        return out
+
+    async def advance(self, chain_id: int, block_number: int, block_hash: str) -> None:
+        """Move the cursor over blocks without events."""
+        async with self._db.transaction() as tx:
+            await set_cursor(tx, chain_id, block_number, block_hash, time.time())
+
+    # -- reads ------------------------------------------------------------------
+    async def events(self, chain_id: int, *, event: str | None = None, limit: int = 1000) -> list[ChainEvent]:
+        if event:
+            rows = await self._db.fetchall(
+                "SELECT * FROM blockchain_transactions WHERE chain_id = ? AND event = ? "
+                "ORDER BY block_number, log_index LIMIT ?", (chain_id, event, limit),
+            )
+        else:
+            rows = await self._db.fetchall(
+                "SELECT * FROM blockchain_transactions WHERE chain_id = ? ORDER BY block_number, log_index LIMIT ?",
+                (chain_id, limit),
+            )
+        return [event_from_row(r) for r in rows]
+
+    async def event_count(self, chain_id: int, *, event: str | None = None) -> int:
+        if event:
+            row = await self._db.fetchone(
+                "SELECT COUNT(*) AS n FROM blockchain_transactions WHERE chain_id = ? AND event = ?", (chain_id, event)
+            )
+        else:
+            row = await self._db.fetchone(
+                "SELECT COUNT(*) AS n FROM blockchain_transactions WHERE chain_id = ?", (chain_id,)
+            )
+        return int(row["n"]) if row else 0
+
+    async def leaderboard(self, chain_id: int, *, contest_id: int | None, limit: int) -> list[dict[str, Any]]:
+        """Creators by points (sum of vote weights), from indexed VoteCast events; one contest or all time."""
+        db = self._db
+        sql = (
+            f"SELECT {db.json_text('args', 'creator')} AS creator, SUM({db.json_num('args', 'weight')}) AS points, "
+            f"COUNT(*) AS votes, COUNT(DISTINCT {db.json_text('args', 'generationId')}) AS generations "
+            "FROM blockchain_transactions WHERE chain_id = ? AND event = 'VoteCast'"
+        )
+        params: list[Any] = [chain_id]
+        if contest_id is not None:
+            sql += f" AND {db.json_num('args', 'contestId')} = ?"
+            params.append(contest_id)
+        sql += " GROUP BY creator ORDER BY points DESC, MIN(block_number), creator LIMIT ?"
+        params.append(limit)
+        return await self._db.fetchall(sql, params)
+
+    async def staked_tokens(self, chain_id: int, wallet: str) -> list[int]:
+        rows = await self._db.fetchall(
+            "SELECT token_id FROM nft_stakes WHERE chain_id = ? AND wallet = ? AND unstaked_at IS NULL ORDER BY token_id",
+            (chain_id, wallet),
+        )
+        return [int(r["token_id"]) for r in rows]
+
+    async def job_by_request_id(self, chain_id: int, request_id: int) -> GenerationRow | None:
+        row = await self._db.fetchone(
+            "SELECT * FROM ai_generations WHERE chain_request_id = ? AND substr(payment_key, 1, ?) = ? "
+            "AND payment_key NOT LIKE '%:stale:%' ORDER BY created_at DESC LIMIT 1",
+            (request_id, len(f"crypto:{chain_id}:"), f"crypto:{chain_id}:"),
+        )
+        return GenerationRow.from_row(row) if row else None
+
+async def set_cursor(tx: Transaction, chain_id: int, block_number: int, block_hash: str, now: float) -> None:
+    await tx.execute(
+        "INSERT INTO indexer_cursor (chain_id, block_number, block_hash, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (chain_id) DO UPDATE SET block_number = excluded.block_number, block_hash = excluded.block_hash, "
+        "updated_at = excluded.updated_at",
+        (chain_id, block_number, block_hash, now),
+    )
+    await tx.execute(
+        "INSERT INTO indexer_checkpoints (chain_id, block_number, block_hash, created_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (chain_id, block_number) DO UPDATE SET block_hash = excluded.block_hash",
+        (chain_id, block_number, block_hash, now),
+    )
+    await tx.execute(
+        "DELETE FROM indexer_checkpoints WHERE chain_id = ? AND block_number < (SELECT MIN(block_number) FROM "
+        "(SELECT block_number FROM indexer_checkpoints WHERE chain_id = ? ORDER BY block_number DESC LIMIT ?) AS kept)",
+        (chain_id, chain_id, CHECKPOINTS_KEPT),
+    )
+
+
+async def apply_stake(tx: Transaction, ev: ChainEvent) -> None:
+    if ev.event == "Staked":
+        await tx.execute(
+            "INSERT INTO nft_stakes (chain_id, token_id, wallet, staked_at, unstaked_at) VALUES (?, ?, ?, ?, NULL) "
+            "ON CONFLICT (chain_id, token_id) DO UPDATE SET wallet = excluded.wallet, staked_at = excluded.staked_at, "
+            "unstaked_at = NULL",
+            (ev.chain_id, int(ev.args["tokenId"]), str(ev.args["account"]).lower(), time.time()),
+        )
+    elif ev.event in ("Unstaked", "EmergencyUnstaked"):
+        await tx.execute(
+            "UPDATE nft_stakes SET unstaked_at = ? WHERE chain_id = ? AND token_id = ?",
+            (time.time(), ev.chain_id, int(ev.args["tokenId"])),
+        )
+
+
+
+def event_from_row(row: dict[str, Any]) -> ChainEvent:
+    data = dict(row)
+    data["args"] = json.loads(data["args"])
+    data.pop("created_at", None)
+    return ChainEvent(**data)
+

@@ -1,0 +1,191 @@
+"""The store's query classes on both backends (SQLite and the test PostgreSQL): one API, one behaviour."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import anyio
+import pytest
+
+from sf_mcp.errors import InsufficientFunds
+from sf_mcp.store import ChainEvent, Cursor, JobFromPayment, Store
+from sf_mcp.store.chain import crypto_payment_key
+
+pytestmark = pytest.mark.anyio
+CID = 146
+WALLET = "0x" + "ab" * 20
+CREATOR = "0x" + "cd" * 20
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    s = await Store.open(db_url)
+    yield s
+    await s.close()
+
+
+def _event(tx: int, log_index: int, block: int, event: str, **args) -> ChainEvent:
+    return ChainEvent(chain_id=CID, tx_hash="0x%064x" % tx, log_index=log_index, block_number=block,
+                      block_hash="0x%064x" % (1000 + block), contract="C", event=event, args=args)
+
+
+def _paid(tx: int, block: int, request_id: int) -> tuple[ChainEvent, JobFromPayment]:
+    ev = _event(tx, 0, block, "GenerationRequested", requestId=request_id, user=CREATOR, generationType="image",
+                prompt="a red fox", paymentToken="S", amount=3)
+    job = JobFromPayment(payment_key=crypto_payment_key(CID, ev.tx_hash), wallet=CREATOR, kind="image",
+                         prompt="a red fox", params={}, payment={"method": "crypto", "chain_id": CID,
+                                                             "tx_hash": ev.tx_hash},
+                         chain_request_id=request_id)
+    return ev, job
+
+
+async def test_credits_and_the_free_tier_are_debited_and_refunded_once(store: Store) -> None:
+    assert await store.accounts.add_credits(WALLET, 2, reason="grant") == 2
+    assert await store.accounts.add_credits(WALLET, 1, reason="grant") == 3
+    job = await store.generations.reserve_credits(wallet=WALLET, kind="image", prompt="p", params={})
+    assert job.payment["ledger_entry"] > 0 and await store.accounts.credits(WALLET) == 2
+    failed = await store.generations.mark_failed(job.task_id, owner=None, error="boom", attempts=[])
+    assert failed.status == "refunded" and await store.accounts.credits(WALLET) == 3
+    assert await store.generations.mark_failed(job.task_id, owner=None, error="boom", attempts=[]) is None
+    assert sorted((e["reason"], e["delta"]) for e in await store.accounts.ledger(WALLET)) == \
+        [("generation", -1), ("grant", 1), ("grant", 2), ("refund", 1)]
+    free = [await store.generations.reserve_free(wallet=WALLET, kind="image", prompt="p", params={}, daily_quota=2)
+            for _ in range(2)]
+    with pytest.raises(InsufficientFunds, match="free tier allows 2"):
+        await store.generations.reserve_free(wallet=WALLET, kind="image", prompt="p", params={}, daily_quota=2)
+    await store.generations.mark_failed(free[0].task_id, owner=None, error="x", attempts=[])
+    assert await store.accounts.free_used_today(WALLET) == 1
+
+
+async def test_concurrent_callers_of_one_payment_key_make_one_job(store: Store) -> None:
+    results = []
+
+    async def reserve() -> None:
+        results.append(await store.generations.reserve_keyed(
+            payment_key="crypto:1:0xabc", wallet=WALLET, kind="image", prompt="p", params={},
+            payment={"method": "crypto"},
+        ))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(20):
+            tg.start_soon(reserve)
+    assert sum(created for _, created in results) == 1
+    assert len({row.task_id for row, _ in results}) == 1
+
+
+async def test_concurrent_claims_take_each_job_once(store: Store) -> None:
+    await store.accounts.add_credits(WALLET, 6, reason="grant")
+    queued = {(await store.generations.reserve_credits(wallet=WALLET, kind="image", prompt="p", params={})).task_id
+              for _ in range(6)}
+    claimed: list[str | None] = []
+
+    async def claim(i: int) -> None:
+        row = await store.generations.claim_next(owner=f"w{i}", lease_s=60)
+        claimed.append(row.task_id if row else None)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(10):
+            tg.start_soon(claim, i)
+    taken = [t for t in claimed if t is not None]
+    assert sorted(taken) == sorted(queued) and claimed.count(None) == 4
+    assert await store.generations.renew_lease(taken[0], owner="nobody", lease_s=60) is False
+    assert await store.generations.next_lease_expiry() > time.time()
+
+
+async def test_events_apply_once_and_a_reorg_rewinds_them(store: Store) -> None:
+    ev, job = _paid(1, 10, 7)
+    staked = _event(2, 0, 11, "Staked", account=CREATOR, tokenId=5)
+    first = await store.chain.apply(CID, events=[ev, staked], jobs=[job], block_number=11, block_hash="0xb11")
+    again = await store.chain.apply(CID, events=[ev, staked], jobs=[job], block_number=11, block_hash="0xb11")
+    assert len(first.events) == 2 and len(first.jobs) == 1 and again.events == [] and again.jobs == []
+    assert [j.task_id for j in again.joined] == [first.jobs[0].task_id]
+    assert await store.chain.staked_tokens(CID, CREATOR) == [5]
+    assert (await store.chain.cursor(CID)).block_number == 11
+    await store.chain.advance(CID, 12, "0xb12")
+    assert [c.block_number for c in await store.chain.checkpoints(CID)] == [12, 11]
+    assert (await store.chain.job_by_request_id(CID, 7)).task_id == first.jobs[0].task_id
+
+    removed = await store.chain.rollback(CID, to=Cursor(chain_id=CID, block_number=10, block_hash="0xb10"))
+    assert [e.event for e in removed] == ["Staked"] and await store.chain.staked_tokens(CID, CREATOR) == []
+    assert await store.chain.event_count(CID) == 1 and await store.chain.event_count(CID, event="Staked") == 0
+
+    await store.chain.reset(CID)
+    assert await store.chain.cursor(CID) is None and await store.chain.events(CID) == []
+    assert ":stale:" in (await store.generations.get(first.jobs[0].task_id)).payment_key
+
+
+async def test_votes_make_the_leaderboard_and_the_gallery(store: Store) -> None:
+    ev, job = _paid(1, 10, 7)
+    votes = [_event(3, i, 12, "VoteCast", contestId=1, generationId=7, creator=CREATOR, weight=w, voter="0x%040x" % i)
+             for i, w in enumerate([1, 4])]
+    applied = await store.chain.apply(CID, events=[ev, *votes], jobs=[job], block_number=12, block_hash="0xb12")
+    task = applied.jobs[0]
+    claimed = await store.generations.claim_next(owner="w", lease_s=60)
+    await store.generations.mark_succeeded(task.task_id, owner=claimed.lease_owner, provider="local", model="m",
+                                           content_sha256="0" * 64, mime_type="image/png", public_url=None,
+                                           attempts=[])
+    [board] = await store.chain.leaderboard(CID, contest_id=1, limit=10)
+    assert (board["creator"], int(board["points"]), board["votes"], board["generations"]) == (CREATOR, 5, 2, 1)
+    assert await store.chain.leaderboard(CID, contest_id=2, limit=10) == []
+    page = await store.gallery.page(chain_id=CID, sort="trending", search="RED", timeframe="week")
+    assert page.total == 1 and (page.entries[0].votes, page.entries[0].points) == (2, 5)
+    assert page.entries[0].trending > 0
+    assert (await store.gallery.page(chain_id=CID, search="blue")).total == 0
+    stats = await store.gallery.creator_stats(CREATOR, chain_id=CID)
+    assert (stats.generations, stats.images, stats.videos, stats.votes_received, stats.points_received) == \
+        (1, 1, 0, 2, 5)
+
+
+async def test_operator_transactions_are_claimed_signed_and_released_by_one_owner(store: Store) -> None:
+    won, _ = await store.chain.claim_operator_tx("t1", "refund", CID, "a")
+    lost, row = await store.chain.claim_operator_tx("t1", "refund", CID, "b")
+    assert won and not lost and row["owner"] == "a"
+    assert not await store.chain.record_operator_signed("t1", "refund", "b", nonce=1, tx_hash="0x1", raw_tx="0xr")
+    assert await store.chain.record_operator_signed("t1", "refund", "a", nonce=1, tx_hash="0x1", raw_tx="0xr")
+    assert await store.chain.record_operator_signed("t1", "refund", "a", nonce=1, tx_hash="0x2", raw_tx="0xs",
+                                                    replaces="0x1")
+    assert (await store.chain.operator_tx("t1", "refund"))["hashes"] == ["0x1", "0x2"]
+    await store.chain.release_operator_tx("t1", "refund", "a")  # two hashes were broadcast: kept
+    assert await store.chain.operator_tx("t1", "refund") is not None
+    assert await store.chain.take_over_operator_tx("t1", "refund", "b", stale_before=time.time(),
+                                                   expected_tx_hash="0x2")
+    await store.chain.mark_operator_mined("t1", "refund", "0x3")
+    assert (await store.chain.operator_tx("t1", "refund"))["status"] == "mined"
+    await store.chain.claim_operator_tx("t2", "submit", CID, "a")
+    await store.chain.release_operator_tx("t2", "submit", "a")
+    assert await store.chain.operator_tx("t2", "submit") is None
+
+
+async def test_agent_spending_holds_its_daily_limit_under_concurrency(store: Store) -> None:
+    booked: list[int | None] = []
+
+    async def spend() -> None:
+        booked.append(await store.chain.reserve_spend(wallet=WALLET, token="S", amount=3, per_day=10))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(6):
+            tg.start_soon(spend)
+    assert sum(b is not None for b in booked) == 3 and await store.chain.spent_today(wallet=WALLET, token="S") == 9
+    first = next(b for b in booked if b is not None)
+    await store.chain.settle_spend(first, tx_hash=None)
+    assert await store.chain.spent_today(wallet=WALLET, token="S") == 6
+
+
+async def test_nonces_are_consumed_once_and_sessions_revoked(store: Store) -> None:
+    now = time.time()
+    await store.sessions.add_nonce(nonce="n1", wallet=WALLET, created_at=now, expires_at=now + 60)
+    assert await store.sessions.consume_nonce(nonce="n1", wallet=WALLET)
+    assert not await store.sessions.consume_nonce(nonce="n1", wallet=WALLET)
+    await store.sessions.create(session_id="s1", wallet=WALLET, created_at=now, expires_at=now + 60)
+    await store.sessions.create(session_id="s2", wallet=WALLET, created_at=now, expires_at=now + 60)
+    assert await store.sessions.is_active("s1") and await store.sessions.revoke("s1")
+    assert not await store.sessions.is_active("s1") and await store.sessions.revoke_wallet(WALLET) == 1
+
+
+async def test_the_review_queue_lists_unmatched_payments(store: Store) -> None:
+    ev, _ = _paid(9, 20, 3)
+    await store.chain.apply(CID, events=[ev], jobs=[], block_number=20, block_hash="0xb20")
+    [item] = await store.review.items()
+    assert item.kind == "unmatched_payment" and item.request_id == 3
+    await store.ping()
