@@ -14,6 +14,12 @@ mined in full blocks). Then it measures
   ``eth_getLogs`` in ranges of 2000 blocks, storing the decoded events and
   creating one job per payment: events/s and payments/s.
 
+Beside each, the floor measured on the same anvil in the same run: raw
+``eth_getLogs`` over the same ranges decoded with eth_abi alone (no web3
+formatting, no store) for ingest, and raw ``AsyncWeb3`` receipt lookups at the
+same concurrency for verification. Figures are printed with their ratio to the
+floor: on a shared machine only ratios from one run compare.
+
 Prints its figures; asserts nothing about speed.
 """
 
@@ -27,12 +33,15 @@ import time
 from pathlib import Path
 
 import anyio
+from eth_abi import decode as abi_decode
+from eth_utils import event_abi_to_log_topic
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from sf_mcp.chain import ChainClient, ChainPaymentVerifier, Indexer, Signer, deploy  # noqa: E402
 from sf_mcp.chain.accounts import DEV_ADDRESSES, DEV_KEYS  # noqa: E402
 from sf_mcp.chain.client import http_web3  # noqa: E402
+from sf_mcp.chain.contracts import PAYMENT, STAKING, VOTING, abi  # noqa: E402
 from sf_mcp.chain.devnet import start_anvil  # noqa: E402
 from sf_mcp.store import Store  # noqa: E402
 
@@ -95,7 +104,59 @@ async def make_payments(url: str, deployment, n: int) -> list[tuple[str, str, st
     return out
 
 
+async def raw_logs_decoded(url: str, deployment, end: int, batch: int = 2000) -> tuple[int, float]:
+    """The ingest floor: ``eth_getLogs`` of the three contracts by ranges of ``batch``, decoded with eth_abi only."""
+    w3 = http_web3(url, timeout_s=120)
+    table: dict[str, tuple[list[str], list[str]]] = {}
+    for name in (PAYMENT, STAKING, VOTING):
+        for entry in abi(name):
+            if entry.get("type") == "event" and not entry.get("anonymous"):
+                topic = "0x" + event_abi_to_log_topic(entry).hex()
+                table[topic] = ([i["type"] for i in entry["inputs"] if i["indexed"]],
+                                [i["type"] for i in entry["inputs"] if not i["indexed"]])
+    addresses = [deployment.address(n) for n in (PAYMENT, STAKING, VOTING)]
+    decoded = 0
+    t = time.perf_counter()
+    for start in range(deployment.start_block, end + 1, batch):
+        logs = (await w3.provider.make_request("eth_getLogs", [{
+            "fromBlock": hex(start), "toBlock": hex(min(end, start + batch - 1)), "address": addresses}]))["result"]
+        for log in logs:
+            found = table.get(log["topics"][0])
+            if found is None:
+                continue
+            indexed, plain = found
+            [abi_decode([typ], bytes.fromhex(topic[2:]))[0] for typ, topic in zip(indexed, log["topics"][1:])]
+            abi_decode(plain, bytes.fromhex(log["data"][2:]))
+            decoded += 1
+    took = time.perf_counter() - t
+    await w3.provider.disconnect()
+    return decoded, took
+
+
+async def raw_receipts(url: str, hashes: list[str], concurrency: int) -> float:
+    """The verification floor: ``AsyncWeb3`` receipt lookups, ``concurrency`` at a time; receipts/s."""
+    w3 = http_web3(url, timeout_s=60)
+    limiter = anyio.CapacityLimiter(concurrency)
+
+    async def one(tx_hash: str) -> None:
+        async with limiter:
+            await w3.eth.get_transaction_receipt(tx_hash)
+
+    t = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for tx_hash in hashes:
+            tg.start_soon(one, tx_hash)
+    took = time.perf_counter() - t
+    await w3.provider.disconnect()
+    return len(hashes) / took
+
+
+def ratio(value: float, floor: float) -> str:
+    return f"{value / floor * 100:.0f} %" if floor else "n/a"
+
+
 async def main(args: argparse.Namespace) -> None:
+    print("All figures are from this one run on a shared machine: compare the ratios to the floors.")
     node = start_anvil()
     try:
         w3 = http_web3(node.url)
@@ -134,12 +195,16 @@ async def main(args: argparse.Namespace) -> None:
                 async with limiter:
                     await verifier.verify_for(item[0], wallet=item[1], kind="image", prompt=item[2])
 
+            floor_rate = await raw_receipts(node.url, [p[0] for p in sample], args.concurrency)
             t = time.perf_counter()
             async with anyio.create_task_group() as tg:
                 for item in sample:
                     tg.start_soon(one, item)
             took = time.perf_counter() - t
-            print(f"verify_for, {args.concurrency} concurrent: {len(sample) / took:.0f} verifications/s")
+            rate = len(sample) / took
+            print(f"verify_for, {args.concurrency} concurrent: {rate:.0f} verifications/s; floor (raw AsyncWeb3 "
+                  f"receipts, {args.concurrency} concurrent, same run) {floor_rate:.0f}/s: {ratio(rate, floor_rate)} "
+                  "of the floor (target >= 60 %)")
             await client.close()
 
             counter = Counter()
@@ -149,9 +214,14 @@ async def main(args: argparse.Namespace) -> None:
             await indexer.sync()
             took = time.perf_counter() - t
             cp = indexer.checkpoint
+            raw_events, raw_took = await raw_logs_decoded(node.url, deployment, cp.last_block_processed)
+            raw_rate, rate = raw_events / raw_took, cp.events_indexed / took
             print(f"indexer ingest: {cp.events_indexed} events and {cp.jobs_created} jobs from "
-                  f"{cp.last_block_processed} blocks in {took:.1f} s: {cp.events_indexed / took:.0f} events/s, "
+                  f"{cp.last_block_processed} blocks in {took:.1f} s: {rate:.0f} events/s, "
                   f"{cp.jobs_created / took:.0f} payments/s, {counter.calls} JSON-RPC requests")
+            print(f"  floor (raw eth_getLogs + eth_abi decoding of the same blocks, same run): {raw_events} events in "
+                  f"{raw_took:.2f} s = {raw_rate:.0f} events/s; ingest is {ratio(rate, raw_rate)} of it "
+                  "(target >= 60 %, jobs included)")
             await client.close()
             await store.close()
     finally:

@@ -1,6 +1,10 @@
-"""Load test of the HTTP server from a second process on loopback.
+"""Load test of the HTTP server from a second process on loopback, beside its floor.
 
-Starts ``sf-mcp serve --transport http`` on a free loopback port (embedded
+First the floor (``bench_floor.py``: a trivial tool on the same SDK, uvicorn and
+client loop, auth off) is loaded the same way; every figure below is printed
+beside it and as a ratio, because on a shared machine only ratios from one run
+compare. Then, for each backend (SQLite, and PostgreSQL on a throwaway cluster
+started like the tests start theirs), it starts ``sf-mcp serve --transport http`` on a free loopback port (embedded
 defaults, a throw-away data dir), signs in ``--clients`` wallets, and has each
 call ``leaderboard`` and ``verify_payment`` in turn over its own MCP session
 for ``--duration`` seconds (falling back to reading ``generations://recent``
@@ -13,6 +17,7 @@ rate-limit refusals, and the cost of auth per request (JWT verification).
     python bench/bench_http.py --duration 60    # the issue's 60 s run
     python bench/bench_http.py --default-limits # keep 100 calls / 15 min / IP: expect refusals
     python bench/bench_http.py --light          # no chain reads: the cost of HTTP, auth and limits alone
+    python bench/bench_http.py --backend sqlite # one backend only (default both)
 
 Bounded: at most --clients sessions for --duration seconds, loopback only.
 """
@@ -23,14 +28,12 @@ import argparse
 import asyncio
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field
+from contextlib import nullcontext
 from pathlib import Path
 
 import httpx2
@@ -39,30 +42,12 @@ from eth_account.messages import encode_defunct
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from bench_floor import LoadResult, Op, free_port, load, measure_floor, pct, report_floor, stop, wait_ready
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from pg_support import pg_server  # noqa: E402  (the tests' throwaway PostgreSQL)
+
 RANDOM_TX = "0x" + "5a" * 32
-
-
-@dataclass
-class Stats:
-    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    ok: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    refused: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # expected tool errors (unknown tx)
-    rate_limited: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    error_samples: list[str] = field(default_factory=list)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def sign_in(http: httpx2.AsyncClient) -> str:
@@ -73,47 +58,6 @@ async def sign_in(http: httpx2.AsyncClient) -> str:
                                                      "signature": "0x" + bytes(signature).hex()})
     verified.raise_for_status()
     return verified.json()["token"]
-
-
-async def client_loop(url: str, token: str, deadline: float, stats: Stats, ops: list[tuple[str, str, dict]]) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
-        async with Client(streamable_http_client(f"{url}/mcp", http_client=http), mode="legacy", cache=None) as c:
-            i = 0
-            while time.perf_counter() < deadline:
-                label, kind, args = ops[i % len(ops)]
-                i += 1
-                started = time.perf_counter()
-                try:
-                    if kind == "tool":
-                        result = await c.call_tool(label, args)
-                        text = result.content[0].text if result.is_error and result.content else ""
-                        if result.is_error and text.startswith("rate limit:"):
-                            stats.rate_limited[label] += 1
-                        elif result.is_error:
-                            stats.refused[label] += 1
-                        else:
-                            stats.ok[label] += 1
-                    else:
-                        await c.read_resource(args["uri"])
-                        stats.ok[label] += 1
-                except Exception as exc:  # transport failures, protocol errors: the errors that count
-                    stats.errors[label] += 1
-                    if len(stats.error_samples) < 5:
-                        stats.error_samples.append(f"{label}: {type(exc).__name__}: {str(exc)[:120]}")
-                stats.latencies[label].append(time.perf_counter() - started)
-
-
-async def probe(url: str, deadline: float, samples: list[float]) -> None:
-    async with httpx2.AsyncClient(timeout=10) as http:
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            try:
-                (await http.get(f"{url}/healthz")).raise_for_status()
-                samples.append(time.perf_counter() - started)
-            except httpx2.HTTPError:
-                samples.append(float("inf"))
-            await asyncio.sleep(0.25)
 
 
 def jwt_cost(iterations: int = 20_000) -> float:
@@ -132,7 +76,35 @@ def jwt_cost(iterations: int = 20_000) -> float:
     return (time.perf_counter() - started) / iterations
 
 
-async def run(args: argparse.Namespace) -> int:
+async def sign_in_many(url: str, n: int) -> tuple[list[str], float, set[str]]:
+    """``n`` fresh wallets signed in (and the tool names the server lists)."""
+    async with httpx2.AsyncClient(base_url=url, timeout=30) as http:
+        async with Client(streamable_http_client(f"{url}/mcp", http_client=httpx2.AsyncClient(
+                headers={"Authorization": f"Bearer {await sign_in(http)}"})), mode="legacy") as c:
+            tools = {t.name for t in (await c.list_tools()).tools}
+        started = time.perf_counter()
+        tokens = await asyncio.gather(*(sign_in(http) for _ in range(n)))
+        return list(tokens), time.perf_counter() - started, tools
+
+
+def choose_ops(tools: set[str], light: bool) -> list[Op]:
+    if light:
+        return [("generations://recent", "resource", {"uri": "generations://recent"}),
+                ("generate_image", "tool", {"prompt": "x", "payment": {"method": "credits"}})]
+    ops: list[Op] = []
+    if "leaderboard" in tools:
+        ops.append(("leaderboard", "tool", {"period": "week", "limit": 10}))
+    else:
+        ops.append(("generations://recent", "resource", {"uri": "generations://recent"}))
+    if "verify_payment" in tools:
+        ops.append(("verify_payment", "tool", {"tx_hash": RANDOM_TX}))
+    else:
+        ops.append(("generate_image", "tool", {"prompt": "x", "payment": {"method": "credits"}}))
+    return ops
+
+
+async def measure_sfmcp(args: argparse.Namespace, backend: str, pg) -> tuple[LoadResult, list[Op], float, str] | None:
+    """Start ``sf-mcp serve --transport http`` on ``backend`` and load it like the floor."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     data_dir = Path(tempfile.mkdtemp(prefix="sf-mcp-bench-"))
@@ -140,80 +112,68 @@ async def run(args: argparse.Namespace) -> int:
     env.update(SF_DATA_DIR=str(data_dir), SF_RATE_LIMIT_AUTH_IP="100000")
     if not args.default_limits:
         env.update(SF_RATE_LIMIT_IP="10000000", SF_RATE_LIMIT_WALLET="10000000")
+    database = None
+    if backend == "postgres":
+        database = pg.create(template=None)
+        env["SF_DATABASE_URL"] = database
+        subprocess.run([sys.executable, "-m", "sf_mcp.cli", "migrate"], env=env, check=True, capture_output=True)
     server = subprocess.Popen(
         [sys.executable, "-m", "sf_mcp.cli", "serve", "--transport", "http", "--host", "127.0.0.1",
          "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
-        async with httpx2.AsyncClient(base_url=url, timeout=30) as http:
-            start_by = time.perf_counter() + 120
-            while True:  # the server process starts the embedded chain first: wait for it to answer
-                if server.poll() is not None:
-                    print(server.stderr.read().decode()[-2000:], file=sys.stderr)
-                    return 1
-                try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        break
-                except httpx2.HTTPError:
-                    pass
-                if time.perf_counter() > start_by:
-                    print("server did not become ready in 120 s", file=sys.stderr)
-                    return 1
-                await asyncio.sleep(0.1)
-
-            async with Client(streamable_http_client(f"{url}/mcp", http_client=httpx2.AsyncClient(
-                    headers={"Authorization": f"Bearer {await sign_in(http)}"})), mode="legacy") as c:
-                tools = {t.name for t in (await c.list_tools()).tools}
-            ops: list[tuple[str, str, dict]] = []
-            if args.light:
-                ops = [("generations://recent", "resource", {"uri": "generations://recent"}),
-                       ("generate_image", "tool", {"prompt": "x", "payment": {"method": "credits"}})]
-            elif "leaderboard" in tools:
-                ops.append(("leaderboard", "tool", {"period": "week", "limit": 10}))
-            else:
-                ops.append(("generations://recent", "resource", {"uri": "generations://recent"}))
-            if args.light:
-                pass
-            elif "verify_payment" in tools:
-                ops.append(("verify_payment", "tool", {"tx_hash": RANDOM_TX}))
-            else:
-                ops.append(("generate_image", "tool", {"prompt": "x", "payment": {"method": "credits"}}))
-
-            signin_started = time.perf_counter()
-            tokens = await asyncio.gather(*(sign_in(http) for _ in range(args.clients)))
-            signin_s = time.perf_counter() - signin_started
-
-        stats, health = Stats(), []
-        began = time.perf_counter()
-        deadline = began + args.duration
-        await asyncio.gather(probe(url, deadline, health),
-                             *(client_loop(url, t, deadline, stats, ops) for t in tokens))
-        elapsed = time.perf_counter() - began
-
+        if not await wait_ready(url, server, "/readyz"):
+            print(server.stderr.read().decode()[-2000:] if server.poll() is not None else
+                  "server did not become ready in 120 s", file=sys.stderr)
+            return None
+        tokens, signin_s, tools = await sign_in_many(url, args.clients)
+        ops = choose_ops(tools, args.light)
+        result = await load(url, list(tokens), ops, args.duration)
         async with httpx2.AsyncClient(timeout=10) as http:
             metrics = (await http.get(f"{url}/metrics")).text
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
+        if database is not None:
+            pg.drop(database)
+    return result, ops, signin_s, metrics
 
-    total = sum(len(v) for v in stats.latencies.values())
+
+def ratio(value: float, floor: float) -> str:
+    return f"{value / floor * 100:.0f} %" if floor else "n/a"
+
+
+def report(args: argparse.Namespace, backend: str, run_: tuple[LoadResult, list[Op], float, str],
+           floor: LoadResult) -> int:
+    result, ops, signin_s, metrics = run_
+    stats = result.stats
+    floor_lat = floor.stats.latencies["ping"]
+    f50, f99 = pct(floor_lat, 0.5), pct(floor_lat, 0.99)
     limits = "server defaults (100 tool calls / 15 min / IP)" if args.default_limits else "raised for the bench"
-    print(f"sf-mcp HTTP load: {args.clients} clients x {args.duration:g} s on loopback, rate limits {limits}")
+    mix = "light mix" if args.light else "default mix"
+    print(f"sf-mcp HTTP load, {backend}, {mix}: {args.clients} clients x {args.duration:g} s on loopback, "
+          f"rate limits {limits}")
     print(f"  sign-in of {args.clients} wallets: {signin_s * 1000:.0f} ms")
-    print(f"  {total} requests in {elapsed:.1f} s = {total / elapsed:.0f} req/s")
-    print(f"  {'operation':<24}{'count':>8}{'ok':>8}{'refused':>9}{'limited':>9}{'errors':>8}{'p50 ms':>9}{'p99 ms':>9}")
+    print(f"  {result.total} requests in {result.elapsed:.1f} s = {result.rate:.0f} req/s; floor {floor.rate:.0f} req/s "
+          f"in this run: {ratio(result.rate, floor.rate)} of the floor (target >= 50 %)")
+    print(f"  {'operation':<24}{'count':>8}{'ok':>8}{'refused':>9}{'limited':>9}{'errors':>8}{'p50 ms':>9}"
+          f"{'p99 ms':>9}{'p50/floor':>11}{'p99/floor':>11}")
     for label, _, _ in ops:
         lat = stats.latencies[label]
         print(f"  {label:<24}{len(lat):>8}{stats.ok[label]:>8}{stats.refused[label]:>9}"
               f"{stats.rate_limited[label]:>9}{stats.errors[label]:>8}"
-              f"{pct(lat, 0.5) * 1000:>9.1f}{pct(lat, 0.99) * 1000:>9.1f}")
-    finite = [h for h in health if h != float("inf")]
-    print(f"  /healthz during load: {len(health)} probes, {len(health) - len(finite)} failed, "
-          f"p50 {pct(finite, 0.5) * 1000:.1f} ms, max {max(finite, default=float('nan')) * 1000:.1f} ms")
+              f"{pct(lat, 0.5) * 1000:>9.1f}{pct(lat, 0.99) * 1000:>9.1f}"
+              f"{pct(lat, 0.5) / f50:>10.1f}x{pct(lat, 0.99) / f99:>10.1f}x")
+    print(f"  {'floor: ping':<24}{len(floor_lat):>8}{floor.stats.ok['ping']:>8}{'':>9}{'':>9}"
+          f"{floor.stats.errors['ping']:>8}{f50 * 1000:>9.1f}{f99 * 1000:>9.1f}{'1.0':>10}x{'1.0':>10}x")
+    if "leaderboard" in stats.latencies:
+        print(f"  leaderboard p99 = {pct(stats.latencies['leaderboard'], 0.99) / f99:.1f} x the floor's p99 "
+              "(target <= 3x)")
+    finite, ffinite = result.health_finite(), floor.health_finite()
+    print(f"  /healthz during load: {len(result.health)} probes, {len(result.health) - len(finite)} failed, "
+          f"p50 {pct(finite, 0.5) * 1000:.1f} ms, p99 {pct(finite, 0.99) * 1000:.1f} ms, "
+          f"max {max(finite, default=float('nan')) * 1000:.1f} ms (target p99 < 50 ms; floor p99 "
+          f"{pct(ffinite, 0.99) * 1000:.1f} ms)")
     errors = sum(stats.errors.values())
     print(f"  errors other than rate-limit refusals: {errors}")
     for sample in stats.error_samples:
@@ -226,8 +186,26 @@ async def run(args: argparse.Namespace) -> int:
           f"{server_side * 1e6:.1f} us measured in the server over {int(float(m_count.group(1))) if m_count else 0} "
           f"requests (+ a session lookup at most every 30 s per token)")
     if stats.latencies:
-        mean = statistics.mean(x for v in stats.latencies.values() for x in v)
+        mean = statistics.mean(result.all_latencies())
         print(f"  auth share of mean request latency: {server_side / mean * 100:.2f} %")
+    return errors
+
+
+async def run(args: argparse.Namespace) -> int:
+    print("All figures are from this one run on a shared machine: compare the ratios to the floor, not the "
+          "absolute numbers.")
+    floor = await measure_floor(args.clients, args.duration)
+    if floor is None:
+        return 1
+    report_floor(floor, args.clients, args.duration)
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    errors = 0
+    with pg_server() if "postgres" in backends else nullcontext() as pg:
+        for backend in backends:
+            measured = await measure_sfmcp(args, backend, pg)
+            if measured is None:
+                return 1
+            errors += report(args, backend, measured, floor)
     return 1 if errors else 0
 
 
@@ -236,6 +214,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=50, help="concurrent MCP sessions (default 50, max 500)")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds of load (default 15, max 600)")
     parser.add_argument("--default-limits", action="store_true", help="keep the server's default rate limits")
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both",
+                        help="the database behind the server (postgres: a throwaway cluster, as the tests start)")
     parser.add_argument("--light", action="store_true",
                         help="call cheap operations (a resource read, a refused tool call) to measure the HTTP stack")
     args = parser.parse_args()
