@@ -49,13 +49,23 @@ def server(tmp_path: Path) -> Iterator[ThreadedHttpServer]:
 async def _events(services: Services) -> dict[str, list[dict[str, Any]]]:
     chain = services.chain
     found: dict[str, list[dict[str, Any]]] = {}
-    for contract, names in ((chain.payment, ["PaymentReceived"]), (chain.staking, ["Staked", "RewardsClaimed"]),
-                            (chain.voting, ["VoteCast", "ContestFinalized", "PrizeClaimed"])):
+    for contract, names in ((chain.payment, ["PaymentReceived"]), (chain.staking, ["Staked", "RewardPaid"]),
+                            (chain.voting, ["VoteCast", "ContestFinalized", "PrizePaid"])):
         for name in names:
             logs = await getattr(contract.events, name)().get_logs(from_block=0)
             found[name] = [{k: _lower(v) for k, v in log["args"].items()} for log in logs]
     found["usdc"] = [{"address": chain.address_of("MockUSDC")}]
     return found
+
+
+def _claimed(events: list[dict[str, Any]], usdc: str) -> dict[str, tuple[int, int]]:
+    """(S, USDC) paid per account by the per-token claims (RewardPaid / PrizePaid), each to the account itself."""
+    paid: dict[str, tuple[int, int]] = {}
+    for e in events:
+        assert e["recipient"] == e["account"]
+        s, u = paid.get(e["account"], (0, 0))
+        paid[e["account"]] = (s, u + e["amount"]) if e["token"] == usdc else (s + e["amount"], u)
+    return paid
 
 
 def _lower(value: Any) -> Any:
@@ -99,7 +109,7 @@ async def test_contest_agent_pays_out_what_the_contracts_promise(server: Threade
             expected_prizes[creator] = (share, u) if token_index == 0 else (s, share)
     (finalized,) = events["ContestFinalized"]
     assert finalized["contestId"] == report["contest_id"] and finalized["winners"] == ranking[:3]
-    claimed_prizes = {e["account"]: (e["sAmount"], e["usdcAmount"]) for e in events["PrizeClaimed"]}
+    claimed_prizes = _claimed(events["PrizePaid"], usdc)
     assert claimed_prizes == expected_prizes
     assert sum(s for s, _ in claimed_prizes.values()) == pool["S"] == 135 * 10**16  # 1.35 S: nothing lost
     assert sum(u for _, u in claimed_prizes.values()) == pool["USDC"] == 150_000
@@ -111,7 +121,7 @@ async def test_contest_agent_pays_out_what_the_contracts_promise(server: Threade
     nfts = sum(staked.values())
     per_nft = {token: total(token, STAKERS_BPS) * PRECISION // nfts for token in ("S", "USDC")}
     expected_rewards = {a: (n * per_nft["S"] // PRECISION, n * per_nft["USDC"] // PRECISION) for a, n in staked.items()}
-    claimed_rewards = {e["account"]: (e["sAmount"], e["usdcAmount"]) for e in events["RewardsClaimed"]}
+    claimed_rewards = _claimed(events["RewardPaid"], usdc)
     assert claimed_rewards == expected_rewards
 
     # The agent saw and printed the same numbers.

@@ -114,12 +114,16 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
         uint256 paidUSDC;
         uint256 rewardsS; // settled, unclaimed, claimable rewards
         uint256 rewardsUSDC;
-        uint256 claimedAtS; // accumulator value at the last claim
-        uint256 claimedAtUSDC;
-        uint48 lastClaimAt; // timestamp of the last claim
+        uint256 claimedAtS; // accumulator value at the last claim of S
+        uint256 claimedAtUSDC; // accumulator value at the last claim of USDC
+        uint256 lockedStartS; // sum of `count * startS` over the lots not settled yet
+        uint256 lockedStartUSDC; // sum of `count * startUSDC` over the lots not settled yet
         uint32 unlocked; // staked tokens whose rewards are claimable (settled through paid/rewards)
-        uint32 lotHead; // oldest lot still locked
+        uint32 lotHead; // oldest lot not settled yet
         uint32 lotTail; // number of lots ever opened
+        uint32 lockedCount; // staked tokens in lots not settled yet
+        uint32 claimHeadS; // `lotHead` at the last claim of S: tokens of older lots were paid up to `claimedAtS`
+        uint32 claimHeadUSDC; // `lotHead` at the last claim of USDC
     }
 
     /// @notice Token value used in events for S.
@@ -127,6 +131,13 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
 
     /// @notice Largest batch accepted by {stakeBatch} (bounds the gas of one call).
     uint256 public constant MAX_BATCH = 100;
+
+    /// @notice Most lots one call settles (the bound on the work of every call that settles an
+    /// account). Lots past their period beyond it are settled by the account's next calls (or
+    /// {settleRewards}); until then their rewards are reported by {pendingRewards}. At about 2,500 gas
+    /// per empty lot and 5,000 per lot with tokens, this adds at most about 160,000 gas to a call,
+    /// whatever the number of lots (tested with 10,000).
+    uint256 public constant MAX_LOTS_PER_CALL = 32;
 
     /// @dev Scale of the accumulators. Amounts times 1e18 stay far below 2^256 for any real supply.
     uint256 private constant _PRECISION = 1e18;
@@ -177,6 +188,8 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
     error StakingZeroReward();
     /// @dev The USDC to be notified was not transferred to this contract first.
     error StakingRewardNotReceived(uint256 balance, uint256 required);
+    /// @dev A claim in a token other than {NATIVE_TOKEN} or USDC.
+    error StakingUnsupportedToken(address token);
 
     // ------------------------------------------------------------------
     // Events
@@ -188,8 +201,11 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
     event Unstaked(address indexed account, uint256 indexed tokenId, bool early);
     /// @notice `account` unstaked `tokenId` through {emergencyUnstake}.
     event EmergencyUnstaked(address indexed account, uint256 indexed tokenId);
-    /// @notice `account` claimed rewards.
+    /// @notice `account` claimed rewards (both tokens, to itself: {claimRewards}).
     event RewardsClaimed(address indexed account, uint256 sAmount, uint256 usdcAmount);
+    /// @notice `account` claimed `amount` of its `token` rewards (NATIVE_TOKEN for S), sent to `recipient`
+    /// ({claimRewardTo}).
+    event RewardPaid(address indexed account, address indexed token, address indexed recipient, uint256 amount);
     /// @notice `amount` of `token` (NATIVE_TOKEN for S) was added to the stakers' rewards.
     event RewardAdded(address indexed token, uint256 amount);
     /// @notice The unclaimed rewards of `tokenId` (everything it accrued, if it was still locked) were
@@ -226,42 +242,37 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
      * @notice Rewards `account` can claim now, in S (wei) and USDC (6 decimals): exactly what
      * {claimRewards} would pay. Only rewards of tokens staked for at least `minStakePeriod` (and of
      * tokens already unstaked after it) are claimable; see {pendingRewards} for the locked rest.
+     * @dev Bounded work: it settles, like every call, at most {MAX_LOTS_PER_CALL} lots.
      */
     function earned(address account) public view returns (uint256 sAmount, uint256 usdcAmount) {
-        Account storage a = _accounts[account];
-        uint256 rS = _rewardPerNFTS;
-        uint256 rUSDC = _rewardPerNFTUSDC;
-        uint256 unlocked = a.unlocked;
-        uint256 scaledS = a.rewardsS + unlocked * (rS - a.paidS);
-        uint256 scaledUSDC = a.rewardsUSDC + unlocked * (rUSDC - a.paidUSDC);
-        mapping(uint256 => Lot) storage lots = _lots[account];
-        for (uint256 i = a.lotHead; i < a.lotTail; ++i) {
-            Lot storage lot = lots[i];
-            if (!_isUnlocked(lot.stakedAt)) break;
-            scaledS += lot.count * (rS - lot.startS);
-            scaledUSDC += lot.count * (rUSDC - lot.startUSDC);
-        }
+        (uint256 scaledS, uint256 scaledUSDC,,) = _rewardsOf(account);
         return (scaledS / _PRECISION, scaledUSDC / _PRECISION);
     }
 
     /**
-     * @notice Rewards accrued by `account`'s tokens that are still locked (staked for less than
-     * `minStakePeriod`), in S (wei) and USDC (6 decimals). They become claimable ({earned}) when each
-     * token's period ends, and are forfeited if the token is unstaked before.
+     * @notice Rewards accrued by `account`'s tokens that are not claimable yet, in S (wei) and USDC (6
+     * decimals): those of tokens staked for less than `minStakePeriod` (forfeited if the token is
+     * unstaked before its period ends), and those of tokens past their period in lots beyond the
+     * {MAX_LOTS_PER_CALL} that one call settles (claimable after the next calls or {settleRewards}).
+     * @dev Constant work (per-account sums over the lots not settled yet).
      */
     function pendingRewards(address account) external view returns (uint256 sAmount, uint256 usdcAmount) {
+        (,, uint256 settlingS, uint256 settlingUSDC) = _rewardsOf(account);
         Account storage a = _accounts[account];
-        uint256 rS = _rewardPerNFTS;
-        uint256 rUSDC = _rewardPerNFTUSDC;
-        mapping(uint256 => Lot) storage lots = _lots[account];
-        uint256 tail = a.lotTail;
-        for (uint256 i = a.lotHead; i < tail; ++i) {
-            Lot storage lot = lots[i];
-            if (_isUnlocked(lot.stakedAt)) continue;
-            sAmount += lot.count * (rS - lot.startS);
-            usdcAmount += lot.count * (rUSDC - lot.startUSDC);
-        }
+        uint256 count = a.lockedCount;
+        sAmount = count * _rewardPerNFTS - a.lockedStartS - settlingS;
+        usdcAmount = count * _rewardPerNFTUSDC - a.lockedStartUSDC - settlingUSDC;
         return (sAmount / _PRECISION, usdcAmount / _PRECISION);
+    }
+
+    /**
+     * @notice `account`'s lots (the groups of tokens it staked in one second): `opened` ever, of which the
+     * oldest `settled` are settled (their rewards counted as claimable). Lots past their period are settled
+     * at most {MAX_LOTS_PER_CALL} per call.
+     */
+    function lotsOf(address account) external view returns (uint256 settled, uint256 opened) {
+        Account storage a = _accounts[account];
+        return (a.lotHead, a.lotTail);
     }
 
     /// @notice Stake record of `tokenId` (all zero if it was never staked).
@@ -275,7 +286,7 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
         info.lastClaimedDistribution = _lots[s.staker][s.lot].startS;
         if (s.unstakedAt == 0) {
             Account storage a = _accounts[s.staker];
-            if (_paidSinceUnlock(a, s.stakedAt) && a.claimedAtS > info.lastClaimedDistribution) {
+            if (s.lot < a.claimHeadS && a.claimedAtS > info.lastClaimedDistribution) {
                 info.lastClaimedDistribution = a.claimedAtS;
             }
         }
@@ -422,29 +433,57 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
     /**
      * @notice Sends the caller all its claimable S and USDC rewards ({earned}); rewards of tokens
      * staked for less than `minStakePeriod` stay locked ({pendingRewards}).
-     * @dev Gas independent of the number of payments; it grows only with the number of the caller's
-     * stakes whose period ended since its last action (each is unlocked once).
+     * @dev Gas independent of the number of payments, and bounded whatever the number of the caller's
+     * stakes (at most {MAX_LOTS_PER_CALL} lots settled). A wallet that cannot receive S, or that USDC
+     * refuses, claims each token on its own, to any recipient, with {claimRewardTo}.
      *
      * Requirements: not paused; something to claim.
      *
      * Emits {RewardsClaimed}.
      */
     function claimRewards() external nonReentrant whenNotPaused updateReward(msg.sender) {
-        Account storage a = _accounts[msg.sender];
-        uint256 sAmount = a.rewardsS / _PRECISION;
-        uint256 usdcAmount = a.rewardsUSDC / _PRECISION;
+        uint256 sAmount = _claim(msg.sender, NATIVE_TOKEN);
+        uint256 usdcAmount = _claim(msg.sender, address(_usdc));
         if (sAmount == 0 && usdcAmount == 0) revert StakingNothingToClaim(msg.sender);
-        // The sub-wei remainders stay with the account.
-        a.rewardsS -= sAmount * _PRECISION;
-        a.rewardsUSDC -= usdcAmount * _PRECISION;
-        a.claimedAtS = _rewardPerNFTS;
-        a.claimedAtUSDC = _rewardPerNFTUSDC;
-        a.lastClaimAt = uint48(block.timestamp);
-        _usdcOwed -= usdcAmount;
         emit RewardsClaimed(msg.sender, sAmount, usdcAmount);
         if (sAmount != 0) Address.sendValue(payable(msg.sender), sAmount);
         if (usdcAmount != 0) _usdc.safeTransfer(msg.sender, usdcAmount);
     }
+
+    /**
+     * @notice Sends the caller's claimable rewards in one `token` ({NATIVE_TOKEN} for S, or USDC) to
+     * `recipient`; the caller's rewards in the other token stay as they are. For stakers that cannot
+     * receive S (a contract without a payable `receive`) or that USDC refuses (blocklisted): each
+     * token can be taken out on its own, to another address.
+     *
+     * Requirements: not paused; `token` is {NATIVE_TOKEN} or USDC; `recipient` is not zero; something to
+     * claim in `token`.
+     *
+     * Emits {RewardPaid}.
+     * @return amount what was sent, in S (wei) or USDC (6 decimals).
+     */
+    function claimRewardTo(address token, address recipient)
+        external
+        nonReentrant
+        whenNotPaused
+        updateReward(msg.sender)
+        returns (uint256 amount)
+    {
+        if (token != NATIVE_TOKEN && token != address(_usdc)) revert StakingUnsupportedToken(token);
+        if (recipient == address(0)) revert StakingZeroAddress();
+        amount = _claim(msg.sender, token);
+        if (amount == 0) revert StakingNothingToClaim(msg.sender);
+        emit RewardPaid(msg.sender, token, recipient, amount);
+        if (token == NATIVE_TOKEN) Address.sendValue(payable(recipient), amount);
+        else _usdc.safeTransfer(recipient, amount);
+    }
+
+    /**
+     * @notice Settles up to {MAX_LOTS_PER_CALL} more of the caller's lots whose minimum stake period has
+     * ended, making their rewards claimable. Only needed by an account with more such lots than one
+     * call settles (every other call settles them too). Works while paused; changes no balance.
+     */
+    function settleRewards() external nonReentrant updateReward(msg.sender) {}
 
     // ------------------------------------------------------------------
     // Restricted
@@ -510,11 +549,26 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
         return block.timestamp - stakedAt >= _minStakePeriod;
     }
 
-    /// @dev Whether `a`'s last claim came after the period of a token staked at `stakedAt` ended, so
-    /// that the claim paid the token's rewards up to `claimedAt`.
-    function _paidSinceUnlock(Account storage a, uint256 stakedAt) private view returns (bool) {
-        uint256 claimedAt = a.lastClaimAt;
-        return claimedAt >= stakedAt && claimedAt - stakedAt >= _minStakePeriod;
+    /**
+     * @dev Takes `account`'s whole claimable amount of `token` (a supported token) off its rewards and
+     * returns it (0 if below one unit); the sub-unit remainder stays with the account. Records the
+     * accumulator value and the settled lots the claim paid up to (read by {_removeStake} and
+     * {stakeInfo}). Requires {updateReward} to have run for `account` in this call.
+     */
+    function _claim(address account, address token) private returns (uint256 amount) {
+        Account storage a = _accounts[account];
+        if (token == NATIVE_TOKEN) {
+            amount = a.rewardsS / _PRECISION;
+            a.rewardsS -= amount * _PRECISION;
+            a.claimedAtS = _rewardPerNFTS;
+            a.claimHeadS = a.lotHead;
+        } else {
+            amount = a.rewardsUSDC / _PRECISION;
+            a.rewardsUSDC -= amount * _PRECISION;
+            a.claimedAtUSDC = _rewardPerNFTUSDC;
+            a.claimHeadUSDC = a.lotHead;
+            _usdcOwed -= amount;
+        }
     }
 
     /**
@@ -534,6 +588,7 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
                 // casting to 'uint32' is safe because n <= MAX_BATCH (and the sum, checked, counts staked NFTs).
                 // forge-lint: disable-next-line(unsafe-typecast)
                 last.count += uint32(n);
+                _lockTokens(a, n, last.startS, last.startUSDC);
                 return tail - 1;
             }
         }
@@ -546,7 +601,18 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
             startUSDC: _rewardPerNFTUSDC
         });
         a.lotTail = tail + 1;
+        _lockTokens(a, n, _rewardPerNFTS, _rewardPerNFTUSDC);
         return tail;
+    }
+
+    /// @dev Adds `n` tokens staked at accumulator values `startS` / `startUSDC` to `a`'s unsettled sums.
+    function _lockTokens(Account storage a, uint256 n, uint256 startS, uint256 startUSDC) private {
+        // casting to 'uint32' is safe because n <= MAX_BATCH and the sum counts the account's staked NFTs,
+        // whose positions (`TokenStake.index`) are uint32 too (checked arithmetic).
+        // forge-lint: disable-next-line(unsafe-typecast)
+        a.lockedCount += uint32(n);
+        if (startS != 0) a.lockedStartS += n * startS;
+        if (startUSDC != 0) a.lockedStartUSDC += n * startUSDC;
     }
 
     /// @dev Records the stake of `tokenId` by `account` in `lot` (checks and effects; the transfer comes later).
@@ -580,10 +646,13 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
     }
 
     /**
-     * @dev Removes the stake of `tokenId` by `account`. A locked token's accrued rewards were never
-     * credited to the account, so it forfeits all of them; an unlocked one leaves the unlocked count
-     * and, if `forfeit` ({emergencyUnstake}), gives back its credited rewards not yet paid.
-     * Requires {updateReward} to have run for `account` in this call (every lot past its period is unlocked).
+     * @dev Removes the stake of `tokenId` by `account`. A token of a lot not settled yet had nothing
+     * credited to the account: if `forfeit` it forfeits everything it accrued (all of it locked, or
+     * past its period but not settled), else (past its period) that accrual is credited now. A token
+     * of a settled lot leaves the unlocked count and, if `forfeit` ({emergencyUnstake}), gives back its
+     * credited rewards not paid yet: those since its lot's start, or since the last claim of the token
+     * if that claim came after the lot was settled.
+     * Requires {updateReward} to have run for `account` in this call.
      */
     function _removeStake(address account, uint256 tokenId, bool forfeit) private {
         TokenStake storage s = _stakes[tokenId];
@@ -601,31 +670,63 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
         s.earlyUnstake = forfeit;
 
         Account storage a = _accounts[account];
-        Lot storage lot = _lots[account][s.lot];
-        bool locked = !_isUnlocked(s.stakedAt);
-        if (locked) --lot.count;
-        else --a.unlocked;
+        (uint256 accruedS, uint256 accruedUSDC) =
+            s.lot >= a.lotHead ? _leaveUnsettledLot(account, s.lot, forfeit) : _leaveSettled(account, s.lot, forfeit);
 
         if (forfeit) {
-            uint256 fromS = lot.startS;
-            uint256 fromUSDC = lot.startUSDC;
-            if (!locked && _paidSinceUnlock(a, s.stakedAt)) {
-                // The last claim paid this token up to the claim's accumulator values.
-                if (a.claimedAtS > fromS) fromS = a.claimedAtS;
-                if (a.claimedAtUSDC > fromUSDC) fromUSDC = a.claimedAtUSDC;
-            }
-            uint256 forfeitS = _rewardPerNFTS - fromS;
-            uint256 forfeitUSDC = _rewardPerNFTUSDC - fromUSDC;
-            if (!locked) {
-                // {updateReward} credited this unlocked token's share since `from`, so this cannot underflow.
-                a.rewardsS -= forfeitS;
-                a.rewardsUSDC -= forfeitUSDC;
-            }
-            emit RewardsForfeited(account, tokenId, forfeitS / _PRECISION, forfeitUSDC / _PRECISION);
+            emit RewardsForfeited(account, tokenId, accruedS / _PRECISION, accruedUSDC / _PRECISION);
             // Also flushes a queue built while nothing was staked (none is: see {_afterStake}).
-            if (forfeitS != 0 || forfeitUSDC != 0) _distribute(forfeitS, forfeitUSDC);
+            if (accruedS != 0 || accruedUSDC != 0) _distribute(accruedS, accruedUSDC);
         }
         _checkpoint(account);
+    }
+
+    /**
+     * @dev Takes one token out of `account`'s unsettled lot `lotIndex`. Nothing of its accrual since the
+     * lot's start was credited: returns it, and credits it unless `forfeit` (a token past its period).
+     */
+    function _leaveUnsettledLot(address account, uint32 lotIndex, bool forfeit)
+        private
+        returns (uint256 accruedS, uint256 accruedUSDC)
+    {
+        Account storage a = _accounts[account];
+        Lot storage lot = _lots[account][lotIndex];
+        uint256 startS = lot.startS;
+        uint256 startUSDC = lot.startUSDC;
+        --lot.count;
+        --a.lockedCount;
+        if (startS != 0) a.lockedStartS -= startS;
+        if (startUSDC != 0) a.lockedStartUSDC -= startUSDC;
+        accruedS = _rewardPerNFTS - startS;
+        accruedUSDC = _rewardPerNFTUSDC - startUSDC;
+        if (!forfeit) {
+            a.rewardsS += accruedS;
+            a.rewardsUSDC += accruedUSDC;
+        }
+    }
+
+    /**
+     * @dev Takes one token of `account`'s settled lot `lotIndex` out of the unlocked count. If `forfeit`,
+     * takes back and returns its credited rewards not paid yet: those since the lot's start, or, for each
+     * token, since its last claim if that claim came after the lot was settled.
+     */
+    function _leaveSettled(address account, uint32 lotIndex, bool forfeit)
+        private
+        returns (uint256 accruedS, uint256 accruedUSDC)
+    {
+        Account storage a = _accounts[account];
+        --a.unlocked;
+        if (!forfeit) return (0, 0);
+        Lot storage lot = _lots[account][lotIndex];
+        uint256 fromS = lot.startS;
+        uint256 fromUSDC = lot.startUSDC;
+        if (lotIndex < a.claimHeadS && a.claimedAtS > fromS) fromS = a.claimedAtS;
+        if (lotIndex < a.claimHeadUSDC && a.claimedAtUSDC > fromUSDC) fromUSDC = a.claimedAtUSDC;
+        accruedS = _rewardPerNFTS - fromS;
+        accruedUSDC = _rewardPerNFTUSDC - fromUSDC;
+        // {updateReward} credited this settled token's share since `from`, so this cannot underflow.
+        a.rewardsS -= accruedS;
+        a.rewardsUSDC -= accruedUSDC;
     }
 
     /// @dev Records `account`'s staked balance at this second (voting power).
@@ -660,10 +761,10 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
     // ------------------------------------------------------------------
 
     /**
-     * @dev Settles `account`'s unlocked tokens up to the current accumulators, then unlocks its lots
-     * whose period has ended (oldest first; lots are in stake order), crediting everything they
-     * accrued since they were staked. The only writer of `paid`, `unlocked` and `lotHead`, and of
-     * `rewards` besides claiming and forfeiting.
+     * @dev Settles `account`'s unlocked tokens up to the current accumulators, then settles its lots
+     * whose period has ended (oldest first, lots are in stake order; at most {MAX_LOTS_PER_CALL}),
+     * crediting everything they accrued since they were staked. The only writer of `paid`, `unlocked`
+     * and `lotHead`, and of `rewards` besides claiming, forfeiting and unstaking from an unsettled lot.
      */
     modifier updateReward(address account) {
         _updateReward(account);
@@ -686,29 +787,70 @@ contract BanditKidzStaking is IBanditKidzStaking, AccessControl, Pausable, Reent
         a.paidS = rS;
         a.paidUSDC = rUSDC;
 
-        uint32 head = a.lotHead;
-        uint32 tail = a.lotTail;
-        if (head < tail) {
-            mapping(uint256 => Lot) storage lots = _lots[account];
-            uint32 start = head;
-            while (head < tail) {
-                Lot storage lot = lots[head];
-                if (!_isUnlocked(lot.stakedAt)) break;
-                uint256 n = lot.count;
-                addS += n * (rS - lot.startS);
-                addUSDC += n * (rUSDC - lot.startUSDC);
-                unlocked += n;
-                ++head;
-            }
-            if (head != start) {
-                a.lotHead = head;
-                // casting to 'uint32' is safe because it is at most the account's staked NFTs, whose
-                // positions (`TokenStake.index`) are uint32 too.
+        (uint32 head, uint256 tokens, uint256 startSumS, uint256 startSumUSDC) = _settleable(account, a);
+        if (head != a.lotHead) {
+            a.lotHead = head;
+            if (tokens != 0) {
+                addS += tokens * rS - startSumS;
+                addUSDC += tokens * rUSDC - startSumUSDC;
+                // casting to 'uint32' is safe because both counts are at most the account's staked NFTs,
+                // whose positions (`TokenStake.index`) are uint32 too.
                 // forge-lint: disable-next-line(unsafe-typecast)
-                a.unlocked = uint32(unlocked);
+                a.unlocked = uint32(unlocked + tokens);
+                // forge-lint: disable-next-line(unsafe-typecast)
+                a.lockedCount -= uint32(tokens);
+                if (startSumS != 0) a.lockedStartS -= startSumS;
+                if (startSumUSDC != 0) a.lockedStartUSDC -= startSumUSDC;
             }
         }
         if (addS != 0) a.rewardsS += addS;
         if (addUSDC != 0) a.rewardsUSDC += addUSDC;
+    }
+
+    /**
+     * @dev The lots the next {updateReward} of `account` settles: from `lotHead`, oldest first, those whose
+     * period has ended, at most {MAX_LOTS_PER_CALL} (empty lots included, so the work is bounded). Returns
+     * the new head, the tokens in those lots and the sums of `count * start` over them.
+     */
+    function _settleable(address account, Account storage a)
+        private
+        view
+        returns (uint32 head, uint256 tokens, uint256 startSumS, uint256 startSumUSDC)
+    {
+        head = a.lotHead;
+        uint256 end = a.lotTail;
+        if (end - head > MAX_LOTS_PER_CALL) end = head + MAX_LOTS_PER_CALL;
+        mapping(uint256 => Lot) storage lots = _lots[account];
+        while (head < end) {
+            Lot storage lot = lots[head];
+            if (!_isUnlocked(lot.stakedAt)) break;
+            uint256 n = lot.count;
+            if (n != 0) {
+                tokens += n;
+                startSumS += n * lot.startS;
+                startSumUSDC += n * lot.startUSDC;
+            }
+            ++head;
+        }
+    }
+
+    /**
+     * @dev `account`'s claimable rewards after its next {updateReward} (scaled), and the part of them that
+     * comes from the lots that call would settle.
+     */
+    function _rewardsOf(address account)
+        private
+        view
+        returns (uint256 claimableS, uint256 claimableUSDC, uint256 settlingS, uint256 settlingUSDC)
+    {
+        Account storage a = _accounts[account];
+        uint256 rS = _rewardPerNFTS;
+        uint256 rUSDC = _rewardPerNFTUSDC;
+        (, uint256 tokens, uint256 startSumS, uint256 startSumUSDC) = _settleable(account, a);
+        settlingS = tokens * rS - startSumS;
+        settlingUSDC = tokens * rUSDC - startSumUSDC;
+        uint256 unlocked = a.unlocked;
+        claimableS = a.rewardsS + unlocked * (rS - a.paidS) + settlingS;
+        claimableUSDC = a.rewardsUSDC + unlocked * (rUSDC - a.paidUSDC) + settlingUSDC;
     }
 }

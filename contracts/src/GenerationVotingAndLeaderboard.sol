@@ -32,12 +32,24 @@ import {IGenerationVoting} from "./interfaces/IGenerationVoting.sol";
  *
  * Each vote adds the voter's power to the generation's votes and to its creator's points in the
  * contest and all time. The top {TOP_N} creators of each contest are kept sorted on every vote.
+ * Rules (docs/contest.md):
+ * - a voter's weight counts once per generation, not once per creator: a creator with three entries
+ *   can collect the same voter's weight three times;
+ * - equal points are ranked by who reached them first (a creator passes another only with more
+ *   points), so with four creators tied at the top, the one that reached the points last gets nothing.
  *
  * Prize pools: the payment contract funds the current contest's pool with 15 % of every payment.
- * Anyone may {finalizeContest} once the contest has ended: the pool is split 50/30/20 among the
- * top three creators (shares of missing ranks and rounding dust go to first place; with no creator
- * the pool rolls over to the contest current at finalization) and credited to pull balances,
- * which winners take with {claimPrize}. For each contest, the prizes credited equal its pool.
+ * Anyone may {finalizeContest} once the contest has ended; contests are finalized in order (contest
+ * `k` after contest `k - 1`). The pool is split 50/30/20 among the top three creators (shares of
+ * missing ranks and rounding dust go to first place) and credited to pull balances, which winners
+ * take with {claimPrize} or, token by token and to any recipient, {claimPrizeTo}. A contest with no
+ * creator rolls its whole pool over to the next contest (`k + 1`), whenever it is finalized: the
+ * rollover cannot be steered by finalizing late.
+ *
+ * Invariants: for each finalized contest, the prizes credited equal its pool (or the pool moved whole
+ * to the next contest); this contract's balance of each token equals the pools of contests not
+ * finalized plus the prizes not claimed; a creator's points in a contest equal the vote weight cast
+ * for its generations in that contest.
  */
 contract GenerationVotingAndLeaderboard is IGenerationVoting, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -88,6 +100,7 @@ contract GenerationVotingAndLeaderboard is IGenerationVoting, AccessControl, Ree
 
     address private _paymentContract;
     uint256 private _usdcOwed; // USDC in pools and unclaimed prizes
+    uint256 private _lastFinalized; // contests 1.._lastFinalized are finalized (in order)
 
     mapping(uint256 generationId => Generation) private _generations;
     mapping(uint256 generationId => mapping(address voter => bool)) private _hasVoted;
@@ -137,6 +150,10 @@ contract GenerationVotingAndLeaderboard is IGenerationVoting, AccessControl, Ree
     error VotingFundsNotReceived(uint256 balance, uint256 required);
     /// @dev `account` has no prize to claim.
     error VotingNothingToClaim(address account);
+    /// @dev Contests are finalized in order: `contestId` comes after `next`, which is not finalized yet.
+    error VotingFinalizeOutOfOrder(uint256 contestId, uint256 next);
+    /// @dev A claim in a token other than {NATIVE_TOKEN} or USDC.
+    error VotingUnsupportedToken(address token);
 
     // ------------------------------------------------------------------
     // Events
@@ -156,10 +173,13 @@ contract GenerationVotingAndLeaderboard is IGenerationVoting, AccessControl, Ree
     event ContestFinalized(
         uint256 indexed contestId, address[] winners, uint256[] sAmounts, uint256[] usdcAmounts
     );
-    /// @notice `contestId` had no creator; its pool moved to `toContestId`.
+    /// @notice `contestId` had no creator; its pool moved to `toContestId` (always `contestId + 1`).
     event PrizePoolRolledOver(uint256 indexed contestId, uint256 indexed toContestId, uint256 sAmount, uint256 usdcAmount);
-    /// @notice `account` claimed its prizes.
+    /// @notice `account` claimed its prizes (both tokens, to itself: {claimPrize}).
     event PrizeClaimed(address indexed account, uint256 sAmount, uint256 usdcAmount);
+    /// @notice `account` claimed `amount` of its `token` prizes (NATIVE_TOKEN for S), sent to `recipient`
+    /// ({claimPrizeTo}).
+    event PrizePaid(address indexed account, address indexed token, address indexed recipient, uint256 amount);
     /// @notice The payment contract (the only pool funder) changed.
     event PaymentContractUpdated(address indexed paymentContract);
 
@@ -269,6 +289,12 @@ contract GenerationVotingAndLeaderboard is IGenerationVoting, AccessControl, Ree
         return _contests[contestId].finalized;
     }
 
+    /// @notice The contest {finalizeContest} accepts next (contests are finalized in order); it may not
+    /// have ended yet.
+    function nextContestToFinalize() external view returns (uint256) {
+        return _lastFinalized + 1;
+    }
+
     /// @notice Prizes `account` can take with {claimPrize}.
     function pendingPrize(address account) external view returns (uint256 s, uint256 usdc) {
         return (_pendingS[account], _pendingUSDC[account]);
@@ -331,7 +357,11 @@ contract GenerationVotingAndLeaderboard is IGenerationVoting, AccessControl, Ree
     /**
      * @notice Pays out the pool of `contestId` once it has ended: 50/30/20 % to its top three
      * creators (missing ranks' shares and dust to first place), credited to pull balances. With no
-     * creator, the pool rolls over to the current contest. Anyone may call it.
+     * creator, the whole pool rolls over to contest `contestId + 1`: deterministic, whoever finalizes
+     * and whenever (that contest cannot be finalized before this one, so it still pays the pool out).
+     * Anyone may call it.
+     *
+     * Requirements: `contestId` has ended; it is {nextContestToFinalize} (contests are finalized in order).
      *
      * Emits {ContestFinalized}, or {PrizePoolRolledOver} when nobody received votes.
      */
@@ -340,7 +370,10 @@ contract GenerationVotingAndLeaderboard is IGenerationVoting, AccessControl, Ree
         if (block.timestamp < end) revert VotingContestNotEnded(contestId, end);
         Contest storage c = _contests[contestId];
         if (c.finalized) revert VotingContestAlreadyFinalized(contestId);
+        uint256 next = _lastFinalized + 1;
+        if (contestId != next) revert VotingFinalizeOutOfOrder(contestId, next);
         c.finalized = true;
+        _lastFinalized = contestId;
 
         uint256 poolS = c.poolS;
         uint256 poolUSDC = c.poolUSDC;
@@ -348,13 +381,13 @@ contract GenerationVotingAndLeaderboard is IGenerationVoting, AccessControl, Ree
         while (n < TOP_N && c.top[n] != address(0)) ++n;
 
         if (n == 0) {
-            // The current contest has not ended, so it is not finalized and can still pay this pool out.
-            uint256 to = currentContestId();
+            // Contest `to` is not finalized (finalization is in order), so it can still pay this pool out.
+            uint256 to = contestId + 1;
             c.poolS = 0;
             c.poolUSDC = 0;
-            Contest storage next = _contests[to];
-            next.poolS += poolS;
-            next.poolUSDC += poolUSDC;
+            Contest storage following = _contests[to];
+            following.poolS += poolS;
+            following.poolUSDC += poolUSDC;
             emit PrizePoolRolledOver(contestId, to, poolS, poolUSDC);
             return;
         }
@@ -383,20 +416,37 @@ contract GenerationVotingAndLeaderboard is IGenerationVoting, AccessControl, Ree
     }
 
     /**
-     * @notice Sends the caller all its prizes, in S and USDC.
+     * @notice Sends the caller all its prizes, in S and USDC. A winner that cannot receive S, or that
+     * USDC refuses, claims each token on its own, to any recipient, with {claimPrizeTo}.
      *
      * Emits {PrizeClaimed}.
      */
     function claimPrize() external nonReentrant {
-        uint256 s = _pendingS[msg.sender];
-        uint256 u = _pendingUSDC[msg.sender];
+        uint256 s = _takePrize(msg.sender, NATIVE_TOKEN);
+        uint256 u = _takePrize(msg.sender, address(_usdc));
         if (s == 0 && u == 0) revert VotingNothingToClaim(msg.sender);
-        _pendingS[msg.sender] = 0;
-        _pendingUSDC[msg.sender] = 0;
-        _usdcOwed -= u;
         emit PrizeClaimed(msg.sender, s, u);
         if (s != 0) Address.sendValue(payable(msg.sender), s);
         if (u != 0) _usdc.safeTransfer(msg.sender, u);
+    }
+
+    /**
+     * @notice Sends the caller's prizes in one `token` ({NATIVE_TOKEN} for S, or USDC) to `recipient`;
+     * its prizes in the other token stay as they are.
+     *
+     * Requirements: `token` is {NATIVE_TOKEN} or USDC; `recipient` is not zero; a prize in `token`.
+     *
+     * Emits {PrizePaid}.
+     * @return amount what was sent, in S (wei) or USDC (6 decimals).
+     */
+    function claimPrizeTo(address token, address recipient) external nonReentrant returns (uint256 amount) {
+        if (token != NATIVE_TOKEN && token != address(_usdc)) revert VotingUnsupportedToken(token);
+        if (recipient == address(0)) revert VotingZeroAddress();
+        amount = _takePrize(msg.sender, token);
+        if (amount == 0) revert VotingNothingToClaim(msg.sender);
+        emit PrizePaid(msg.sender, token, recipient, amount);
+        if (token == NATIVE_TOKEN) Address.sendValue(payable(recipient), amount);
+        else _usdc.safeTransfer(recipient, amount);
     }
 
     // ------------------------------------------------------------------
@@ -483,6 +533,20 @@ contract GenerationVotingAndLeaderboard is IGenerationVoting, AccessControl, Ree
     // ------------------------------------------------------------------
     // Internal
     // ------------------------------------------------------------------
+
+    /// @dev Zeroes `account`'s pending prize in `token` (a supported token) and returns it.
+    function _takePrize(address account, address token) private returns (uint256 amount) {
+        if (token == NATIVE_TOKEN) {
+            amount = _pendingS[account];
+            if (amount != 0) _pendingS[account] = 0;
+        } else {
+            amount = _pendingUSDC[account];
+            if (amount != 0) {
+                _pendingUSDC[account] = 0;
+                _usdcOwed -= amount;
+            }
+        }
+    }
 
     /// @dev Prize share of rank `i` (0-based) in basis points.
     function _prizeShare(uint256 i) private pure returns (uint256) {

@@ -86,6 +86,7 @@ contract GasSnapshotTest is Fixture {
         payS(alice);
         payUSDC(alice);
         vm.warp(START + 2 * WEEK + 1);
+        voting.finalizeContest(1); // contests are finalized in order
         submit(1, alice);
         vm.prank(alice);
         usdc.approve(address(payment), type(uint256).max);
@@ -149,5 +150,96 @@ contract GasSnapshotTest is Fixture {
         voting.finalizeContest(2);
         vm.prank(alice);
         voting.claimPrize();
+    }
+}
+
+/**
+ * @dev Issue 18, part 2: every call's work is bounded, whatever the number of the caller's lots. Alice
+ * leaves 10,000 empty lots behind (one NFT staked and unstaked early, once per second), next to one
+ * long-staked NFT; then every lot passes its period. Before the fix, `claimRewards` cost 5.4M gas at
+ * 1,000 lots and ran out of gas (30M) at about 5,600.
+ */
+contract LotsGasTest is Fixture {
+    uint256 internal constant LOTS = 10_000;
+    /// @dev At most 32 lots settled per call, at ~2,500-5,000 gas each, on top of the call's usual cost.
+    uint256 internal constant BOUND = 400_000;
+
+    uint256 internal keep;
+    uint256 internal churn;
+
+    function setUp() public override {
+        super.setUp();
+        keep = mintAndStake(alice, 1)[0];
+        churn = nft.mint(alice);
+        vm.startPrank(alice);
+        for (uint256 i; i < LOTS; ++i) {
+            vm.warp(START + 1 + i);
+            staking.stake(churn);
+            staking.unstake(churn); // early: leaves an empty lot
+        }
+        vm.stopPrank();
+        mintAndStake(bob, 1);
+        payS(stranger);
+        payUSDC(stranger);
+        vm.warp(START + 1 + LOTS + MIN_STAKE); // every lot is past its period
+    }
+
+    function _gas(bytes memory call) internal returns (uint256 used) {
+        vm.prank(alice);
+        uint256 before = gasleft();
+        (bool ok,) = address(staking).call(call);
+        used = before - gasleft();
+        assertTrue(ok, "call failed");
+    }
+
+    function test_lots10k_claimBounded() public {
+        uint256 used = _gas(abi.encodeCall(staking.claimRewards, ()));
+        assertLe(used, BOUND, "claimRewards with 10,001 lots");
+        assertEq(alice.balance, 0.375 ether, "the long-staked NFT's S, settled in the first call");
+    }
+
+    function test_lots10k_unstakeBounded() public {
+        assertLe(_gas(abi.encodeCall(staking.unstake, (keep))), BOUND, "unstake with 10,001 lots");
+    }
+
+    function test_lots10k_emergencyUnstakeBounded() public {
+        assertLe(_gas(abi.encodeCall(staking.emergencyUnstake, (keep))), BOUND, "emergencyUnstake with 10,001 lots");
+    }
+
+    function test_lots10k_stakeBounded() public {
+        assertLe(_gas(abi.encodeCall(staking.stake, (churn))), BOUND, "stake with 10,001 lots");
+    }
+
+    function test_lots10k_viewsBounded() public {
+        uint256 before = gasleft();
+        (uint256 s, uint256 u) = staking.earned(alice);
+        assertLe(before - gasleft(), BOUND, "earned() with 10,001 lots");
+        assertEq(s, 0.375 ether, "earned S");
+        assertEq(u, 125_000, "earned USDC");
+        before = gasleft();
+        staking.pendingRewards(alice);
+        assertLe(before - gasleft(), 50_000, "pendingRewards() is constant work");
+    }
+
+    /// @dev The lots are settled 32 per call; the rewards stay exact throughout (claimable + locked).
+    function test_lots10k_settledInBoundedSteps() public {
+        (uint256 settled, uint256 opened) = staking.lotsOf(alice);
+        assertEq(settled, 0, "none settled yet");
+        assertEq(opened, LOTS + 1, "10,001 lots");
+        uint256 calls;
+        while (settled < opened) {
+            (uint256 s, uint256 u) = staking.earned(alice);
+            (uint256 ps, uint256 pu) = staking.pendingRewards(alice);
+            assertEq(s + ps, 0.375 ether, "S exact");
+            assertEq(u + pu, 125_000, "USDC exact");
+            assertLe(_gas(abi.encodeCall(staking.settleRewards, ())), BOUND, "settleRewards");
+            ++calls;
+            uint256 before = settled;
+            (settled,) = staking.lotsOf(alice);
+            assertEq(settled - before, opened - before < 32 ? opened - before : 32, "32 lots per call");
+        }
+        assertEq(calls, (LOTS + 1 + 31) / 32, "ceil(10,001 / 32) calls");
+        (uint256 sAmount,) = staking.earned(alice);
+        assertEq(sAmount, 0.375 ether, "all claimable");
     }
 }

@@ -14,15 +14,19 @@ contract GenerationVotingAndLeaderboardTest is Fixture {
         address indexed voter, uint256 indexed generationId, address indexed creator, uint256 weight, uint256 contestId
     );
     event PrizeClaimed(address indexed account, uint256 sAmount, uint256 usdcAmount);
+    event PrizePaid(address indexed account, address indexed token, address indexed recipient, uint256 amount);
+    event PrizePoolRolledOver(uint256 indexed contestId, uint256 indexed toContestId, uint256 sAmount, uint256 usdcAmount);
 
     address internal dave = address(0xDA7E);
 
     /// @dev Alice (2 NFTs) and Bob (1 NFT) stake before contest 2; the test then runs in contest 2.
+    /// Contest 1 (no votes, no pool) is finalized, as contests are finalized in order.
     function setUp() public override {
         super.setUp();
         mintAndStake(alice, 2);
         mintAndStake(bob, 1);
         vm.warp(START + WEEK);
+        voting.finalizeContest(1);
     }
 
     // ------------------------------------------------------------------ views
@@ -256,14 +260,38 @@ contract GenerationVotingAndLeaderboardTest is Fixture {
         assertEq(cS, 0.45 ether, "all");
     }
 
-    function test_finalize_noCreatorsRollsOver() public {
+    /// @dev The audit's case: contest 2 had no creator and is finalized late, in contest 5. Its pool
+    /// goes to contest 3 (the next one), not to the contest current at finalization.
+    function test_finalize_noCreatorsRollsOverToNextContest() public {
         payS(stranger);
-        vm.warp(START + 3 * WEEK);
+        vm.warp(START + 4 * WEEK);
+        assertEq(voting.currentContestId(), 5, "finalized during contest 5");
+        vm.expectEmit(address(voting));
+        emit PrizePoolRolledOver(2, 3, 0.45 ether, 0);
         voting.finalizeContest(2);
         (uint256 p2,) = voting.prizePool(2);
-        (uint256 p4,) = voting.prizePool(4);
+        (uint256 p3,) = voting.prizePool(3);
+        (uint256 p5,) = voting.prizePool(5);
         assertEq(p2, 0, "moved");
-        assertEq(p4, 0.45 ether, "into the current contest");
+        assertEq(p3, 0.45 ether, "into the next contest");
+        assertEq(p5, 0, "not into the current contest");
+        // Contest 3 (also without creators) passes it on to 4 in turn, whoever finalizes and when.
+        vm.prank(stranger);
+        voting.finalizeContest(3);
+        (uint256 p4,) = voting.prizePool(4);
+        assertEq(p4, 0.45 ether, "3 -> 4");
+    }
+
+    function test_finalize_inOrderOnly() public {
+        vm.warp(START + 4 * WEEK);
+        assertEq(voting.nextContestToFinalize(), 2, "next");
+        vm.expectRevert(abi.encodeWithSelector(GenerationVotingAndLeaderboard.VotingFinalizeOutOfOrder.selector, 3, 2));
+        voting.finalizeContest(3);
+        voting.finalizeContest(2);
+        voting.finalizeContest(3);
+        assertEq(voting.nextContestToFinalize(), 4, "next after 3");
+        vm.expectRevert(abi.encodeWithSelector(GenerationVotingAndLeaderboard.VotingContestAlreadyFinalized.selector, 2));
+        voting.finalizeContest(2);
     }
 
     function test_fund_onlyPaymentContract() public {

@@ -50,6 +50,15 @@ contract SystemHandler is Test {
     uint256 public prizeClaimedS;
     uint256 public prizeClaimedUSDC;
     uint256 public finalized;
+    // Invariant 5: NFTs staked by everyone at the end of the second before each contest started.
+    mapping(uint256 contestId => uint256) public stakedAtStart;
+    // Invariant 6: vote weight cast for each creator's generations per contest.
+    mapping(uint256 contestId => mapping(address creator => uint256)) public weightCast;
+    mapping(address creator => uint256) public weightCastAllTime;
+    uint256 public lotChurns;
+
+    /// @dev Recipients of claims made to another address: an actor or an outside wallet.
+    address internal constant OUTSIDE = address(0x0E7);
 
     constructor(
         SonicAIGenerationPayment payment_,
@@ -190,6 +199,36 @@ contract SystemHandler is Test {
         ++nftMoves;
     }
 
+    /// @dev Stakes a new NFT and unstakes it before its period ends: an empty lot left behind.
+    function churnLot(uint256 actorSeed) external {
+        address a = _actor(actorSeed);
+        uint256 id = nft.mint(a);
+        vm.startPrank(a);
+        staking.stake(id);
+        staking.unstake(id);
+        vm.stopPrank();
+        ++lotChurns;
+    }
+
+    /// @dev Claims one token's rewards to the staker itself or to another address.
+    function claimRewardTo(uint256 actorSeed, bool native, uint256 recipientSeed) external {
+        address a = _actor(actorSeed);
+        (uint256 s, uint256 u) = staking.earned(a);
+        uint256 amount = native ? s : u;
+        if (amount == 0) return;
+        address recipient = recipientSeed % 5 == 4 ? OUTSIDE : _actor(recipientSeed);
+        vm.prank(a);
+        uint256 paid = staking.claimRewardTo(native ? S : address(usdc), recipient);
+        assertEq(paid, amount, "claimRewardTo pays earned()");
+        if (native) claimedS += paid;
+        else claimedUSDC += paid;
+    }
+
+    function settleRewards(uint256 actorSeed) external {
+        vm.prank(_actor(actorSeed));
+        staking.settleRewards();
+    }
+
     function claimRewards(uint256 actorSeed) external {
         address a = _actor(actorSeed);
         (uint256 s, uint256 u) = staking.earned(a);
@@ -223,9 +262,12 @@ contract SystemHandler is Test {
             creator == voter || contestId != voting.currentContestId() || voting.hasVoted(id, voter)
                 || voting.getUserVotingPower(voter) == 0
         ) return;
+        uint256 weight = voting.getUserVotingPower(voter);
         vm.prank(voter);
         voting.vote(id);
         ++votesCast;
+        weightCast[contestId][creator] += weight;
+        weightCastAllTime[creator] += weight;
     }
 
     /// @dev Finalizes every ended contest not finalized yet (oldest first, or newest first), then
@@ -234,10 +276,18 @@ contract SystemHandler is Test {
         (, contestId,,,,) = voting.getGeneration(generationId);
     }
 
+    /// @dev Contests are finalized in order: with `newestFirst` the newest ended contest is tried
+    /// first and must be refused while an older one is open, then all are finalized oldest first.
     function finalize(bool newestFirst, bool claimAfter) external {
         uint256 current = voting.currentContestId();
-        for (uint256 k = 1; k < current; ++k) {
-            _finalize(newestFirst ? current - k : k);
+        uint256 next = voting.nextContestToFinalize();
+        if (newestFirst && current - 1 > next) {
+            try voting.finalizeContest(current - 1) {
+                revert("finalized out of order");
+            } catch {}
+        }
+        for (uint256 k = next; k < current; ++k) {
+            _finalize(k);
         }
         if (claimAfter) {
             for (uint256 i; i < 4; ++i) {
@@ -260,6 +310,19 @@ contract SystemHandler is Test {
             creditedS[contestId] += s - beforeS[i];
             creditedUSDC[contestId] += u - beforeU[i];
         }
+    }
+
+    /// @dev Claims one token's prizes to the winner itself or to another address.
+    function claimPrizeTo(uint256 actorSeed, bool native, uint256 recipientSeed) external {
+        address a = _actor(actorSeed);
+        (uint256 s, uint256 u) = voting.pendingPrize(a);
+        uint256 amount = native ? s : u;
+        if (amount == 0) return;
+        address recipient = recipientSeed % 5 == 4 ? OUTSIDE : _actor(recipientSeed);
+        vm.prank(a);
+        voting.claimPrizeTo(native ? S : address(usdc), recipient);
+        if (native) prizeClaimedS += amount;
+        else prizeClaimedUSDC += amount;
     }
 
     function claimPrize(uint256 actorSeed) public {
@@ -290,6 +353,7 @@ contract SystemHandler is Test {
                 for (uint256 i; i < 4; ++i) {
                     snapshot[c][actors[i]] = staking.stakedBalanceOf(actors[i]);
                 }
+                stakedAtStart[c] = staking.totalStaked();
             }
         }
         vm.warp(next);
@@ -384,6 +448,76 @@ contract InvariantsTest is Fixture {
             }
             assertEq(votes, voted, "votes == snapshots of its voters");
             assertLe(votes, stakedAtStart, "no NFT counted twice");
+        }
+    }
+
+    /// @dev 5. (Audit) Claimable plus locked amounts never exceed a contract's balance, in each token:
+    /// staker rewards (claimable and locked) in staking, open pools and unclaimed prizes in voting,
+    /// pull balances in payment.
+    function invariant_claimableAndLockedWithinBalance() public view {
+        uint256 stakingS;
+        uint256 stakingUSDC;
+        uint256 prizesS;
+        uint256 prizesUSDC;
+        for (uint256 i; i < 4; ++i) {
+            address a = handler.actors(i);
+            (uint256 s, uint256 u) = staking.earned(a);
+            (uint256 ls, uint256 lu) = staking.pendingRewards(a);
+            stakingS += s + ls;
+            stakingUSDC += u + lu;
+            (s, u) = voting.pendingPrize(a);
+            prizesS += s;
+            prizesUSDC += u;
+        }
+        uint256 current = voting.currentContestId();
+        for (uint256 c = 1; c <= current + 1; ++c) {
+            if (voting.isFinalized(c)) continue;
+            (uint256 s, uint256 u) = voting.prizePool(c);
+            prizesS += s;
+            prizesUSDC += u;
+        }
+        assertLe(stakingS, address(staking).balance, "staking S");
+        assertLe(stakingUSDC, usdc.balanceOf(address(staking)), "staking USDC");
+        assertLe(prizesS, address(voting).balance, "voting S");
+        assertLe(prizesUSDC, usdc.balanceOf(address(voting)), "voting USDC");
+        assertLe(
+            payment.withdrawable(S, dev) + payment.withdrawable(S, treasury), address(payment).balance, "payment S"
+        );
+        assertLe(
+            payment.withdrawable(address(usdc), dev) + payment.withdrawable(address(usdc), treasury),
+            usdc.balanceOf(address(payment)),
+            "payment USDC"
+        );
+    }
+
+    /// @dev 6. (Audit) The voting power of all wallets at a contest's snapshot sums to the NFTs staked then.
+    function invariant_votingPowerSumsToStakedAtSnapshot() public view {
+        uint256 current = voting.currentContestId();
+        for (uint256 c = 1; c <= current; ++c) {
+            (uint256 start,) = voting.contestWindow(c);
+            uint256 sum;
+            for (uint256 i; i < 4; ++i) {
+                sum += staking.stakedBalanceAt(handler.actors(i), start - 1);
+            }
+            assertEq(sum, handler.stakedAtStart(c), "sum of snapshots == NFTs staked at the snapshot");
+        }
+        uint256 power;
+        for (uint256 i; i < 4; ++i) {
+            power += voting.getUserVotingPower(handler.actors(i));
+        }
+        assertEq(power, handler.stakedAtStart(current), "current voting power == NFTs staked at its start");
+    }
+
+    /// @dev 7. (Audit) A creator's points equal the vote weight cast for its generations, per contest and
+    /// all time.
+    function invariant_creatorPointsEqualWeightCast() public view {
+        uint256 current = voting.currentContestId();
+        for (uint256 i; i < 4; ++i) {
+            address a = handler.actors(i);
+            for (uint256 c = 1; c <= current; ++c) {
+                assertEq(voting.creatorPoints(c, a), handler.weightCast(c, a), "points == weight cast");
+            }
+            assertEq(voting.allTimePoints(a), handler.weightCastAllTime(a), "all-time points == weight cast");
         }
     }
 

@@ -76,3 +76,45 @@ async def test_dev_clock_tool_only_when_asked_for(settings, data_dir) -> None:
         first = structured(await client.call_tool("dev_advance_time", {"seconds": 1}))
         later = structured(await client.call_tool("dev_advance_time", {"seconds": first["contest_end"] - first["timestamp"]}))
         assert later["contest_id"] == first["contest_id"] + 1 and later["timestamp"] >= first["contest_end"]
+
+
+async def test_contest_finalize_plans_earlier_open_contests_in_order(auto_session: Session) -> None:
+    # Contests are finalized in order on chain: asking for contest 3 plans 1, 2 and 3; an empty contest's
+    # pool goes to the next contest (never to the one open when someone finalizes late).
+    s = auto_session
+    await s.chain.advance_time(3 * WEEK + 1)
+    plan = structured(await s.call("contest", {"action": "finalize", "contest_id": 3}))
+    txs = plan["plan"]["transactions"]
+    assert [t["call"]["args"] for t in txs] == [[1], [2], [3]]
+    assert "rolls over to contest 2" in txs[0]["summary"] and "rolls over to contest 4" in txs[2]["summary"]
+    for tx in txs:
+        sent = structured(await s.call("send_transaction", {"signed_tx": _sign(tx, DEV_KEYS[0])}))
+        assert sent["sent"]["transactions"][0]["status"] == "success"
+    assert await s.chain.call(s.chain.voting.functions.nextContestToFinalize()) == 4
+
+
+async def test_claim_recipient_must_be_an_address(auto_session: Session) -> None:
+    s = auto_session
+    for bad in ("0x1234", "0x" + "00" * 20, "0x" + "zz" * 20):
+        text = error_text(await s.call("contest", {"action": "claim", "recipient": bad}))
+        assert "recipient" in text and "20-byte address" in text
+    assert "recipient" in error_text(await s.call("stake", {"action": "claim", "recipient": "nope"}))
+
+
+async def test_stake_claim_pays_each_token_to_the_named_recipient(auto_session: Session) -> None:
+    s = auto_session
+    staking = s.chain.staking.functions
+    for tool, args in (("stake", {"action": "stake", "token_ids": [1]}),
+                       ("prepare_payment", {"method": "S", "prompt": "a paid fox", "generation_type": "image"})):
+        for tx in structured(await s.call(tool, args))["plan"]["transactions"]:
+            await s.call("send_transaction", {"signed_tx": _sign(tx, DEV_KEYS[0])})
+    await s.chain.advance_time(int(await s.chain.call(staking.minStakePeriod())) + 1)
+    other = Account.from_key(DEV_KEYS[3]).address.lower()
+    before = await s.chain.w3.eth.get_balance(to_checksum_address(other))
+    answer = structured(await s.call("stake", {"action": "claim", "recipient": other}))
+    (tx,) = answer["plan"]["transactions"]  # S only: no USDC was paid
+    assert tx["call"]["function"] == "claimRewardTo"
+    assert [str(a).lower() for a in tx["call"]["args"]] == ["0x" + "ee" * 20, other]
+    await s.call("send_transaction", {"signed_tx": _sign(tx, DEV_KEYS[0])})
+    paid = await s.chain.w3.eth.get_balance(to_checksum_address(other)) - before
+    assert paid == int(answer["payout"]["s_wei"]) == 75 * 10**16  # the stakers' 25 % of 3 S, to the recipient

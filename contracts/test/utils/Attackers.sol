@@ -160,3 +160,24 @@ contract RejectingRecipient {
         payment.withdraw(token);
     }
 }
+
+/// @dev A contract account without a payable `receive` (a multisig module, a vault): it executes calls
+/// its deployer asks for and can hold NFTs, but any S sent to it fails.
+contract ContractAccount is IERC721Receiver {
+    address private immutable _owner = msg.sender;
+
+    function exec(address target, bytes calldata data) external returns (bytes memory ret) {
+        require(msg.sender == _owner, "owner only");
+        bool ok;
+        (ok, ret) = target.call(data);
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(ret, 32), mload(ret))
+            }
+        }
+    }
+
+    function onERC721Received(address, address, uint256, bytes calldata) external pure returns (bytes4) {
+        return IERC721Receiver.onERC721Received.selector;
+    }
+}

@@ -17,7 +17,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
 from sf_mcp.chain.client import ChainClient
-from sf_mcp.chain.contracts import NFT, PAYMENT, STAKING, USDC, VOTING, chain_name
+from sf_mcp.chain.contracts import NATIVE_TOKEN, NFT, PAYMENT, STAKING, USDC, VOTING, chain_name
 from sf_mcp.chain.payments import ChainPaymentVerifier, PaymentVerdict
 from sf_mcp.chain.txplan import Step, TxPlan, TxPlanner, TxResult
 from sf_mcp.chain.units import format_s, format_usdc
@@ -28,6 +28,7 @@ from sf_mcp.server.results import services_of, tool_errors
 from sf_mcp.server.services import Services
 
 LEADERBOARD_MAX = 100
+FINALIZE_MAX = 10  # contests finalized by one plan (they are finalized in order)
 
 
 class Payout(BaseModel):
@@ -95,6 +96,37 @@ def _acting_wallet(services: Services) -> tuple[str, TxPlanner]:
         # Over HTTP the agent key never signs: callers get plans for their own wallet.
         planner = TxPlanner(chain_of(services), services.store)
     return wallet, planner
+
+
+def _claim_steps(chain: ChainClient, fn: Any, contract: str, what: str, amounts: tuple[int, int],
+                 recipient: str) -> list[Step]:
+    """One claim per token with something to take (claimRewardTo / claimPrizeTo): a wallet that cannot receive
+    S, or that USDC refuses, still gets the other token out, and the recipient may be another address."""
+    to = chain.w3.to_checksum_address(recipient)
+    steps = []
+    for token, amount, label in ((NATIVE_TOKEN, amounts[0], f"{_s(amounts[0])} S"),
+                                 (chain.address_of(USDC), amounts[1], f"{_usdc(amounts[1])} USDC")):
+        if amount:
+            # A later step cannot be estimated before the earlier one is mined (its nonce is ahead): a claim of
+            # one token settles at most 32 lots, well under 300k gas.
+            steps.append(Step(fn=fn(chain.w3.to_checksum_address(token), to), contract=contract,
+                              estimate=not steps, gas_fallback=300_000,
+                              summary=f"claim {label} of {what} to {recipient}"))
+    return steps
+
+
+def _recipient(wallet: str, recipient: str | None) -> str:
+    """The claim's recipient: the caller's wallet unless it names another (non-zero) address."""
+    if recipient is None:
+        return wallet
+    text = recipient.strip().lower()
+    try:
+        valid = len(text) == 42 and text.startswith("0x") and int(text, 16) != 0
+    except ValueError:
+        valid = False
+    if not valid:
+        raise InvalidRequest(f"recipient: {recipient!r} is not a non-zero 0x-prefixed 20-byte address")
+    return text
 
 
 async def _outcome(planner: TxPlanner, wallet: str, steps: list[Step], summary: str,
@@ -183,6 +215,8 @@ def register(server: MCPServer) -> None:
         action: Annotated[Literal["stake", "unstake", "claim"], Field(description="stake or unstake BanditKidz NFTs, or claim staking rewards.")],
         ctx: Context,
         token_ids: Annotated[list[Annotated[int, Field(ge=0, lt=2**256)]], Field(max_length=50, description="NFT token ids (for stake / unstake).")] = [],  # noqa: B006
+        recipient: Annotated[str | None, Field(max_length=64, description="claim: the address that receives the "
+                                               "rewards (default: your wallet).")] = None,
     ) -> ChainAction:
         """Stake BanditKidz NFTs (voting power and 25 % of all fees), unstake them, or claim rewards.
 
@@ -197,12 +231,13 @@ def register(server: MCPServer) -> None:
         staking = chain.staking.functions
         ids = list(dict.fromkeys(token_ids))
         if action == "claim":
+            to = _recipient(wallet, recipient)
             s_amount, usdc_amount = await chain.call(staking.earned(me))
             if not s_amount and not usdc_amount:
                 raise InvalidRequest(f"claim: {wallet} has no staking rewards to claim yet")
-            steps = [Step(fn=staking.claimRewards(), contract=STAKING,
-                          summary=f"claim {_s(s_amount)} S and {_usdc(usdc_amount)} USDC of staking rewards")]
-            return await _outcome(planner, wallet, steps, steps[0].summary, payout=Payout.of(s_amount, usdc_amount))
+            steps = _claim_steps(chain, staking.claimRewardTo, STAKING, "staking rewards", (s_amount, usdc_amount), to)
+            summary = f"claim {_s(s_amount)} S and {_usdc(usdc_amount)} USDC of staking rewards to {to}"
+            return await _outcome(planner, wallet, steps, summary, payout=Payout.of(s_amount, usdc_amount))
         if not ids:
             raise InvalidRequest(f"token_ids: give the NFT token ids to {action}")
         if action == "stake":
@@ -305,23 +340,28 @@ def register(server: MCPServer) -> None:
             description="finalize: pay out an ended contest's prize pool to its top three; claim: take your prizes.")],
         ctx: Context,
         contest_id: Annotated[int | None, Field(ge=1, le=2**63 - 1, description="finalize: the contest (default: the last one that ended).")] = None,
+        recipient: Annotated[str | None, Field(max_length=64, description="claim: the address that receives the "
+                                               "prizes (default: your wallet).")] = None,
     ) -> ChainAction:
         """Finalize a weekly contest that has ended, or claim the prizes you won.
 
         Anyone may finalize an ended contest: its pool is split 50/30/20 among the top three
         creators (dust to first) and credited to them; each winner then claims with action "claim".
+        Contests are finalized in order, so the plan also finalizes earlier ended ones still open; a
+        contest without votes passes its pool on to the next contest.
         """
         services = services_of(ctx)
         chain = chain_of(services)
         wallet, planner = _acting_wallet(services)
         voting = chain.voting.functions
         if action == "claim":
+            to = _recipient(wallet, recipient)
             s_amount, usdc_amount = await chain.call(voting.pendingPrize(chain.w3.to_checksum_address(wallet)))
             if not s_amount and not usdc_amount:
                 raise InvalidRequest(f"claim: {wallet} has no contest prizes to claim (finalize an ended contest first?)")
-            steps = [Step(fn=voting.claimPrize(), contract=VOTING,
-                          summary=f"claim {_s(s_amount)} S and {_usdc(usdc_amount)} USDC of contest prizes")]
-            return await _outcome(planner, wallet, steps, steps[0].summary, payout=Payout.of(s_amount, usdc_amount))
+            steps = _claim_steps(chain, voting.claimPrizeTo, VOTING, "contest prizes", (s_amount, usdc_amount), to)
+            summary = f"claim {_s(s_amount)} S and {_usdc(usdc_amount)} USDC of contest prizes to {to}"
+            return await _outcome(planner, wallet, steps, summary, payout=Payout.of(s_amount, usdc_amount))
         current = int(await chain.call(voting.currentContestId()))
         cid = contest_id or current - 1
         if cid < 1:
@@ -333,12 +373,22 @@ def register(server: MCPServer) -> None:
                                  "finalize it after that")
         if await chain.call(voting.isFinalized(cid)):
             raise InvalidRequest(f"contest_id: contest {cid} is already finalized; winners claim with action \"claim\"")
-        pool_s, pool_usdc = await chain.call(voting.prizePool(cid))
-        creators, _ = await chain.call(voting.topCreators(cid))
-        who = ", ".join(str(c).lower() for c in creators) or "nobody (the pool rolls over to the open contest)"
-        steps = [Step(fn=voting.finalizeContest(cid), contract=VOTING,
-                      summary=f"finalize contest {cid}: {_s(pool_s)} S and {_usdc(pool_usdc)} USDC to {who}")]
-        return await _outcome(planner, wallet, steps, steps[0].summary)
+        first = int(await chain.call(voting.nextContestToFinalize()))
+        if cid - first >= FINALIZE_MAX:
+            raise InvalidRequest(f"contest_id: contests are finalized in order and {first}..{cid - 1} are still open; "
+                                 f"finalize up to contest {first + FINALIZE_MAX - 1} first")
+        steps = []
+        rolled = (0, 0)
+        for k in range(first, cid + 1):
+            pool_s, pool_usdc = await chain.call(voting.prizePool(k))
+            pool_s, pool_usdc = int(pool_s) + rolled[0], int(pool_usdc) + rolled[1]
+            creators, _ = await chain.call(voting.topCreators(k))
+            who = ", ".join(str(c).lower() for c in creators) or f"nobody (the pool rolls over to contest {k + 1})"
+            rolled = (0, 0) if creators else (pool_s, pool_usdc)
+            # Only the first can be estimated before the earlier finalizations are mined.
+            steps.append(Step(fn=voting.finalizeContest(k), contract=VOTING, estimate=k == first, gas_fallback=300_000,
+                              summary=f"finalize contest {k}: {_s(pool_s)} S and {_usdc(pool_usdc)} USDC to {who}"))
+        return await _outcome(planner, wallet, steps, steps[-1].summary)
 
     @server.tool(structured_output=True)
     @tool_errors
