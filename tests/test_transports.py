@@ -51,8 +51,9 @@ def _inspector(data_dir: Path, *args: str) -> dict:
     assert node, "node is required for the MCP Inspector"
     completed = subprocess.run(
         # The Inspector does not pass its environment on to the server: the data dir goes as a flag.
-        [str(INSPECTOR), "--cli", sys.executable, "-m", "sf_mcp.cli", "--data-dir", str(data_dir),
-         "serve", "--transport", "stdio", *args],
+        # A loaded machine can take longer than the Inspector's default 15 s to start the server.
+        [str(INSPECTOR), "--cli", "--connect-timeout", "100000", sys.executable, "-m", "sf_mcp.cli",
+         "--data-dir", str(data_dir), "serve", "--transport", "stdio", *args],
         capture_output=True, text=True, timeout=120, env=_server_env(data_dir), check=False,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
