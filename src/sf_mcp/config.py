@@ -192,6 +192,14 @@ class Settings(BaseSettings):
         default=None, gt=0, description="Chain ID sign-in messages name; default the connected chain's, else 146."
     )
     clock_skew_s: int = Field(default=60, ge=0, le=600, description="Tolerated clock difference for sign-in times.")
+    oauth_access_token_ttl_s: int = Field(default=3600, ge=60, description="Lifetime of an OAuth access token.")
+    oauth_refresh_token_ttl_s: int = Field(
+        default=30 * 86_400, ge=60, description="Lifetime of an OAuth refresh token (rotated on every use)."
+    )
+    oauth_allow_private_client_metadata: bool = Field(
+        default=False,
+        description="Fetch OAuth client metadata documents from private/loopback addresses and plain http (development).",
+    )
 
     # -- HTTP limits ----------------------------------------------------------
     rate_limit_window_s: float = Field(default=900.0, gt=0, description="Window of the rate limits below.")

@@ -40,7 +40,8 @@ from starlette.responses import JSONResponse
 
 from sf_mcp.config import Settings, normalize_address
 from sf_mcp.errors import ChainUnavailable, SfMcpError
-from sf_mcp.server.siwe import SiweError, build_message, message_hash, parse_message, recover_signer
+from sf_mcp.server.oauth.scopes import ALL_SCOPES
+from sf_mcp.server.siwe import SiweError, SiweMessage, build_message, message_hash, parse_message, recover_signer
 
 if TYPE_CHECKING:
     from sf_mcp.server.limits import Limits
@@ -138,7 +139,10 @@ class SiweAuth:
         return chain_id if isinstance(chain_id, int) else SONIC_CHAIN_ID
 
     # -- step 1: nonce ----------------------------------------------------------
-    async def issue_nonce(self, address: str) -> dict[str, Any]:
+    async def issue_nonce(
+        self, address: str, *, request_id: str | None = None, statement: str = STATEMENT
+    ) -> dict[str, Any]:
+        """A fresh nonce and the message to sign; ``request_id`` binds it to an OAuth authorization request."""
         try:
             wallet = normalize_address(address)
         except ValueError as exc:
@@ -149,7 +153,8 @@ class SiweAuth:
         expires = issued + timedelta(seconds=self._settings.nonce_ttl_s)
         message = build_message(
             domain=self.domain, address=wallet, uri=self.uri, chain_id=self.chain_id(), nonce=nonce,
-            issued_at=issued, expiration_time=expires, statement=STATEMENT,
+            issued_at=issued, expiration_time=expires, statement=statement, request_id=request_id,
+            resources=(self.resource,) if request_id is not None else (),
         )
         await self._services().store.sessions.add_nonce(
             nonce=nonce, wallet=wallet, created_at=now, expires_at=expires.timestamp()
@@ -161,7 +166,7 @@ class SiweAuth:
             "domain": self.domain,
             "uri": self.uri,
             "chain_id": message.chain_id,
-            "statement": STATEMENT,
+            "statement": statement,
             "issued_at": issued.isoformat().replace("+00:00", "Z"),
             "expiration_time": expires.isoformat().replace("+00:00", "Z"),
         }
@@ -169,7 +174,23 @@ class SiweAuth:
     # -- step 2: verify and issue a token --------------------------------------
     async def sign_in(self, message_text: str, signature: str) -> dict[str, Any]:
         """Check the signed message and return ``{token, wallet, expires_at}``; raise AuthFailed or SiweError."""
+        message = await self.check_sign_in(message_text, signature)
+        return await self.issue_token(message.wallet, self._clock())
+
+    async def check_sign_in(self, message_text: str, signature: str, *, request_id: str | None = None) -> SiweMessage:
+        """Every check of /auth/verify, then consume the nonce; the message, or AuthFailed/SiweError.
+
+        ``request_id`` is the OAuth authorization request the message must name (the login page);
+        without one, a message naming any Request ID is refused, so a signature given for one
+        client's consent never becomes a full-access token elsewhere.
+        """
         message = parse_message(message_text)
+        if message.request_id != request_id:
+            raise AuthFailed(
+                "sign-in message: Request ID does not match this authorization request"
+                if request_id is not None else
+                "sign-in message: issued for an OAuth authorization; finish it on the login page"
+            )
         now = self._clock()
         skew = self._settings.clock_skew_s
         if message.domain != self.domain:
@@ -193,7 +214,7 @@ class SiweAuth:
         sessions = self._services().store.sessions
         if not await sessions.consume_nonce(nonce=message.nonce, wallet=message.wallet, now=now):
             raise AuthFailed("sign-in message: nonce unknown, expired, already used or issued for another address")
-        return await self._issue_token(message.wallet, now)
+        return message
 
     async def _check_signature(self, text: str, address: str, signature: str) -> None:
         signer = recover_signer(text, signature)
@@ -221,16 +242,23 @@ class SiweAuth:
         if not ok:
             raise AuthFailed("signature: not made by the address in the message (nor accepted by it under EIP-1271)")
 
-    async def _issue_token(self, wallet: str, now: float) -> dict[str, Any]:
+    async def issue_token(
+        self, wallet: str, now: float, *, ttl_s: int | None = None, client_id: str | None = None,
+        scopes: list[str] | None = None, grant_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A bearer JWT for ``wallet`` and its session row; OAuth tokens name their client, scopes and grant."""
         jti = uuid.uuid4().hex
-        expires_at = int(now) + self._settings.token_ttl_s
-        claims = {
+        expires_at = int(now) + (ttl_s or self._settings.token_ttl_s)
+        claims: dict[str, Any] = {
             "iss": self.issuer, "aud": self.resource, "sub": wallet, "jti": jti,
             "iat": int(now), "nbf": int(now) - 1, "exp": expires_at, "chain_id": self.chain_id(),
         }
+        if scopes is not None:
+            claims.update(scope=" ".join(scopes), client_id=client_id, gid=grant_id)
         token = jwt.encode(claims, self._secret, algorithm=ALGORITHM)
         await self._services().store.sessions.create(
-            session_id=jti, wallet=wallet, created_at=now, expires_at=float(expires_at)
+            session_id=jti, wallet=wallet, created_at=now, expires_at=float(expires_at),
+            client_id=client_id, scopes=claims.get("scope"), grant_id=grant_id,
         )
         return {
             "token": token,
@@ -267,15 +295,25 @@ class SiweAuth:
             self._metrics.token_checks.labels(outcome="revoked").inc()
             return None
         self._metrics.token_checks.labels(outcome="ok").inc()
+        scope = claims.get("scope")
         return AccessToken(
             token=token,
-            client_id=wallet,
+            client_id=str(claims.get("client_id") or wallet),
             subject=wallet,
-            scopes=[],
+            # A token from /auth/verify was signed for by the wallet itself: every scope.
+            scopes=scope.split() if isinstance(scope, str) else list(ALL_SCOPES),
             expires_at=int(claims["exp"]),
             resource=self.resource,
-            claims={"iss": claims["iss"], "jti": claims["jti"]},
+            claims={"iss": claims["iss"], "jti": claims["jti"], "gid": claims.get("gid")},
         )
+
+    def now(self) -> float:
+        """The current time by this server's clock (injectable, so tests move it instead of sleeping)."""
+        return self._clock()
+
+    def forget_sessions(self) -> None:
+        """Drop the cache of checked sessions (after revoking a token family)."""
+        self._checked.clear()
 
     async def _session_active(self, jti: str) -> bool:
         now = self._clock()
@@ -304,7 +342,7 @@ class SiweAuth:
             self._checked.clear()
         else:
             count = int(await sessions.revoke(claims["jti"], now=self._clock()))
-            self._checked.pop(claims["jti"], None)
+            self._checked.clear()  # an OAuth token's grant ended with it: its other tokens too
         return {"revoked": count, "wallet": claims["sub"]}
 
     # -- HTTP routes ----------------------------------------------------------------
@@ -313,7 +351,7 @@ class SiweAuth:
 
         @server.custom_route("/auth/nonce", methods=["GET"])
         async def nonce(request: Request) -> JSONResponse:
-            if refused := self._limited(request):
+            if refused := self.limited(request):
                 return refused
             address = request.query_params.get("address")
             if not address:
@@ -325,7 +363,7 @@ class SiweAuth:
 
         @server.custom_route("/auth/verify", methods=["POST"])
         async def verify(request: Request) -> JSONResponse:
-            if refused := self._limited(request):
+            if refused := self.limited(request):
                 return refused
             try:
                 body = await request.json()
@@ -349,7 +387,7 @@ class SiweAuth:
 
         @server.custom_route("/auth/logout", methods=["POST"])
         async def logout(request: Request) -> JSONResponse:
-            if refused := self._limited(request):
+            if refused := self.limited(request):
                 return refused
             header = request.headers.get("authorization", "")
             if not header.lower().startswith("bearer "):
@@ -360,7 +398,7 @@ class SiweAuth:
             except AuthFailed as exc:
                 return _error(401, "invalid_token", str(exc))
 
-    def _limited(self, request: Request) -> JSONResponse | None:
+    def limited(self, request: Request) -> JSONResponse | None:
         ip = request.client.host if request.client else "unknown"
         retry_after = self._limits.auth_ip.take(ip)
         if retry_after is None:

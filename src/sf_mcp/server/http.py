@@ -6,6 +6,8 @@ resource_metadata=...`` and serves the protected-resource metadata at
 ``/.well-known/oauth-protected-resource/mcp``. Around it:
 
     /auth/nonce, /auth/verify, /auth/logout   sign-in (server.auth)
+    /authorize, /token, /register, /revoke,   OAuth 2.1 for hosted assistants (server.oauth),
+    /oauth/login, /.well-known/...            with Sign-In with Ethereum as the login page
     /healthz                                  liveness: the process answers
     /readyz                                   readiness: database, chain, providers
     /metrics                                  Prometheus text format
@@ -35,6 +37,7 @@ from sf_mcp.config import Settings
 from sf_mcp.errors import SfMcpError
 from sf_mcp.server.auth import SiweAuth, public_url
 from sf_mcp.server.limits import Limits, RateLimitMiddleware
+from sf_mcp.server.oauth import OAuthServer
 from sf_mcp.server.observability import Metrics, RequestMiddleware, ToolCallMiddleware
 
 if TYPE_CHECKING:
@@ -68,6 +71,7 @@ class HttpSurface:
         self.limits = Limits(settings)
         self._services: Services | None = None
         self.auth = SiweAuth(settings, self.services, limits=self.limits, metrics=self.metrics)
+        self.oauth = OAuthServer(settings, self.auth, lambda: self.services().store)
         self.metrics.watch_indexer(lambda: self.services().indexer)
 
     def services(self) -> "Services":
@@ -161,8 +165,9 @@ class HttpSurface:
             transport_security=security,
             max_request_body_size=self.settings.max_request_body_bytes,
         )
+        self.oauth.mount(app)
         # The SDK limits /mcp bodies itself; this limits every other route (/auth/verify reads JSON) too.
-        limited = RequestBodyLimitMiddleware(app, self.settings.max_request_body_bytes)
+        limited = RequestBodyLimitMiddleware(self.oauth.guard(app), self.settings.max_request_body_bytes)
         return RequestMiddleware(limited, metrics=self.metrics, security=security)
 
 

@@ -189,8 +189,11 @@ def parse_message(text: str) -> SiweMessage:
 def build_message(
     *, domain: str, address: str, uri: str, chain_id: int, nonce: str, issued_at: datetime,
     expiration_time: datetime | None, statement: str | None, scheme: str | None = None,
+    request_id: str | None = None, resources: tuple[str, ...] = (),
 ) -> SiweMessage:
     return SiweMessage(
+        request_id=request_id,
+        resources=resources,
         scheme=scheme,
         domain=domain,
         address=to_checksum_address(address),

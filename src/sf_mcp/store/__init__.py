@@ -15,6 +15,7 @@ from sf_mcp.store import migrations
 from sf_mcp.store.db import Database, redacted
 from sf_mcp.store.gallery import CreatorStats, Gallery, GalleryEntry, GalleryPage
 from sf_mcp.store.generations import GenerationRow, Generations, utc_day
+from sf_mcp.store.oauth import CodeRow, OAuthStore, RefreshRow
 from sf_mcp.store.review import ReviewItem, ReviewQueue
 from sf_mcp.store.sessions import Sessions
 
@@ -23,6 +24,7 @@ __all__ = [
     "AppliedBatch",
     "ChainEvent",
     "ChainStore",
+    "CodeRow",
     "CreatorStats",
     "Cursor",
     "Gallery",
@@ -31,6 +33,8 @@ __all__ = [
     "GenerationRow",
     "Generations",
     "JobFromPayment",
+    "OAuthStore",
+    "RefreshRow",
     "ReviewItem",
     "ReviewQueue",
     "Sessions",
@@ -64,6 +68,7 @@ class Store:
         self.sessions = Sessions(db)
         self.gallery = Gallery(db)
         self.review = ReviewQueue(db)
+        self.oauth = OAuthStore(db)
 
     @classmethod
     async def open(cls, url: str | Path, *, migrate: bool | None = None) -> "Store":
