@@ -3,7 +3,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-python postgres-binaries contracts bench clean
+.PHONY: install demo test test-python postgres-binaries browser contracts bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -33,7 +33,17 @@ postgres-binaries:
 		{ $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && \
 		  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q postgresql; }
 
-test-python: install tests/inspector/node_modules/.installed postgres-binaries
+# The OAuth login page test drives Debian's chromium with playwright-core (npm; it never downloads a browser).
+tests/browser/node_modules/.installed: tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+browser: tests/browser/node_modules/.installed
+	@test -x /usr/bin/chromium || \
+		{ $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && \
+		  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q chromium; }
+
+test-python: install tests/inspector/node_modules/.installed postgres-binaries browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install

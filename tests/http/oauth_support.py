@@ -62,21 +62,23 @@ class OAuthFlow:
             params["resource"] = self.server.mcp_url if resource == "default" else resource
         return await self.http.get("/authorize", params=params)
 
-    async def approve(self, login_url: str, account: LocalAccount) -> httpx2.Response:
+    async def approve(self, login_url: str, account: LocalAccount, *, address: str | None = None) -> httpx2.Response:
+        """Sign the login page's message with ``account`` for ``address`` (default: its own; else a contract wallet)."""
         request_id = query(login_url)["request"]
-        issued = await self.http.get("/oauth/login/message", params={"request": request_id, "address": account.address})
+        issued = await self.http.get("/oauth/login/message",
+                                     params={"request": request_id, "address": address or account.address})
         assert issued.status_code == 200, issued.text
         message = issued.json()["message"]
         return await self.http.post("/oauth/login/approve", json={
             "request": request_id, "message": message, "signature": sign(account, message)})
 
     async def grant(self, account: LocalAccount, *, client: dict[str, Any] | None = None,
-                    scope: str | None = None, redirect_uri: str = CALLBACK) -> Grant:
+                    scope: str | None = None, redirect_uri: str = CALLBACK, address: str | None = None) -> Grant:
         client = client or await self.register()
         verifier, challenge = pkce()
         started = await self.authorize(client["client_id"], challenge, scope=scope, redirect_uri=redirect_uri)
         assert started.status_code == 302, started.text
-        approved = await self.approve(started.headers["location"], account)
+        approved = await self.approve(started.headers["location"], account, address=address)
         assert approved.status_code == 200, approved.text
         redirect = approved.json()["redirect"]
         return Grant(client["client_id"], query(redirect)["code"], verifier, redirect)

@@ -16,6 +16,7 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from http_support import LiveServer, new_account, sign
+from oauth_support import OAuthFlow
 
 from sf_mcp.chain import Signer
 from sf_mcp.chain.accounts import DEV_KEYS
@@ -124,3 +125,16 @@ async def test_payment_through_contract_wallet_is_the_wallets(
     async with server.mcp(await server.sign_in(owner)) as client:
         theirs = (await client.call_tool("verify_payment", {"tx_hash": tx_hash})).structured_content
         assert theirs["valid"] is False and theirs["payer"] == wallet and "not by you" in theirs["reason"]
+
+
+async def test_oauth_login_page_accepts_a_contract_wallet(server: LiveServer, wallet: str, owner: LocalAccount) -> None:
+    """The OAuth login page checks signatures like /auth/verify: EIP-1271 wallets sign in there too."""
+    async with server.http() as http:
+        flow = OAuthFlow(server, http)
+        grant = await flow.grant(owner, address=wallet, scope="read")
+        tokens = await flow.exchange(grant)
+        assert tokens.status_code == 200, tokens.text
+        assert jwt.decode(tokens.json()["access_token"], options={"verify_signature": False})["sub"] == wallet
+        stranger = new_account()  # not the wallet's owner: the contract refuses the signature
+        with pytest.raises(AssertionError, match="signature"):
+            await flow.grant(stranger, address=wallet)

@@ -79,7 +79,7 @@ class LoginPage:
         if client.is_metadata_document:
             note = f"identified by its metadata document at {redirect_host(client.client_id)}"
         else:
-            note = "registered itself with this server: continue only if you started this sign-in from it"
+            note = "not verified (it registered itself here): continue only if you started this sign-in from it"
         items = "\n".join(
             f"    <li><b>{html.escape(s)}</b> {html.escape(SCOPE_DESCRIPTIONS[s])}</li>" for s in params["scopes"]
         )
