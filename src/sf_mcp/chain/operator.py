@@ -11,8 +11,31 @@ sees at most one of them per task, even with ``sf-mcp serve`` and a standalone
    nonce, then broadcast: a crash after the broadcast finds the hash on restart;
 3. a transaction still pending after :data:`RESEND_AFTER_S` is **replaced with
    the same nonce** and higher fees, so at most one of them can be mined; a new
-   nonce is used only once none of ours can be mined any more (reverted, or the
-   nonce was taken by another transaction).
+   nonce is used only once none of ours can be mined any more.
+
+Why at most once. Every transaction of one (task, action) row shares one nonce n
+(replacements reuse it) and its hash is recorded before it is broadcast, so the
+row's ``hashes`` hold every transaction that can carry the action, and at most
+one of them is ever mined. A second transaction (nonce m != n) is signed only
+after a conditional update moved the row from 'sent' back to 'claimed', and that
+update runs only on proof that none of ``hashes`` can be mined:
+
+- one of them has a *reverted* receipt (nonce n is consumed by ours, no effect), or
+- nonce n is consumed by a transaction that is not ours: the block k with
+  ``nonce(operator, k-1) <= n < nonce(operator, k)`` (at least ``confirmations``
+  deep) holds the one transaction with nonce n, and none of ``hashes`` is in it.
+
+A missing receipt is never taken as proof: a receipt read answered by a lagging
+node, or a transaction mined between the receipt read and the nonce read (the
+bug this replaces: nonce read at "latest" after receipts), only says "not yet".
+The proof reads state *at* block numbers and the transactions *of* block k,
+which every node that has the block answers alike; a node that lacks it fails,
+which delays the verdict and never inverts it. Two senders race only through
+conditional updates on the row (claim insert, take-over, record-signed), so
+exactly one wins each step. A crash between any two steps leaves the row in a
+state the next pass resumes: 'claimed' (nothing signed; taken over when stale),
+'sent' (the recorded bytes are re-broadcast, harmlessly), mined but unmarked
+(its receipt is found).
 
 Failures leave the job as it was (``failed`` and listed by
 ``pending_onchain_refunds``, or unsubmitted) for the indexer's next pass. A job
@@ -161,10 +184,14 @@ class OperatorActions:
             raise ChainError(f"{what}: its transaction {row['tx_hash']} is no longer on chain (a reorg?); held")
         if row["nonce"] is None or not row["raw_tx"]:
             raise ChainError(f"{what}: transaction {row['tx_hash']} has no receipt yet; it is awaited (not resent)")
-        operator = client.w3.to_checksum_address(client.operator.address)  # type: ignore[union-attr]
-        mined_nonce = await client.read("reading the operator nonce",
-                                        lambda: client.w3.eth.get_transaction_count(operator, "latest"))
-        if reverted is not None or mined_nonce > row["nonce"]:
+        used = None if reverted is not None else await self._nonce_used_in(int(row["nonce"]))
+        if used is not None:
+            block, mined = used
+            if not mined.isdisjoint(h.lower() for h in hashes):
+                # Ours is in that block; the node that answered the receipt lags behind it.
+                raise ChainError(f"{what}: transaction {row['tx_hash']} was mined in block {block}; its "
+                                 "receipt is not visible yet (a lagging node); retried later")
+        if reverted is not None or used is not None:
             # None of ours can be mined any more: a fresh transaction cannot double the action.
             if await store.take_over_operator_tx(job.task_id, action, self._owner, stale_before=now,
                                                  expected_tx_hash=row["tx_hash"]):
@@ -179,6 +206,43 @@ class OperatorActions:
                 return receipt
             raise ChainError(f"{what}: transaction {row['tx_hash']} is still pending")
         return await self._replace(job, action, row, raw, what)
+
+    async def _nonce_used_in(self, nonce: int) -> tuple[int, set[str]] | None:
+        """The block that mined the operator's transaction with ``nonce`` and its transaction hashes; None while
+        no block ``confirmations`` deep has.
+
+        Only block-pinned reads decide (the nonce *at* block b, the transactions *of* block k): every node
+        that has those blocks answers them alike, and one that lacks them fails instead of answering older
+        news. So a lagging node, or a receipt read and a nonce read answered by different nodes, can delay
+        the verdict but never make a mined transaction look dropped. The account nonce only grows, so the
+        block k with ``nonce(k-1) <= nonce < nonce(k)`` holds the one transaction that used it: galloping
+        back from the confirmed head then bisecting finds k in O(log distance) reads.
+        """
+        client = self._client
+        operator = client.w3.to_checksum_address(client.operator.address)  # type: ignore[union-attr]
+
+        async def count(block: int) -> int:
+            return int(await client.read(f"reading the operator nonce at block {block}",
+                                         lambda: client.w3.eth.get_transaction_count(operator, block)))
+
+        top = await client.block_number() - client.confirmations
+        if top < 0 or await count(top) <= nonce:
+            return None
+        hi, step = top, 1  # invariant: count(hi) > nonce
+        lo = max(hi - step, 0)
+        while lo > 0 and await count(lo) > nonce:
+            hi, step = lo, step * 2
+            lo = max(hi - step, 0)
+        if lo == 0 and await count(0) > nonce:
+            hi = 0
+        while hi - lo > 1:  # invariant: count(lo) <= nonce < count(hi)
+            mid = (lo + hi) // 2
+            if await count(mid) > nonce:
+                hi = mid
+            else:
+                lo = mid
+        block = await client.get_block(hi)
+        return hi, {HexBytes(h).to_0x_hex().lower() for h in block["transactions"]}
 
     async def _replace(self, job: GenerationRow, action: str, row: dict[str, Any], raw: bytes,
                        what: str) -> dict[str, Any]:

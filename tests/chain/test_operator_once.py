@@ -1,0 +1,180 @@
+"""A refund is sent at most once per job: a transaction mined between two reads, answers from a lagging node,
+a crash between any two steps of claim -> sign+record -> broadcast -> mined -> marked.
+
+The interleavings are made deterministic at the RPC layer of the embedded chain: automine off, blocks mined
+exactly when a given request arrives, and requests of chosen methods answered by a frozen copy of the chain
+(a node that lags behind).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import sf_mcp.chain.operator as operator_module
+from sf_mcp.chain import OperatorActions, Signer
+from sf_mcp.chain.accounts import DEV_ADDRESSES, DEV_KEYS
+from sf_mcp.errors import ChainError
+from tests.chain.conftest import Session
+from tests.chain.test_review_fixes import _credits, _failed_crypto_job
+
+pytestmark = pytest.mark.anyio
+
+
+class Router:
+    """Runs ``before(method)`` ahead of every RPC request of the embedded chain; it may return another tester
+    (a lagging node) to answer that request."""
+
+    def __init__(self, s: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.before: Callable[[str], Any] = lambda method: None
+        provider = s.chain.embedded.provider
+        real = provider.make_request
+
+        async def make_request(method: Any, params: Any) -> Any:
+            other = self.before(str(method))
+            if other is None:
+                return await real(method, params)
+            mine = provider.ethereum_tester
+            provider.ethereum_tester = other
+            try:
+                return await real(method, params)
+            finally:
+                provider.ethereum_tester = mine
+
+        monkeypatch.setattr(provider, "make_request", make_request)
+        monkeypatch.setattr(provider, "_request_func_cache", (None, None))  # web3 keeps the bound method
+
+
+async def _pending_refund(s: Session, monkeypatch: pytest.MonkeyPatch, prompt: str):
+    """A failed job whose refund one process signed, recorded and broadcast; still pending (automine off)."""
+    job = await _failed_crypto_job(s, monkeypatch, prompt)
+    before = await _credits(s)
+    s.chain.embedded.tester.disable_auto_mine_transactions()
+    first = OperatorActions(s.chain, s.services.store)
+
+    async def pending(tx_hash, what, *, timeout=120):
+        return None
+
+    monkeypatch.setattr(first, "_wait", pending)
+    with pytest.raises(ChainError, match="pending"):
+        await first.refund(job)
+    row = await s.services.store.chain.operator_tx(job.task_id, "refund")
+    assert row["status"] == "sent"
+    return job, before, row
+
+
+async def test_a_refund_mined_between_the_receipt_read_and_the_nonce_read_is_not_sent_again(
+    auto_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = auto_session
+    job, before, row = await _pending_refund(s, monkeypatch, "mined between two reads")
+    tester = s.chain.embedded.tester
+    armed = True
+
+    def mine_before_nonce_read(method: str) -> None:
+        nonlocal armed
+        if armed and method == "eth_getTransactionCount":  # the receipt read saw nothing; now the block comes
+            armed = False
+            tester.mine_blocks(1)
+            tester.enable_auto_mine_transactions()
+
+    Router(s, monkeypatch).before = mine_before_nonce_read
+    second = OperatorActions(s.chain, s.services.store)
+    record = await second.refund(job)  # the nonce read is pinned below that block: "not yet used", then awaited
+    assert not armed and record["tx_hash"] == row["tx_hash"] and await _credits(s) == before + 1
+
+
+@pytest.mark.parametrize("lagging_methods", [
+    {"eth_getTransactionReceipt"},
+    {"eth_getTransactionReceipt", "eth_getTransactionCount", "eth_getBlockByNumber"},
+], ids=["receipts-from-lagging-node", "all-but-head-from-lagging-node"])
+async def test_a_lagging_node_never_makes_a_mined_refund_look_dropped(
+    auto_session: Session, monkeypatch: pytest.MonkeyPatch, lagging_methods: set[str]
+) -> None:
+    s = auto_session
+    job, before, row = await _pending_refund(s, monkeypatch, "lagging node")
+    tester = s.chain.embedded.tester
+    lagging = copy.deepcopy(tester)  # a node that stops here: the refund still pending
+    tester.mine_blocks(2)
+    tester.enable_auto_mine_transactions()
+    assert await _credits(s) == before + 1
+    router = Router(s, monkeypatch)
+    router.before = lambda method: lagging if method in lagging_methods else None
+    second = OperatorActions(s.chain, s.services.store)
+    for _ in range(2):
+        with pytest.raises(ChainError):
+            await second.refund(job)
+    assert await _credits(s) == before + 1
+    assert (await s.services.store.chain.operator_tx(job.task_id, "refund"))["hashes"] == [row["tx_hash"]]
+    router.before = lambda method: None  # the node caught up
+    record = await second.refund(job)
+    assert record["tx_hash"] == row["tx_hash"] and await _credits(s) == before + 1
+
+
+async def test_a_refund_whose_nonce_another_transaction_took_is_sent_once_more(
+    auto_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = auto_session
+    job = await _failed_crypto_job(s, monkeypatch, "lost refund")
+    before = await _credits(s)
+    lost = OperatorActions(s.chain, s.services.store)
+
+    async def nowhere(raw, what, *, quiet=False):  # the node accepted it, then dropped it from its pool
+        return None
+
+    async def pending(tx_hash, what, *, timeout=120):
+        return None
+
+    monkeypatch.setattr(lost, "_broadcast", nowhere)
+    monkeypatch.setattr(lost, "_wait", pending)
+    with pytest.raises(ChainError, match="pending"):
+        await lost.refund(job)
+    row = await s.services.store.chain.operator_tx(job.task_id, "refund")
+    other = await s.chain.send(Signer(DEV_KEYS[0]), to=DEV_ADDRESSES[5], what="an unrelated transfer")
+    assert (await s.chain.w3.eth.get_transaction(other["transactionHash"]))["nonce"] == row["nonce"]
+    record = await OperatorActions(s.chain, s.services.store).refund(job)
+    assert record["tx_hash"] != row["tx_hash"] and await _credits(s) == before + 1
+    assert (await OperatorActions(s.chain, s.services.store).refund(job))["tx_hash"] == record["tx_hash"]
+    assert await _credits(s) == before + 1
+
+
+class Crash(BaseException):
+    """The process dies here: no cleanup handler of ours runs."""
+
+
+def _crash_after(target: Any, name: str, m: pytest.MonkeyPatch) -> None:
+    real = getattr(target, name)
+
+    async def then_crash(*args: Any, **kwargs: Any) -> Any:
+        await real(*args, **kwargs)
+        raise Crash(name)
+
+    m.setattr(target, name, then_crash)
+
+
+@pytest.mark.parametrize("step", ["claimed", "signed", "broadcast", "mined", "marked"])
+async def test_a_crash_between_any_two_steps_refunds_once(auto_session: Session, monkeypatch: pytest.MonkeyPatch,
+                                                          step: str) -> None:
+    s = auto_session
+    job = await _failed_crypto_job(s, monkeypatch, f"crash after {step}")
+    before = await _credits(s)
+    store = s.services.store.chain
+    crashing = OperatorActions(s.chain, s.services.store)
+    with monkeypatch.context() as m:
+        target, name = {
+            "claimed": (store, "claim_operator_tx"), "signed": (store, "record_operator_signed"),
+            "broadcast": (crashing, "_broadcast"), "mined": (crashing, "_wait"),
+            "marked": (store, "mark_operator_mined"),
+        }[step]
+        _crash_after(target, name, m)
+        with pytest.raises(Crash):
+            await crashing.refund(job)
+    monkeypatch.setattr(operator_module, "CLAIM_STALE_S", 0.0)  # the crashed claimant is gone
+    restarted = OperatorActions(s.chain, s.services.store)
+    record = await restarted.refund(job)
+    assert await _credits(s) == before + 1
+    assert (await OperatorActions(s.chain, s.services.store).refund(job))["tx_hash"] == record["tx_hash"]
+    assert await _credits(s) == before + 1
