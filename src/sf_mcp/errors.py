@@ -15,6 +15,7 @@ for a person, name the offending field or value, and never contain secrets.
     │   └── PromptRefused        a provider refused the prompt; no other model tried
     ├── ChainError               the chain could not be read or written
     │   └── ChainUnavailable     RPC outage: retryable, nothing was consumed
+    ├── StoreUnavailable         the database is locked, full or failing: retryable, nothing was lost
     ├── NotFound                 an unknown task, content hash or generation
     └── Unauthorized             the caller may not do this for that wallet
 """
@@ -83,6 +84,12 @@ class ChainError(SfMcpError):
 
 class ChainUnavailable(ChainError):
     """The RPC endpoint is unreachable; try again, nothing was consumed."""
+
+    retryable = True
+
+
+class StoreUnavailable(SfMcpError):
+    """The database cannot be read or written right now (locked by another writer, disk full, I/O error)."""
 
     retryable = True
 

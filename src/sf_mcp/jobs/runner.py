@@ -6,6 +6,13 @@ out and the next process (or another worker) claims the job again, so a crash
 never loses a paid job. ``job_max_attempts`` bounds how often one job may be
 re-run before it fails for good and its payment is refunded.
 
+A database that cannot be used for a while (another writer holding its lock
+past the busy timeout, a full disk, an I/O error) never ends the pool: a worker
+logs it, backs off (exponential with jitter, capped at :data:`STORE_RETRY_MAX_S`)
+and tries again; a finished job's result is written again the same way while its
+lease lasts, and past that the lease runs out and the job is run again, so none
+is lost.
+
 Listeners see progress and the end of a job in-process; ``on_finished`` hooks
 let other parts react to every finished job (resource updates, entering the
 on-chain contest) without the runner knowing them.
@@ -24,8 +31,9 @@ from typing import Any, Protocol
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
-from sf_mcp.errors import GenerationError, NotFound
+from sf_mcp.errors import GenerationError, NotFound, StoreUnavailable
 from sf_mcp.generation import ContentStore, FallbackChain
 from sf_mcp.generation.base import Attempt, GenerationKind, GenerationRequest
 from sf_mcp.store import GenerationRow, Store
@@ -33,6 +41,8 @@ from sf_mcp.store import GenerationRow, Store
 logger = logging.getLogger(__name__)
 
 FinishedHook = Callable[[GenerationRow], Awaitable[None]]
+
+STORE_RETRY_MAX_S = 30.0  # the longest a worker waits between two tries of a database that keeps failing
 
 
 @dataclass(frozen=True)
@@ -129,19 +139,45 @@ class JobRunner:
     # -- the worker -----------------------------------------------------------
     async def _worker(self) -> None:
         while True:
-            job = await self._store.generations.claim_next(owner=self._owner, lease_s=self._lease_s)
+            job = await self._next_job()
             if job is None:
-                with anyio.move_on_after(await self._idle_wait()):
-                    await self._wakeup.wait()
-                self._wakeup = anyio.Event() if self._wakeup.is_set() else self._wakeup
                 continue
             try:
                 await self._run_job(job)
             except Exception:
                 # A bug must not take the worker down or keep the payment.
                 logger.exception("job %s crashed; failing it and refunding", job.task_id)
-                current = await self._store.generations.get(job.task_id)
-                await self._fail(job, "internal error while generating", (current or job).attempts)
+                try:
+                    current = await self._store.generations.get(job.task_id)
+                    await self._fail(job, "internal error while generating", (current or job).attempts)
+                except Exception as exc:  # the database too: the lease runs out and the job runs again
+                    logger.error("job %s: its failure could not be recorded (%s); it runs again once its lease "
+                                 "expires", job.task_id, exc)
+
+    async def _next_job(self) -> GenerationRow | None:
+        """Claim a job, or wait until one may be there; a failing database is retried with backoff, forever."""
+        async for attempt in AsyncRetrying(retry=retry_if_exception_type(Exception),
+                                           wait=wait_exponential_jitter(initial=0.1, max=STORE_RETRY_MAX_S),
+                                           before_sleep=_log_store_trouble("claiming a job")):
+            with attempt:
+                job = await self._store.generations.claim_next(owner=self._owner, lease_s=self._lease_s)
+                if job is not None:
+                    return job
+                idle = await self._idle_wait()
+        with anyio.move_on_after(idle):
+            await self._wakeup.wait()
+        self._wakeup = anyio.Event() if self._wakeup.is_set() else self._wakeup
+        return None
+
+    async def _write(self, what: str, write: Callable[[], Awaitable[Any]]) -> Any:
+        """A write that must not be lost to a passing database outage: retried with backoff while the lease lasts."""
+        async for attempt in AsyncRetrying(retry=retry_if_exception_type(StoreUnavailable),
+                                           wait=wait_exponential_jitter(initial=0.1, max=STORE_RETRY_MAX_S),
+                                           stop=stop_after_delay(self._lease_s), reraise=True,
+                                           before_sleep=_log_store_trouble(what)):
+            with attempt:
+                return await write()
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _idle_wait(self) -> float:
         """Sleep until a lease may expire, or a short poll for jobs made by another process."""
@@ -161,7 +197,10 @@ class JobRunner:
 
         async def on_attempt(attempt: Attempt) -> None:
             attempts.append(attempt.model_dump(mode="json"))
-            await self._store.generations.record_attempts(job.task_id, attempts)
+            try:
+                await self._store.generations.record_attempts(job.task_id, attempts)
+            except StoreUnavailable as exc:  # kept in memory; written with the job's result
+                logger.warning("job %s: attempts not recorded yet (%s)", job.task_id, exc)
             note = "ok" if attempt.outcome == "ok" else f"{attempt.outcome}: {attempt.error_class or ''}"
             await self._report(job.task_id, 1, total, f"{attempt.provider}/{attempt.model} {note}".strip())
 
@@ -178,7 +217,8 @@ class JobRunner:
         if failure is not None:
             await self._fail(job, str(failure), attempts)
             return
-        row = await self._store.generations.mark_succeeded(
+        gens = self._store.generations
+        row = await self._write(f"storing the result of job {job.task_id}", lambda: gens.mark_succeeded(
             job.task_id,
             owner=self._owner,
             provider=outcome.media.provider,
@@ -187,7 +227,7 @@ class JobRunner:
             mime_type=stored.mime_type,
             public_url=stored.public_url,
             attempts=attempts,
-        )
+        ))
         if row is None:
             logger.warning("job %s finished elsewhere after our lease ran out", job.task_id)
             return
@@ -197,11 +237,16 @@ class JobRunner:
     async def _keep_lease(self, task_id: str) -> None:
         while True:
             await anyio.sleep(self._lease_s / 3)
-            if not await self._store.generations.renew_lease(task_id, owner=self._owner, lease_s=self._lease_s):
-                return
+            try:
+                if not await self._store.generations.renew_lease(task_id, owner=self._owner, lease_s=self._lease_s):
+                    return
+            except StoreUnavailable as exc:  # tried again at the next third of the lease
+                logger.warning("job %s: lease not renewed (%s)", task_id, exc)
 
     async def _fail(self, job: GenerationRow, error: str, attempts: list[dict[str, Any]]) -> None:
-        row = await self._store.generations.mark_failed(job.task_id, owner=self._owner, error=error, attempts=attempts)
+        gens = self._store.generations
+        row = await self._write(f"recording the failure of job {job.task_id}", lambda: gens.mark_failed(
+            job.task_id, owner=self._owner, error=error, attempts=attempts))
         if row is None:
             return
         try:
@@ -260,6 +305,14 @@ class JobRunner:
                 await listener(Progress(task_id, step, total, message))
             except Exception:
                 logger.debug("progress listener for %s failed", task_id, exc_info=True)
+
+
+def _log_store_trouble(what: str) -> Callable[[RetryCallState], None]:
+    def log(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        logger.warning("%s failed (%s, try %s); retrying in %.1f s", what, exc, state.attempt_number,
+                       state.upcoming_sleep)
+    return log
 
 
 def _request_of(job: GenerationRow) -> GenerationRequest:

@@ -17,23 +17,26 @@ only, and opening one with pending revisions fails with that advice.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import anyio
-from sqlalchemy import TextClause, text
+from sqlalchemy import TextClause, exc, text
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from sf_mcp.errors import ConfigError
+from sf_mcp.errors import ConfigError, StoreUnavailable
 from sf_mcp.store import migrations
 
 Row = dict[str, Any]
+
+BUSY_TIMEOUT_MS = 10_000  # SQLite: how long a statement waits for another writer's lock before it fails
 
 
 def engine_url(url: str | Path) -> str:
@@ -90,7 +93,8 @@ class Database:
             path.parent.mkdir(parents=True, exist_ok=True)
             engine = create_async_engine(target, isolation_level="AUTOCOMMIT")
             conn = await engine.connect()
-            for pragma in ("journal_mode=WAL", "busy_timeout=10000", "foreign_keys=ON", "synchronous=NORMAL"):
+            for pragma in ("journal_mode=WAL", f"busy_timeout={int(BUSY_TIMEOUT_MS)}", "foreign_keys=ON",
+                           "synchronous=NORMAL"):
                 await conn.exec_driver_sql(f"PRAGMA {pragma}")
             db = cls(engine, conn)
         else:
@@ -105,27 +109,33 @@ class Database:
 
     @asynccontextmanager
     async def connection(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
-        """A connection inside one transaction (SQLite: ``BEGIN IMMEDIATE`` when ``write``)."""
+        """A connection inside one transaction (SQLite: ``BEGIN IMMEDIATE`` when ``write``).
+
+        A database that cannot be used now raises :class:`StoreUnavailable` (see :func:`_unavailable`).
+        """
         if self._conn is None:
-            async with self.engine.begin() as conn:
-                yield conn
+            with _unavailable():
+                async with self.engine.begin() as conn:
+                    yield conn
             return
         async with self._lock:
             conn = self._conn
-            if not write:
-                yield conn
-                return
-            with anyio.CancelScope(shield=True):
-                await conn.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
+            with _unavailable():
+                if not write:
+                    yield conn
+                    return
                 with anyio.CancelScope(shield=True):
-                    await conn.exec_driver_sql("ROLLBACK")
-                raise
-            else:
-                with anyio.CancelScope(shield=True):
-                    await conn.exec_driver_sql("COMMIT")
+                    await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    with anyio.CancelScope(shield=True):
+                        await conn.exec_driver_sql("COMMIT")
+                except BaseException:
+                    # Also after a failed COMMIT (busy, disk full): the process's only connection must not stay
+                    # inside a transaction, or every later BEGIN would fail.
+                    with anyio.CancelScope(shield=True), contextlib.suppress(exc.OperationalError):
+                        await conn.exec_driver_sql("ROLLBACK")
+                    raise
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator["Transaction"]:
@@ -187,6 +197,29 @@ class Transaction:
         """
         if self.postgres:
             await _run(self._conn, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (name,))
+
+
+@contextlib.contextmanager
+def _unavailable() -> Iterator[None]:
+    """The database's "cannot now" as :class:`StoreUnavailable`, which callers retry and tools answer as "try
+    again": SQLite locked past the busy timeout, disk full, an I/O error; PostgreSQL unreachable or its
+    connection lost. Constraint and SQL errors stay what they are (conflicts or bugs, not outages)."""
+    try:
+        yield
+    except (exc.OperationalError, exc.InterfaceError) as error:
+        raise StoreUnavailable(f"the database cannot be used right now: {_reason(error)}; nothing was lost") \
+            from error
+    except exc.DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        raise StoreUnavailable(f"the database connection was lost: {_reason(error)}; nothing was lost") from error
+    except (ConnectionError, OSError) as error:
+        raise StoreUnavailable(f"the database cannot be reached: {error}; nothing was lost") from error
+
+
+def _reason(error: exc.DBAPIError) -> str:
+    """The driver's own words ("database is locked"), without SQLAlchemy's statement dump and link."""
+    return str(error.orig).strip().splitlines()[0] if error.orig is not None else type(error).__name__
 
 
 async def _run(conn: AsyncConnection, sql: str, params: Iterable[Any]) -> CursorResult[Any]:
