@@ -149,7 +149,9 @@ class Settings(BaseSettings):
     indexer: bool = Field(default=True, description="Run the chain event indexer inside `serve`.")
     indexer_poll_s: float = Field(default=1.0, gt=0, description="Seconds between polls for new blocks.")
     indexer_batch_blocks: int = Field(default=2000, ge=1, le=100_000, description="Blocks per eth_getLogs request.")
-    indexer_max_failures: int = Field(default=20, ge=1, description="Failed polls in a row before the indexer stops.")
+    indexer_max_backoff_s: float = Field(
+        default=60.0, gt=0, description="Longest wait between polls while they fail (doubling from the poll interval)."
+    )
 
     # -- operations ------------------------------------------------------------
     alert_payment_s: Decimal | None = Field(

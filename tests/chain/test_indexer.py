@@ -129,27 +129,36 @@ async def test_a_refund_that_fails_stays_reviewable_and_is_retried(auto_session:
     assert await s.chain.call(s.chain.payment.functions.credits(me)) == 1
 
 
-async def test_indexer_stops_after_failures_in_a_row_and_shuts_down_cleanly(auto_session: Session) -> None:
+async def test_indexer_keeps_polling_through_failures_and_shuts_down_cleanly(auto_session: Session,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     import anyio
 
     from sf_mcp.chain import Indexer, IndexerState
 
     s = auto_session
-    indexer = Indexer(s.chain, s.services.store, poll_s=0.001, max_failures=3)
+    indexer = Indexer(s.chain, s.services.store, poll_s=0.001, max_backoff_s=0.01)
+    failing = anyio.Event()
+    real_pause = indexer._pause
+
+    async def pause(seconds: float) -> None:
+        if indexer.checkpoint.failures_in_a_row >= 25:  # past the 20 after which it used to give up
+            failing.set()
+        await real_pause(seconds)
+
+    monkeypatch.setattr(indexer, "_pause", pause)
     s.chain.embedded.down = True
     try:
-        with anyio.fail_after(10):
-            await indexer.run()  # returns by itself once it gives up
+        async with anyio.create_task_group() as tg:
+            await tg.start(indexer.run)
+            await failing.wait()
+            assert indexer.state is IndexerState.DEGRADED and indexer.checkpoint.outages == 1
+            assert "unreachable" in indexer.checkpoint.last_error
+            s.chain.embedded.down = False
+            indexer.nudge()
+            await indexer.sync()
+            tg.cancel_scope.cancel()
     finally:
         s.chain.embedded.down = False
-    assert indexer.state is IndexerState.FAILED
-    assert indexer.checkpoint.failures_in_a_row == 3 and "unreachable" in indexer.checkpoint.last_error
-
-    again = Indexer(s.chain, s.services.store, poll_s=0.001, max_failures=3)
-    async with anyio.create_task_group() as tg:
-        await tg.start(again.run)
-        await again.sync()
-        tg.cancel_scope.cancel()
-    assert again.state is IndexerState.STOPPED and again.checkpoint.failures_in_a_row == 0
+    assert indexer.state is IndexerState.STOPPED and indexer.checkpoint.failures_in_a_row == 0
     cursor = await s.services.store.chain.cursor(s.chain.chain_id)
     assert cursor is not None and cursor.block_number == await s.chain.block_number()

@@ -184,7 +184,7 @@ async def run_indexer(settings: Settings) -> dict[str, Any]:
         await chain.close()
         raise
     indexer = Indexer(chain, store, operator=OperatorActions(chain, store), batch_blocks=settings.indexer_batch_blocks,
-                      poll_s=settings.indexer_poll_s, max_failures=settings.indexer_max_failures)
+                      poll_s=settings.indexer_poll_s, max_backoff_s=settings.indexer_max_backoff_s)
     try:
         await indexer.run()
     finally:

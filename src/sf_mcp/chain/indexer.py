@@ -15,10 +15,13 @@ It runs inside ``sf-mcp serve`` and standalone as ``sf-mcp indexer``. Each poll:
 4. retries operator work left behind: refunds of failed crypto jobs and
    ``submitGeneration`` for finished ones.
 
-Failures are counted; a success resets the count, and after ``max_failures``
-in a row the indexer stops and says so (``state`` = failed). Cancellation is a
-clean shutdown: every batch is one transaction, so the stored cursor is always
-a consistent checkpoint.
+A failed poll (RPC outage, database lock, a bug) never stops it: it says so
+(``state`` = degraded, ``checkpoint.outages`` counts each run of failures) and
+polls again after a backoff that doubles from ``poll_s`` up to
+``max_backoff_s``, half of it random so that many servers behind one RPC do not
+come back in step; a nudge polls at once. The first poll that succeeds ends the
+outage. Cancellation is a clean shutdown: every batch is one transaction, so the
+stored cursor is always a consistent checkpoint.
 """
 
 from __future__ import annotations
@@ -32,6 +35,13 @@ import anyio
 from anyio.abc import TaskStatus
 from hexbytes import HexBytes
 from pydantic import BaseModel
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    wait_exponential,
+    wait_random_exponential,
+)
 from web3.exceptions import BlockNotFound
 
 from sf_mcp.chain.client import ChainClient
@@ -53,9 +63,9 @@ DEFAULT_PARAMS = {
 
 class IndexerState(StrEnum):
     STARTING = "starting"  # created, not polled yet
-    RUNNING = "running"  # polling
+    RUNNING = "running"  # polling, the last poll succeeded
+    DEGRADED = "degraded"  # the last poll failed; polling again with backoff
     STOPPED = "stopped"  # shut down cleanly
-    FAILED = "failed"  # gave up after too many failures in a row
 
 
 class Checkpoint(BaseModel):
@@ -69,6 +79,7 @@ class Checkpoint(BaseModel):
     jobs_created: int = 0
     reorgs: int = 0
     failures_in_a_row: int = 0
+    outages: int = 0  # runs of failed polls (each ended, or not yet, by a poll that succeeded)
     last_error: str | None = None
 
 
@@ -81,7 +92,7 @@ class Indexer:
         operator: OperatorActions | None = None,
         batch_blocks: int = 2000,
         poll_s: float = 1.0,
-        max_failures: int = 20,
+        max_backoff_s: float = 60.0,
         on_jobs: Callable[[], None] | None = None,
         publish: Publish | None = None,
     ) -> None:
@@ -90,7 +101,7 @@ class Indexer:
         self._operator = operator
         self._batch = batch_blocks
         self._poll_s = poll_s
-        self._max_failures = max_failures
+        self._max_backoff_s = max_backoff_s
         self._on_jobs = on_jobs
         self._publish = publish
         # Called once per PaymentReceived event stored for the first time (operations: large-payment alerts).
@@ -113,47 +124,55 @@ class Indexer:
 
     # -- lifecycle -------------------------------------------------------------
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Poll until cancelled or until too many failures in a row."""
+        """Poll until cancelled; failures are retried with capped, jittered backoff, never given up on."""
         self.state = IndexerState.RUNNING
         task_status.started()
+        # "Equal jitter": half of the doubling delay is fixed, half random, so the cap holds and servers that
+        # failed together do not retry together, even once every delay has reached the cap.
+        half, cap = min(self._poll_s, self._max_backoff_s) / 2, self._max_backoff_s / 2
+        backoff = wait_exponential(multiplier=half, max=cap) + wait_random_exponential(multiplier=half, max=cap)
         try:
             while True:
-                try:
-                    caught_up = await self.poll_once()
-                    await self.retry_operator_work()
-                except SfMcpError as exc:
-                    if not self._failed(exc):
-                        return
-                    caught_up = True
-                except Exception as exc:  # a bug must be seen, counted, and not spin
-                    logger.exception("indexer poll crashed")
-                    if not self._failed(exc):
-                        return
-                    caught_up = True
+                async for attempt in AsyncRetrying(
+                    retry=retry_if_exception_type(Exception), sleep=self._pause, before_sleep=self._failed,
+                    wait=backoff,
+                ):
+                    with attempt:
+                        caught_up = await self.poll_once()
+                        await self.retry_operator_work()
+                self._recovered()
                 if caught_up:
-                    delay = self._poll_s * min(2 ** self.checkpoint.failures_in_a_row, 30)
-                    with anyio.move_on_after(delay):
-                        await self._nudge.wait()
-                    self._nudge = anyio.Event()
+                    await self._pause(self._poll_s)
         finally:
-            if self.state is IndexerState.RUNNING:
-                self.state = IndexerState.STOPPED
-            logger.info("indexer stopped at block %s (%s)", self.checkpoint.last_block_processed, self.state)
+            self.state = IndexerState.STOPPED
+            logger.info("indexer stopped at block %s", self.checkpoint.last_block_processed)
 
     def nudge(self) -> None:
-        """Poll now instead of at the next interval."""
+        """Poll now instead of at the next interval (or the end of a backoff)."""
         self._nudge.set()
 
-    def _failed(self, exc: BaseException) -> bool:
+    async def _pause(self, seconds: float) -> None:
+        with anyio.move_on_after(seconds):
+            await self._nudge.wait()
+        self._nudge = anyio.Event()
+
+    def _failed(self, retry: RetryCallState) -> None:
+        exc = retry.outcome.exception() if retry.outcome is not None else None
         cp = self.checkpoint
+        if cp.failures_in_a_row == 0:
+            cp.outages += 1
         cp.failures_in_a_row += 1
         cp.last_error = f"{type(exc).__name__}: {exc}"
-        logger.warning("indexer poll failed (%s in a row): %s", cp.failures_in_a_row, exc)
-        if cp.failures_in_a_row >= self._max_failures:
-            self.state = IndexerState.FAILED
-            logger.error("indexer gave up after %s failures in a row; last: %s", cp.failures_in_a_row, exc)
-            return False
-        return True
+        self.state = IndexerState.DEGRADED
+        if not isinstance(exc, SfMcpError):  # a bug must be seen
+            logger.error("indexer poll crashed", exc_info=exc)
+        logger.warning("indexer poll failed (%s in a row); next try in %.1f s: %s", cp.failures_in_a_row,
+                       retry.upcoming_sleep, exc)
+
+    def _recovered(self) -> None:
+        if self.state is IndexerState.DEGRADED:
+            logger.warning("indexer recovered after an outage (outage %s)", self.checkpoint.outages)
+        self.state = IndexerState.RUNNING
 
     # -- one poll ----------------------------------------------------------------
     async def poll_once(self) -> bool:

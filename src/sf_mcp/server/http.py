@@ -96,11 +96,8 @@ class HttpSurface:
         @server.custom_route("/readyz", methods=["GET"])
         async def readyz(_: Request) -> JSONResponse:
             """Readiness: the database answers, the chain answers, a provider is available."""
-            checks = await self.readiness()
-            ready = all(c["ok"] for c in checks.values())
-            self.metrics.ready.set(1 if ready else 0)
-            return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
-                                status_code=200 if ready else 503)
+            status, checks = await self.status()
+            return JSONResponse({"status": status, "checks": checks}, status_code=503 if status == "not ready" else 200)
 
         @server.custom_route("/metrics", methods=["GET"])
         async def metrics(_: Request) -> Response:
@@ -118,6 +115,15 @@ class HttpSurface:
             self._services = None
 
     # -- readiness ---------------------------------------------------------------------
+    async def status(self) -> tuple[str, dict[str, dict[str, Any]]]:
+        """``ready``; ``degraded`` when only the chain or the indexer fails (free and credit generations still
+        work, crypto payments wait); ``not ready`` otherwise. With the checks behind it."""
+        checks = await self.readiness()
+        ready = all(c["ok"] for c in checks.values())
+        serving = all(c["ok"] for name, c in checks.items() if name not in ("chain", "indexer"))
+        self.metrics.ready.set(1 if ready else 0)
+        return ("ready" if ready else "degraded" if serving else "not ready"), checks
+
     async def readiness(self) -> dict[str, dict[str, Any]]:
         checks: dict[str, dict[str, Any]] = {}
         try:
@@ -143,7 +149,10 @@ class HttpSurface:
             state = str(getattr(indexer, "state", "unknown"))
             lag = self.metrics.indexer_lag()
             detail = state + (f", {lag:g} blocks behind" if lag is not None else "")
-            checks["indexer"] = {"ok": state != "failed", "detail": detail}
+            checkpoint = getattr(indexer, "checkpoint", None)
+            if state == "degraded" and checkpoint is not None:
+                detail += f" ({checkpoint.failures_in_a_row} failed polls in a row: {checkpoint.last_error})"[:300]
+            checks["indexer"] = {"ok": state not in ("degraded", "stopped"), "detail": detail}
         return checks
 
     # -- the ASGI app ---------------------------------------------------------------------

@@ -28,7 +28,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from mcp_types import CallToolResult
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -154,6 +154,15 @@ class Metrics:
             return float(max(0, seen - processed))
         return None
 
+    def indexer_outages(self) -> int | None:
+        """Runs of failed indexer polls since the process started, if an indexer runs."""
+        try:
+            indexer = self._indexer() if self._indexer is not None else None
+        except Exception:
+            return None
+        outages = getattr(getattr(indexer, "checkpoint", None), "outages", None)
+        return outages if isinstance(outages, int) else None
+
     async def on_finished(self, row: GenerationRow) -> None:
         """runner.on_finished hook: count the generation and its payment."""
         self.generations.labels(kind=row.kind, model=row.model or "none", outcome=row.status).inc()
@@ -176,6 +185,11 @@ class _IndexerLagCollector:
             family = GaugeMetricFamily("sf_mcp_indexer_lag_blocks", "Blocks between the chain head and the indexer")
             family.add_metric([], lag)
             yield family
+        outages = self._metrics.indexer_outages()
+        if outages is not None:
+            counter = CounterMetricFamily("sf_mcp_indexer_outages", "Outages of the indexer (runs of failed polls)")
+            counter.add_metric([], outages)
+            yield counter
 
 
 # -- MCP middleware ---------------------------------------------------------------

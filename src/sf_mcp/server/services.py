@@ -122,7 +122,7 @@ async def _attach_chain(services: Services) -> ChainClient:
     services.operator = operator
     services.indexer = Indexer(
         chain, store, operator=operator, batch_blocks=settings.indexer_batch_blocks,
-        poll_s=settings.indexer_poll_s, max_failures=settings.indexer_max_failures,
+        poll_s=settings.indexer_poll_s, max_backoff_s=settings.indexer_max_backoff_s,
         on_jobs=runner.wake, publish=services.notifier.updated,
     )
     alerts = services.alerts
