@@ -71,7 +71,7 @@ async def test_a_locked_database_is_a_retryable_error_and_loses_no_job(settings:
                 claim_failed = _signal_failures(services.store.generations, "claim_next", monkeypatch)
                 write_failed = _signal_failures(services.store.generations, "mark_succeeded", monkeypatch)
 
-                outside = sqlite3.connect(settings.database_path, isolation_level=None)
+                outside = sqlite3.connect(settings.data_dir / "sf-mcp.db", isolation_level=None)
                 outside.execute("BEGIN IMMEDIATE")  # an operator's shell holds the write lock
                 try:
                     services.runner.wake()

@@ -157,7 +157,7 @@ class JobRunner:
     async def _next_job(self) -> GenerationRow | None:
         """Claim a job, or wait until one may be there; a failing database is retried with backoff, forever."""
         async for attempt in AsyncRetrying(retry=retry_if_exception_type(Exception),
-                                           wait=wait_exponential_jitter(initial=0.1, max=STORE_RETRY_MAX_S),
+                                           wait=wait_exponential_jitter(multiplier=0.1, max=STORE_RETRY_MAX_S),
                                            before_sleep=_log_store_trouble("claiming a job")):
             with attempt:
                 job = await self._store.generations.claim_next(owner=self._owner, lease_s=self._lease_s)
@@ -172,7 +172,7 @@ class JobRunner:
     async def _write(self, what: str, write: Callable[[], Awaitable[Any]]) -> Any:
         """A write that must not be lost to a passing database outage: retried with backoff while the lease lasts."""
         async for attempt in AsyncRetrying(retry=retry_if_exception_type(StoreUnavailable),
-                                           wait=wait_exponential_jitter(initial=0.1, max=STORE_RETRY_MAX_S),
+                                           wait=wait_exponential_jitter(multiplier=0.1, max=STORE_RETRY_MAX_S),
                                            stop=stop_after_delay(self._lease_s), reraise=True,
                                            before_sleep=_log_store_trouble(what)):
             with attempt:
