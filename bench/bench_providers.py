@@ -42,8 +42,8 @@ from sf_mcp.generation import (  # noqa: E402
 from sf_mcp.generation.providers.huggingface import HuggingFaceProvider, _image_bytes  # noqa: E402
 from sf_mcp.generation.providers.local import LocalRenderer  # noqa: E402
 
-MODELS = ["black-forest-labs/FLUX.1-schnell", "stabilityai/stable-diffusion-xl-base-1.0",
-          "runwayml/stable-diffusion-v1-5"]
+MODELS = ["black-forest-labs/FLUX.1-schnell", "black-forest-labs/FLUX.1-dev",
+          "stabilityai/stable-diffusion-3-medium-diffusers"]
 ATTEMPT_TIMEOUT_S = 1.0
 REQUEST = GenerationRequest(kind=GenerationKind.IMAGE, prompt="a lighthouse in a storm", width=512, height=512,
                             seed=1)

@@ -85,16 +85,20 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=3, ge=1, description="Runs of one job before it fails for good.")
 
     # -- generation ----------------------------------------------------------
+    # Defaults the Inference Providers docs show served (hub-docs, August 2026): FLUX.1 schnell
+    # (nscale), FLUX.1 dev (fal-ai, replicate, wavespeed), SD3 medium (hf-inference); Wan 2.2
+    # 5B (fal-ai, replicate) and 14B for video. `sf-mcp providers check` shows today's routes.
     image_models: list[str] = Field(
         default=[
             "black-forest-labs/FLUX.1-schnell",
-            "stabilityai/stable-diffusion-xl-base-1.0",
-            "runwayml/stable-diffusion-v1-5",
+            "black-forest-labs/FLUX.1-dev",
+            "stabilityai/stable-diffusion-3-medium-diffusers",
         ],
         description="Hugging Face text-to-image models, tried in order.",
     )
     video_models: list[str] = Field(
-        default=["Lightricks/LTX-Video"], description="Hugging Face text-to-video models, tried in order."
+        default=["Wan-AI/Wan2.2-TI2V-5B", "Wan-AI/Wan2.2-T2V-A14B"],
+        description="Hugging Face text-to-video models, tried in order.",
     )
     hf_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SF_HF_TOKEN", "HF_TOKEN", "hf_token")

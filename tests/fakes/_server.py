@@ -91,7 +91,7 @@ class LoopbackServer:
             return self._calls_locked(model)
 
     def _calls_locked(self, model: str) -> list[RecordedRequest]:
-        return [r for r in self.requests if self.route(r.method, r.path) == model]
+        return [r for r in self.requests if self.route_request(r) == model]
 
     def calls(self, model: str) -> list[RecordedRequest]:
         """Requests received for ``model``, in order."""
@@ -115,8 +115,12 @@ class LoopbackServer:
     def route(self, method: str, path: str) -> str | None:
         raise NotImplementedError
 
-    def respond(self, request: RecordedRequest, model: str, behavior: Behavior) -> tuple[int, bytes, str]:
-        """The (status, body, content type) for a request that passed routing."""
+    def route_request(self, request: RecordedRequest) -> str | None:
+        """The key a request is programmed and counted under; override where the body names the model."""
+        return self.route(request.method, request.path)
+
+    def respond(self, request: RecordedRequest, model: str, behavior: Behavior) -> tuple[Any, ...]:
+        """The (status, body, content type[, headers]) for a request that passed routing."""
         raise NotImplementedError
 
     def not_found(self, request: RecordedRequest) -> tuple[int, bytes, str]:
@@ -138,7 +142,7 @@ class LoopbackServer:
         with self._lock:
             self.requests.append(request)
             self._arrived.notify_all()
-        model = self.route(request.method, request.path)
+        model = self.route_request(request)
         if model is None:
             status, payload, content_type = self.not_found(request)
             extra: dict[str, str] = {}
@@ -150,8 +154,8 @@ class LoopbackServer:
                 return  # the client gave up long ago; close without an answer
             if behavior.delay_s:
                 self._release.wait(behavior.delay_s)
-            status, payload, content_type = self.respond(request, model, behavior)
-            extra = behavior.headers
+            status, payload, content_type, *more = self.respond(request, model, behavior)
+            extra = {**behavior.headers, **(more[0] if more else {})}
         try:
             handler.send_response(status)
             handler.send_header("content-type", content_type)
@@ -173,6 +177,7 @@ class LoopbackServer:
                 fake._handle(self)
 
             do_GET = do_POST  # noqa: N815
+            do_PUT = do_POST  # noqa: N815
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
                 pass

@@ -41,8 +41,15 @@ class FakeHuggingFace(LoopbackServer):
     def fail(self, model: str, status: int, message: str = "upstream error") -> None:
         self.program(model, Behavior(status=status, body={"error": message}))
 
-    def refuse(self, model: str, message: str = "Input rejected: the prompt violates the content policy") -> None:
-        self.program(model, Behavior(status=400, body={"error": message}))
+    def blacked_out(self, model: str) -> None:
+        """200 with an all-black PNG: how a diffusers safety checker answers a flagged prompt."""
+        import io
+
+        from PIL import Image
+
+        out = io.BytesIO()
+        Image.new("RGB", (64, 64), (0, 0, 0)).save(out, "PNG")
+        self.program(model, Behavior(body=out.getvalue(), content_type="image/png"))
 
     def respond(self, request: RecordedRequest, model: str, behavior: Behavior) -> tuple[int, bytes, str]:
         if self.token is not None and request.headers.get("authorization") != f"Bearer {self.token}":

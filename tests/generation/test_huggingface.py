@@ -75,13 +75,21 @@ async def test_timeout_moves_to_next_model(fake_hf: FakeHuggingFace) -> None:
     assert [(a.model, a.error_class) for a in outcome.attempts] == [(MODELS[0], ErrorClass.TIMEOUT), (MODELS[1], None)]
 
 
-async def test_refused_prompt_stops_everything(fake_hf: FakeHuggingFace) -> None:
-    fake_hf.refuse(MODELS[0])
+async def test_a_blacked_out_image_is_a_refusal_that_stops_everything(fake_hf: FakeHuggingFace) -> None:
+    fake_hf.blacked_out(MODELS[0])
     with pytest.raises(PromptRefused) as caught:
         await chain(provider(fake_hf), LocalRenderer()).run(IMAGE)
     assert [len(fake_hf.calls(m)) for m in MODELS] == [1, 0, 0]
     assert len(caught.value.attempts) == 1 and caught.value.attempts[0].error_class is ErrorClass.REFUSED
-    assert "content policy" in str(caught.value)
+    assert "blacked the image out" in str(caught.value)
+
+
+async def test_a_400_is_an_invalid_parameter_not_a_refusal(fake_hf: FakeHuggingFace) -> None:
+    fake_hf.fail(MODELS[0], 400, "Input rejected: the prompt violates the content policy")
+    fake_hf.fail(MODELS[1], 422, "width must be a multiple of 8")
+    outcome = await chain(provider(fake_hf), LocalRenderer()).run(IMAGE)
+    assert [(a.model, a.error_class) for a in outcome.attempts] == [
+        (MODELS[0], ErrorClass.INVALID_INPUT), (MODELS[1], ErrorClass.INVALID_INPUT), (MODELS[2], None)]
 
 
 async def test_rate_limit_and_server_errors_fall_through(fake_hf: FakeHuggingFace) -> None:

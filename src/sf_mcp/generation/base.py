@@ -45,25 +45,34 @@ class GeneratedMedia:
     model: str
     width: int | None = None
     height: int | None = None
+    notice: str | None = None  # what was fitted to the model's limits, in words for the user
 
 
 class ErrorClass(StrEnum):
+    """Why one attempt failed; the chain's policy per class is in ``chain.py``.
+
+    Only TIMEOUT, UNAVAILABLE, RATE_LIMITED, BAD_OUTPUT and CONFIG say something
+    about a provider's health; UNSUPPORTED and INVALID_INPUT are about one model.
+    """
+
     TIMEOUT = "timeout"  # the attempt ran past its timeout: try the next model
     UNAVAILABLE = "unavailable"  # 5xx, 503 model loading, connection refused: next model
-    RATE_LIMITED = "rate_limited"  # 429: next model
-    REFUSED = "refused"  # the prompt was refused or invalid: every model would refuse, stop
-    CONFIG = "config"  # bad or missing token: the operator must fix it; next provider
+    RATE_LIMITED = "rate_limited"  # 429: next model; a Retry-After holds the provider that long
+    REFUSED = "refused"  # a documented content-policy refusal (flagged output): every model would refuse, stop
+    INVALID_INPUT = "invalid_input"  # this model rejected a parameter (400/422): next model
+    CONFIG = "config"  # bad or missing token / account: the operator must fix it; next provider
     BAD_OUTPUT = "bad_output"  # the bytes were not a valid image/video: next model
-    UNSUPPORTED = "unsupported"  # this model is unknown or does not serve this task: next model
+    UNSUPPORTED = "unsupported"  # unknown model, no provider serves it, or no access to it: next model
     CIRCUIT_OPEN = "circuit_open"  # skipped without a call, the provider failed recently
 
 
 class ProviderError(Exception):
     """One failed attempt, classified."""
 
-    def __init__(self, message: str, *, error_class: ErrorClass) -> None:
+    def __init__(self, message: str, *, error_class: ErrorClass, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.error_class = error_class
+        self.retry_after_s = retry_after_s  # a 429's Retry-After: the provider is not called again before it
 
 
 class Attempt(BaseModel):

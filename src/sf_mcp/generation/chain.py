@@ -2,16 +2,21 @@
 
 Policy, per attempt:
 
-- TIMEOUT, UNAVAILABLE, RATE_LIMITED, BAD_OUTPUT, UNSUPPORTED -> try the next model;
-- REFUSED -> stop at once and raise :class:`~sf_mcp.errors.PromptRefused`: every
-  model would refuse the same prompt, and the user should hear so now;
+- TIMEOUT, UNAVAILABLE, RATE_LIMITED, BAD_OUTPUT -> try the next model;
+- UNSUPPORTED, INVALID_INPUT -> try the next model: this model is unknown, not
+  served, not open to this account, or rejected a parameter; another may serve;
+- REFUSED -> stop at once and raise :class:`~sf_mcp.errors.PromptRefused`: only a
+  documented content-policy refusal is classed so, and every model would refuse too;
 - CONFIG -> skip the rest of that provider (its token is wrong for every model).
 
-Each provider has a circuit breaker: after ``breaker_failures`` failures in a
-row it is skipped without a call (recorded as ``skipped`` / CIRCUIT_OPEN) until
-``breaker_cooldown_s`` has passed; then one trial call is let through
-(half-open) and its result closes or re-opens the circuit. The overall
-``deadline_s`` bounds the whole run, whatever the number of models.
+Each provider has a circuit breaker: after ``breaker_failures`` health failures
+in a row (timeouts, 5xx, 429, bad output, a rejected token) it is skipped without
+a call (recorded as ``skipped`` / CIRCUIT_OPEN) until ``breaker_cooldown_s`` has
+passed; then one trial call is let through (half-open) and its result closes or
+re-opens the circuit. A model's own problem (unknown, unserved, a parameter it
+rejects) says nothing about the provider and is not counted. A 429 with a
+``Retry-After`` holds the provider for that long, whatever the count. The
+overall ``deadline_s`` bounds the whole run, whatever the number of models.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from sf_mcp.generation.base import (
     ProviderError,
 )
 from sf_mcp.generation.media import validate_media
+from sf_mcp.generation.safety import BLACKED_OUT, is_blacked_out
 
 __all__ = ["BreakerState", "CircuitBreaker", "FallbackChain", "GenerationOutcome"]
 
@@ -43,8 +49,8 @@ log = logging.getLogger(__name__)
 
 OnAttempt = Callable[[Attempt], Awaitable[None]]
 
-# Failures that say something about the provider's health. A refusal or an unknown
-# model says nothing about it, so those neither open nor close the circuit.
+# Failures that say something about the provider's health. A refusal, an unknown model
+# or a parameter one model rejects says nothing about it: those neither open nor close the circuit.
 _HEALTH_FAILURES = frozenset(
     {ErrorClass.TIMEOUT, ErrorClass.UNAVAILABLE, ErrorClass.RATE_LIMITED, ErrorClass.CONFIG, ErrorClass.BAD_OUTPUT}
 )
@@ -64,14 +70,15 @@ class CircuitBreaker:
         self._cooldown_s = cooldown_s
         self._clock = clock
         self._failures = 0
-        self._opened_at: float | None = None
+        self._open_until: float | None = None  # None: closed
         self._trial_in_flight = False
+        self.reason = ""  # why the circuit is open, for the skipped attempt's message
 
     @property
     def state(self) -> BreakerState:
-        if self._opened_at is None:
+        if self._open_until is None:
             return BreakerState.CLOSED
-        if self._trial_in_flight or self._clock() - self._opened_at >= self._cooldown_s:
+        if self._trial_in_flight or self._clock() >= self._open_until:
             return BreakerState.HALF_OPEN
         return BreakerState.OPEN
 
@@ -81,9 +88,9 @@ class CircuitBreaker:
 
     def retry_in_s(self) -> float:
         """Seconds until a trial call is allowed (0 when closed or due)."""
-        if self._opened_at is None:
+        if self._open_until is None:
             return 0.0
-        return max(0.0, self._cooldown_s - (self._clock() - self._opened_at))
+        return max(0.0, self._open_until - self._clock())
 
     def allow(self) -> bool:
         """Whether a call may go out now; in half-open state only the first caller gets through."""
@@ -97,13 +104,22 @@ class CircuitBreaker:
 
     def record_success(self) -> None:
         self._failures = 0
-        self._opened_at = None
+        self._open_until = None
         self._trial_in_flight = False
 
     def record_failure(self) -> None:
         self._failures += 1
         if self._trial_in_flight or self._failures >= self._threshold:
-            self._opened_at = self._clock()
+            self._open_until = self._clock() + self._cooldown_s
+            self.reason = f"failed {self._failures} times in a row"
+        self._trial_in_flight = False
+
+    def hold(self, seconds: float) -> None:
+        """Open the circuit for ``seconds`` at least: the provider said when to come back (Retry-After)."""
+        until = self._clock() + seconds
+        if self._open_until is None or until > self._open_until:
+            self._open_until = until
+            self.reason = f"asked us to wait {seconds:.0f} s (Retry-After)"
         self._trial_in_flight = False
 
     def release(self) -> None:
@@ -205,15 +221,15 @@ class FallbackChain:
                 if not breaker.allow():
                     await record(Attempt(
                         provider=provider.name, model=model, outcome="skipped", error_class=ErrorClass.CIRCUIT_OPEN,
-                        message=f"{provider.name} failed {breaker.consecutive_failures} times in a row; "
-                                f"next try in {breaker.retry_in_s():.0f} s"))
+                        message=f"{provider.name} {breaker.reason}; next try in {breaker.retry_in_s():.0f} s"))
                     break
                 try:
-                    media, attempt = await self._attempt(provider, model, request, min(attempt_timeout_s, remaining))
+                    media, attempt, wait_s = await self._attempt(provider, model, request,
+                                                                 min(attempt_timeout_s, remaining))
                 except BaseException:  # cancelled mid-call: a half-open trial must not stay in flight forever
                     breaker.release()
                     raise
-                self._update_breaker(breaker, attempt)
+                self._update_breaker(breaker, attempt, wait_s)
                 await record(attempt)
                 if media is not None:
                     return GenerationOutcome(media=media, attempts=attempts)
@@ -234,7 +250,7 @@ class FallbackChain:
 
     async def _attempt(
         self, provider: Provider, model: str, request: GenerationRequest, timeout_s: float
-    ) -> tuple[GeneratedMedia | None, Attempt]:
+    ) -> tuple[GeneratedMedia | None, Attempt, float | None]:
         started = time.perf_counter()
 
         def done(outcome: str, error_class: ErrorClass | None = None, message: str | None = None) -> Attempt:
@@ -246,19 +262,23 @@ class FallbackChain:
             with anyio.fail_after(timeout_s):
                 media = await provider.generate(request, model=model)
             media = await anyio.to_thread.run_sync(validate_media, media, request.kind)
+            if request.kind is GenerationKind.IMAGE and await anyio.to_thread.run_sync(is_blacked_out, media.data):
+                raise ProviderError(BLACKED_OUT, error_class=ErrorClass.REFUSED)
         except TimeoutError:
-            return None, done("error", ErrorClass.TIMEOUT, f"no answer within {timeout_s:g} s")
+            return None, done("error", ErrorClass.TIMEOUT, f"no answer within {timeout_s:g} s"), None
         except ProviderError as exc:
-            return None, done("error", exc.error_class, str(exc))
+            return None, done("error", exc.error_class, str(exc)), exc.retry_after_s
         except Exception as exc:  # a provider bug must not end the chain: next model, and say what it was
             log.exception("provider %s raised an unclassified error", provider.name)
-            return None, done("error", ErrorClass.UNAVAILABLE, f"unexpected {type(exc).__name__}: {exc}")
-        return media, done("ok")
+            return None, done("error", ErrorClass.UNAVAILABLE, f"unexpected {type(exc).__name__}: {exc}"), None
+        return media, done("ok", message=media.notice), None
 
     @staticmethod
-    def _update_breaker(breaker: CircuitBreaker, attempt: Attempt) -> None:
+    def _update_breaker(breaker: CircuitBreaker, attempt: Attempt, wait_s: float | None) -> None:
         if attempt.outcome == "ok":
             breaker.record_success()
+        elif attempt.error_class is ErrorClass.RATE_LIMITED and wait_s is not None:
+            breaker.hold(wait_s)
         elif attempt.error_class in _HEALTH_FAILURES:
             breaker.record_failure()
         else:
@@ -274,4 +294,6 @@ class FallbackChain:
         hint = ""
         if any(a.error_class is ErrorClass.CONFIG for a in attempts):
             hint = " A provider is misconfigured: fix its token or account setting."
+        elif all(a.error_class in (ErrorClass.UNSUPPORTED, ErrorClass.INVALID_INPUT) for a in attempts):
+            hint = " No configured model is served as asked: `sf-mcp providers check` shows what is."
         return GenerationError(f"every provider failed: {summary}.{hint}", attempts=attempts)

@@ -68,7 +68,7 @@ class GenerationResult(PublicGeneration):
             **_public_fields(row),
             provider=row.provider,
             local_renderer=local,
-            notice=LOCAL_NOTICE if local else None,
+            notice=LOCAL_NOTICE if local else _fitted_notice(row.attempts),
             attempts=[Attempt(**a) for a in row.attempts],
             payment=PaymentView(
                 method=row.payment_method,
@@ -84,6 +84,11 @@ class GenerationResult(PublicGeneration):
             finished_at=_dt(row.finished_at),
             elapsed_ms=elapsed,
         )
+
+
+def _fitted_notice(attempts: list[dict[str, Any]]) -> str | None:
+    """What the serving model changed in the request (its successful attempt's message), if anything."""
+    return next((a.get("message") for a in reversed(attempts) if a.get("outcome") == "ok"), None)
 
 
 def _public_fields(row: GenerationRow) -> dict[str, Any]:

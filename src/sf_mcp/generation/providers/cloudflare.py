@@ -2,7 +2,12 @@
 
 Workers AI answers text-to-image in two shapes, depending on the model: raw
 image bytes (SDXL, SD 1.5) or JSON ``{"result": {"image": "<base64>"}, "success": true}``
-(FLUX schnell). Errors are JSON ``{"success": false, "errors": [{"code", "message"}]}``.
+(FLUX schnell). Errors are JSON ``{"success": false, "errors": [{"code", "message"}]}``;
+the codes of the Workers AI errors page are read first (5007 no such model, 3040
+out of capacity, 3036 daily allocation used up, 3007 timeout, 5016/5018/3041 no
+access to one model, 3023 account blocked), the HTTP status only after. The input
+is fitted to each model's published JSON schema (``generation.fitting``): FLUX
+schnell takes no size, seed or negative prompt (``additionalProperties: false``).
 The HTTP client is httpx2, the same stack as mcp and huggingface_hub; its
 transport can be injected for tests.
 """
@@ -12,7 +17,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -27,7 +33,8 @@ from sf_mcp.generation.base import (
     Provider,
     ProviderError,
 )
-from sf_mcp.generation.providers._status import classify_status
+from sf_mcp.generation.fitting import fit, limits_for
+from sf_mcp.generation.providers._status import classify_status, retry_after_s
 
 if TYPE_CHECKING:
     from sf_mcp.config import Settings
@@ -35,6 +42,27 @@ if TYPE_CHECKING:
 __all__ = ["CloudflareProvider"]
 
 _AUTH_CODES = {10000, 10001, 9109}  # "Authentication error" and friends: the token or account is wrong
+
+# Workers AI's documented error codes (developers.cloudflare.com/workers-ai/platform/errors):
+# code -> (class, what it means for the user).
+_CODES: dict[int, tuple[ErrorClass, str]] = {
+    5007: (ErrorClass.UNSUPPORTED, "Workers AI has no such model or task (code 5007)"),
+    3042: (ErrorClass.UNSUPPORTED, "the model name is invalid on Workers AI (code 3042)"),
+    5005: (ErrorClass.UNSUPPORTED, "the model does not support LoRA inference (code 5005)"),
+    5016: (ErrorClass.UNSUPPORTED, "the account has not agreed to this model's terms (code 5016): "
+                                   "send it the prompt 'agree' once"),
+    5018: (ErrorClass.UNSUPPORTED, "the account is not allowed to access this model (code 5018)"),
+    3041: (ErrorClass.UNSUPPORTED, "the account is not allowed to access this model (code 3041)"),
+    3023: (ErrorClass.CONFIG, "Cloudflare has blocked Workers AI for this account (code 3023)"),
+    3036: (ErrorClass.RATE_LIMITED, "the account's daily free allocation of neurons is used up (code 3036): "
+                                    "upgrade to Workers Paid or wait for 00:00 UTC"),
+    3040: (ErrorClass.RATE_LIMITED, "Workers AI is out of capacity for this model (code 3040)"),
+    3007: (ErrorClass.TIMEOUT, "Workers AI timed out (code 3007)"),
+    3008: (ErrorClass.TIMEOUT, "Workers AI aborted the request (code 3008)"),
+    3006: (ErrorClass.INVALID_INPUT, "the request is too large for Workers AI (code 3006)"),
+    5004: (ErrorClass.INVALID_INPUT, "Workers AI rejected the input data (code 5004)"),
+    3003: (ErrorClass.INVALID_INPUT, "Workers AI found the request incomplete (code 3003)"),
+}
 
 
 class CloudflareProvider(Provider):
@@ -88,6 +116,7 @@ class CloudflareProvider(Provider):
             raise ProviderError("Workers AI has no text-to-video model", error_class=ErrorClass.UNSUPPORTED)
         if self._client is None:
             self._client = httpx2.AsyncClient(transport=self._transport, timeout=self._timeout_s)
+        request, notice = fit(request, limits_for("cloudflare", model, request.kind), label=f"{model} on Workers AI")
         try:
             response = await self._client.post(self.url(model), json=_inputs(request, model),
                                                headers={"authorization": f"Bearer {self._token}"})
@@ -99,33 +128,52 @@ class CloudflareProvider(Provider):
                                 error_class=ErrorClass.UNAVAILABLE) from None
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if response.status_code >= 400:
-            raise self._error(response.status_code, content, model)
+            raise self._error(response.status_code, content, model, response.headers)
         if content_type.startswith("image/"):
-            return GeneratedMedia(data=content, mime_type=content_type, provider=self.name, model=model)
+            return GeneratedMedia(data=content, mime_type=content_type, provider=self.name, model=model,
+                                  notice=notice)
         return GeneratedMedia(data=_image_from_json(content, model), mime_type="image/png", provider=self.name,
-                              model=model)
+                              model=model, notice=notice)
 
-    def _error(self, status: int, content: bytes, model: str) -> ProviderError:
+    def _error(self, status: int, content: bytes, model: str, headers: Mapping[str, str]) -> ProviderError:
         codes, message = _errors(content)
+        detail = message.replace(self._token, "***")
+        known = next((_CODES[c] for c in sorted(codes) if c in _CODES), None)
+        if known is not None:
+            error_class, meaning = known
+            wait = retry_after_s(headers)
+            if 3036 in codes:
+                wait = _until_utc_midnight()  # a daily allocation: nothing changes before the day does
+            return ProviderError(f"Cloudflare: {meaning} for {model}", error_class=error_class,
+                                 retry_after_s=wait if error_class is ErrorClass.RATE_LIMITED else None)
         if status in (401, 403) or codes & _AUTH_CODES:
             return ProviderError(
                 f"Cloudflare rejected the API token or account (HTTP {status}: {message}): check "
                 "SF_CLOUDFLARE_API_TOKEN (Workers AI permission) and SF_CLOUDFLARE_ACCOUNT_ID",
                 error_class=ErrorClass.CONFIG)
-        detail = message.replace(self._token, "***")
         return ProviderError(f"Cloudflare answered HTTP {status} for {model}: {detail}",
-                             error_class=classify_status(status, detail))
+                             error_class=classify_status(status, detail),
+                             retry_after_s=retry_after_s(headers) if status == 429 else None)
 
 
 def _inputs(request: GenerationRequest, model: str) -> dict[str, Any]:
-    """The model's input schema: FLUX schnell takes prompt, steps (max 8) and seed; the SD family more."""
-    if "flux" in model:
-        inputs: dict[str, Any] = {"prompt": request.prompt, "steps": min(request.steps or 4, 8)}
+    """The body in the model's input schema; ``request`` is already fitted to its limits.
+
+    FLUX schnell's schema has only ``prompt`` and ``steps`` and forbids anything else;
+    the Stable Diffusion family takes ``width``, ``height``, ``num_steps``, ``seed`` and
+    ``negative_prompt``.
+    """
+    if model == "@cf/black-forest-labs/flux-1-schnell":
+        inputs: dict[str, Any] = {"prompt": request.prompt, "steps": request.steps}
     else:
         inputs = {"prompt": request.prompt, "width": request.width, "height": request.height,
-                  "num_steps": min(request.steps or 20, 20), "negative_prompt": request.negative_prompt}
-    inputs["seed"] = request.seed
+                  "num_steps": request.steps, "negative_prompt": request.negative_prompt, "seed": request.seed}
     return {k: v for k, v in inputs.items() if v is not None}
+
+
+def _until_utc_midnight() -> float:
+    now = datetime.now(UTC)
+    return (datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC) - now).total_seconds()
 
 
 def _errors(content: bytes) -> tuple[set[int], str]:
