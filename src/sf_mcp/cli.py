@@ -12,6 +12,7 @@ import anyio
 
 from sf_mcp.config import Settings, load_settings
 from sf_mcp.errors import SfMcpError
+from sf_mcp.generation.base import GenerationKind
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -97,6 +98,14 @@ def _parser() -> argparse.ArgumentParser:
     review.add_argument("--check", action="store_true", help="exit with status 1 when the queue is not empty (cron)")
     review.set_defaults(command=_review)
 
+    providers = sub.add_parser("providers", help="the model providers: what a generation will use")
+    providers_sub = providers.add_subparsers(required=True, metavar="ACTION")
+    check = providers_sub.add_parser("check", help="ask the Hub which provider serves each configured model "
+                                     "(with your token) and print what a generation will use")
+    check.add_argument("--live", action="store_true",
+                       help="also send one tiny image request to each provider (costs a little)")
+    check.set_defaults(command=_providers_check)
+
     demo = sub.add_parser("demo", help="run a scripted MCP session on the embedded defaults and print it")
     demo.add_argument("--out", type=Path, default=Path("sf-mcp-demo"), help="folder for the generated images")
     demo.set_defaults(command=_demo)
@@ -110,6 +119,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     check_settings(settings)
     anyio.run(lambda: check_schema(settings.database))  # replicas never start on a half-migrated database
+    from sf_mcp.generation.check import warn_unserved_in_background
+
+    warn_unserved_in_background(settings)
     if args.transport == "stdio":
         anyio.run(build_server(settings).run_stdio_async)
     else:
@@ -126,6 +138,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
         anyio.run(lambda: serve_http(settings, announce=announce))
     return 0
+
+
+def _providers_check(args: argparse.Namespace, settings: Settings) -> int:
+    from sf_mcp.generation.check import check_providers, render
+
+    report = anyio.run(lambda: check_providers(settings, live=args.live))
+    print(render(report), end="")
+    return 0 if report.plan(GenerationKind.IMAGE) else 1
 
 
 def _login(args: argparse.Namespace, settings: Settings) -> int:

@@ -99,6 +99,11 @@ class HuggingFaceProvider(Provider):
             return []  # Inference Providers' video routes all need a token
         return list(self._image_models if kind is GenerationKind.IMAGE else self._video_models)
 
+    @property
+    def uses_endpoint(self) -> bool:
+        """True when SF_HF_BASE_URL sends every model to one endpoint instead of Inference Providers."""
+        return self._base_url is not None
+
     def describe(self) -> str:
         route = f"endpoint {self._base_url}" if self._base_url else f"Inference Providers ({self._inference_provider})"
         return f"huggingface via {route}, token {'set' if self._token else 'not set'}"
