@@ -10,7 +10,7 @@ server, with the original host as the first path segment
 
 Served:
 
-- ``GET huggingface.co/api/models/{id}``: the model info, with
+- ``GET huggingface.co/api/models/{id}`` (any other Hub path: 404): the model info, with
   ``inferenceProviderMapping`` (a list in the account's provider order) when
   asked by ``expand``. A wrong token answers 401 "Invalid credentials in
   Authorization header"; an unknown or private repo 404 ``RepoNotFound`` with a
@@ -68,7 +68,7 @@ class FakeHub(LoopbackServer):
     # -- routing -------------------------------------------------------------------
     def route_request(self, request: RecordedRequest) -> str | None:
         host, _, path = unquote(urlsplit(request.path).path).lstrip("/").partition("/")
-        if host == "huggingface.co" and path.startswith("api/models/"):
+        if host == "huggingface.co":
             return "hub-api"
         if host != "router.huggingface.co":
             return "files"
@@ -93,6 +93,8 @@ class FakeHub(LoopbackServer):
     def respond(self, request: RecordedRequest, model: str, behavior: Behavior) -> tuple[Any, ...]:
         _, _, path = unquote(urlsplit(request.path).path).lstrip("/").partition("/")
         if model == "hub-api":
+            if not path.startswith("api/models/"):  # e.g. the client's daily agent-harness registry fetch
+                return 404, b'{"error": "not found"}', "application/json"
             return self._model_info(request, path.removeprefix("api/models/"))
         if model == "files":
             return self._file(path)

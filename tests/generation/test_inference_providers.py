@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import anyio
 import pytest
 from fakes import Behavior, FakeHub, offer, route_hub_to
 
@@ -193,14 +194,29 @@ async def test_fal_video_is_polled_on_the_queue_until_completed(hub: FakeHub) ->
     assert len(statuses) == 3 and all("_subdomain=queue" in r.path for r in statuses)
 
 
+async def abandon_once_polled(hub: FakeHub, fallback: FallbackChain) -> None:
+    """Run a video generation and abandon it (as a timed-out attempt is) once the provider has been polled."""
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(fallback.run, VIDEO)
+        await anyio.to_thread.run_sync(hub.wait_for_calls, "jobs", 1)
+        tg.cancel_scope.cancel()
+
+
 async def test_an_abandoned_fal_job_is_cancelled_at_fal(hub: FakeHub) -> None:
     hub.polls = -1  # never completes
-    with pytest.raises(GenerationError) as caught:
-        await chain(hf([], preferred="fal-ai"), timeout=0.5).run(VIDEO)
-    assert caught.value.attempts[0].error_class is ErrorClass.TIMEOUT
+    await abandon_once_polled(hub, chain(hf([], preferred="fal-ai")))
     (cancel,) = [r for r in hub.calls("jobs") if r.method == "PUT"]
     assert cancel.path.split("?")[0].endswith(f"/requests/{hub.cancelled[0]}/cancel")
     assert cancel.headers["authorization"] == f"Bearer {HF_TOKEN}"
+
+
+async def test_a_fal_job_past_the_attempt_timeout_is_a_timeout(hub: FakeHub) -> None:
+    hub.polls = -1
+    provider = hf([], preferred="fal-ai")
+    await provider.routes.choose(WAN, "text-to-video")  # looked up before the clock starts: no stray lookup later
+    with pytest.raises(GenerationError) as caught:
+        await chain(provider, timeout=0.5).run(VIDEO)
+    assert caught.value.attempts[0].error_class is ErrorClass.TIMEOUT
 
 
 async def test_replicate_video_is_polled_past_prefer_wait(hub: FakeHub) -> None:
@@ -215,8 +231,15 @@ async def test_replicate_video_is_polled_past_prefer_wait(hub: FakeHub) -> None:
 
 async def test_an_abandoned_replicate_prediction_is_cancelled(hub: FakeHub) -> None:
     hub.polls = -1
-    with pytest.raises(GenerationError):
-        await chain(hf([], preferred="replicate"), timeout=0.5).run(VIDEO)
+    await abandon_once_polled(hub, chain(hf([], preferred="replicate")))
     assert len(hub.cancelled) == 1
     assert any(r.method == "POST" and r.path.endswith(f"/v1/predictions/{hub.cancelled[0]}/cancel")
                for r in hub.calls("jobs"))
+
+
+async def test_no_credit_left_is_named_and_stops_the_provider(hub: FakeHub) -> None:
+    hub.program(SCHNELL, Behavior(status=402, body={"error": "You have exceeded your monthly included credits"}))
+    outcome = await chain(hf([SCHNELL, DEV]), LocalRenderer()).run(IMAGE)
+    assert [(a.provider, a.error_class) for a in outcome.attempts] == [("huggingface", ErrorClass.CONFIG),
+                                                                       ("local", None)]
+    assert "credit is used up" in (outcome.attempts[0].message or "")

@@ -33,7 +33,7 @@ def classify_status(status: int, detail: str) -> ErrorClass:
     lowered = detail.lower()
     if status == 403 and any(w in lowered for w in _NO_ACCESS_TO_MODEL):
         return ErrorClass.UNSUPPORTED  # this model is closed to the account; its other models are not
-    if status in (401, 403):
+    if status in (401, 402, 403):  # a rejected token, no credit left: the same for every model of the provider
         return ErrorClass.CONFIG
     if status in (404, 405, 410) or (status in (400, 422) and any(p in lowered for p in MODEL_PROBLEMS)):
         return ErrorClass.UNSUPPORTED

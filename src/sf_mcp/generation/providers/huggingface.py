@@ -132,7 +132,10 @@ class HuggingFaceProvider(Provider):
             elif route.provider == "replicate":
                 data = await self._replicate(client, answer, params, model)
             else:
-                data = await anyio.to_thread.run_sync(self._read, route, answer.content, params)
+                # Some helpers poll in here with blocking sleeps (wavespeed): when our attempt times out the
+                # thread is abandoned, not waited for, so the chain moves on in time.
+                data = await anyio.to_thread.run_sync(self._read, route, answer.content, params,
+                                                      abandon_on_cancel=True)
         mime = "video/mp4" if request.kind is GenerationKind.VIDEO else "image/png"  # validate_media reads the truth
         return GeneratedMedia(data=data, mime_type=mime, provider=self.name, model=model, notice=notice)
 
@@ -301,11 +304,14 @@ class HuggingFaceProvider(Provider):
         if status == 401:
             return (f"Hugging Face rejected the token (HTTP 401) for {model}: "
                     "check SF_HF_TOKEN / HF_TOKEN and its inference permission")
+        if status == 402:
+            return (f"Hugging Face answered 402 for {model}: the account's Inference Providers credit is used up "
+                    "(add credit or a billing method on the Hub)")
         if status == 403 and classify_status(status, text) is ErrorClass.UNSUPPORTED:
             return f"{model} is gated or restricted for this account (HTTP 403): {self._scrub(_error_text(text))}"
         if status == 403:
             return (f"Hugging Face refused access (HTTP 403) to {model}: the token needs the 'Make calls to "
-                    f"Inference Providers' permission, or the account has no credit left: "
+                    f"Inference Providers' permission: "
                     f"{self._scrub(_error_text(text))}")
         return f"Hugging Face answered HTTP {status} for {model}: {self._scrub(_error_text(text))}"
 
