@@ -11,6 +11,9 @@ provider is a loopback fake that accepts connections and never answers).
    decode + validate, SHA-256, store (local content store), preview. The hub
    client hands back a PIL image; the provider takes the bytes it still holds
    ("hf bytes") instead of re-encoding a PNG, whose cost is shown for comparison.
+3. Inference Providers through the real hub client against the loopback Hub +
+   router: the first image (the provider mapping is looked up) against later
+   ones (cached), and the cost of the blacked-out-image check.
 """
 
 from __future__ import annotations
@@ -140,10 +143,48 @@ async def bench_overhead() -> None:
     print("   * total = hf bytes + validate + sha256 + store + preview (store hashes again); re-encode is avoided")
 
 
+async def bench_inference_providers() -> None:
+    """The real hub client against the loopback Hub + router: what routing and the checks add per image."""
+    from fakes import FakeHub, offer, route_hub_to
+
+    from sf_mcp.generation.safety import is_blacked_out
+
+    print("\n3. Inference Providers through the real hub client, loopback Hub + router (nscale route, 512 px)")
+    model = MODELS[0]
+    token = "hf_bench_token"
+    request = GenerationRequest(kind=GenerationKind.IMAGE, prompt="a lighthouse", width=512, height=512, steps=30)
+    with FakeHub(token=token, models={model: [offer("nscale", model)]}) as hub, route_hub_to(hub):
+        hf = HuggingFaceProvider(image_models=[model], token=token)
+        chain = FallbackChain([hf], attempt_timeout_s=30, deadline_s=60, breaker_failures=3, breaker_cooldown_s=60)
+        first, _ = await time_run_request(chain, request)
+        lookups = len(hub.calls("hub-api"))
+        warm = statistics.median([(await time_run_request(chain, request))[0] for _ in range(20)])
+        print(f"   first image (provider mapping looked up)    {ms(first)}   Hub lookups: {lookups}")
+        print(f"   next images (mapping cached, median/20)     {ms(warm)}   Hub lookups since: "
+              f"{len(hub.calls('hub-api')) - lookups}")
+    for side in (512, 1024):
+        data = provider_png(side)
+        took = statistics.median(_timed(is_blacked_out, data) for _ in range(20))
+        print(f"   blacked-out check at {side:>4} px (median/20)   {ms(took)}")
+
+
+async def time_run_request(chain: FallbackChain, request: GenerationRequest) -> tuple[float, str]:
+    started = time.perf_counter()
+    outcome = await chain.run(request)
+    return time.perf_counter() - started, outcome.attempts[-1].message or ""
+
+
+def _timed(fn, *args) -> float:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - started
+
+
 async def main() -> None:
     started = time.perf_counter()
     await bench_fallback()
     await bench_overhead()
+    await bench_inference_providers()
     print(f"\nbench finished in {time.perf_counter() - started:.1f} s")
 
 

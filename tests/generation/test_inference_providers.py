@@ -47,7 +47,7 @@ VIDEO = GenerationRequest(kind=GenerationKind.VIDEO, prompt="waves on a pier", s
 
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
-    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):  # only SF_HF_TOKEN-style explicit tokens in these tests
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "SF_IMAGE_MODELS", "SF_VIDEO_MODELS", "SF_CONFIG_FILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
     with FakeHub(token=HF_TOKEN, models={k: list(v) for k, v in ON_THE_HUB.items()}) as fake, route_hub_to(fake):

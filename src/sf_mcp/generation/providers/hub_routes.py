@@ -79,7 +79,8 @@ class HubRoutes:
         return choose(model, task, await self.offers(model), preferred=self._preferred)
 
     def _lookup(self, model: str) -> list[HubRoute]:
-        api = HfApi(token=self._token or None)
+        # A provider's own key (a fal or replicate key given as the token) is not for the Hub: look up without it.
+        api = HfApi(token=self._token if self._token and self._token.startswith("hf_") else False)
         try:
             info = api.model_info(model, expand=["inferenceProviderMapping"], timeout=self._timeout_s)
         except GatedRepoError:

@@ -199,9 +199,12 @@ class HuggingFaceProvider(Provider):
 
     async def _fal_queue(self, client: httpx2.AsyncClient, queued: dict[str, Any], params: Any,
                          model: str) -> dict[str, Any]:
-        """fal's queue: GET {response_url}/status until COMPLETED, then GET {response_url}; PUT .../cancel if abandoned."""
+        """fal's queue: GET {response_url}/status until COMPLETED, then the result; PUT .../cancel if abandoned.
+
+        Through the router the job's paths live under ``/fal-ai`` on the router's host.
+        """
         parsed = urlsplit(params.url)
-        router = "/fal-ai" if parsed.netloc == "router.huggingface.co" or parsed.path.startswith("/fal-ai/") else ""
+        router = "/fal-ai" if parsed.netloc == "router.huggingface.co" else ""
         base = f"{parsed.scheme}://{parsed.netloc}{router}{urlsplit(queued['response_url']).path}"
         query = f"?{parsed.query}" if parsed.query else ""
         status = queued.get("status")
