@@ -24,7 +24,7 @@ def _no_ambient_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def _credits(settings, wallet: str, add: int = 0) -> int:  # type: ignore[no-untyped-def]
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database)
     try:
         if add:
             await store.accounts.add_credits(wallet, add, reason="test grant")
