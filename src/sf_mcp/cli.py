@@ -119,7 +119,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     check_settings(settings)
     anyio.run(lambda: check_schema(settings.database))  # replicas never start on a half-migrated database
-    from sf_mcp.generation.check import warn_unserved_in_background
+    from sf_mcp.generation import warn_unserved_in_background
 
     warn_unserved_in_background(settings)
     if args.transport == "stdio":
@@ -141,10 +141,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _providers_check(args: argparse.Namespace, settings: Settings) -> int:
-    from sf_mcp.generation.check import check_providers, render
+    from sf_mcp.generation import check_providers, render_report
 
     report = anyio.run(lambda: check_providers(settings, live=args.live))
-    print(render(report), end="")
+    print(render_report(report), end="")
     return 0 if report.plan(GenerationKind.IMAGE) else 1
 
 

@@ -11,8 +11,7 @@ from fakes import FakeCloudflare, FakeHub, offer, route_hub_to
 
 from sf_mcp.cli import main
 from sf_mcp.config import Settings
-from sf_mcp.generation import GenerationKind
-from sf_mcp.generation.check import check_providers, render, warn_unserved_in_background
+from sf_mcp.generation import GenerationKind, check_providers, render_report, warn_unserved_in_background
 
 from .conftest import CF_TOKEN, HF_TOKEN
 
@@ -46,7 +45,7 @@ def settings(tmp_path: Path, fake_cf: FakeCloudflare, models: list[str]) -> Sett
 async def test_check_shows_routes_skips_and_the_plan_without_generating(tmp_path: Path, hub: FakeHub,
                                                                         fake_cf: FakeCloudflare) -> None:
     report = await check_providers(settings(tmp_path, fake_cf, [SDXL, SCHNELL]))
-    text = render(report)
+    text = render_report(report)
     assert f"huggingface/{SDXL} SKIPPED: no inference provider serves {SDXL}" in text
     assert f"huggingface/{SCHNELL} -> nscale ({SCHNELL}), live; also fal-ai" in text
     assert "limits: Workers AI schema of flux-1-schnell" in text
@@ -54,7 +53,8 @@ async def test_check_shows_routes_skips_and_the_plan_without_generating(tmp_path
         f"huggingface/{SCHNELL} via nscale", "cloudflare/@cf/black-forest-labs/flux-1-schnell",
         "cloudflare/@cf/stabilityai/stable-diffusion-xl-base-1.0", "local/sf-mcp/local-renderer"]
     assert report.plan(GenerationKind.VIDEO)[0] == f"huggingface/{WAN} via fal-ai"
-    assert all(r.headers["authorization"] == f"Bearer {HF_TOKEN}" for r in hub.calls("hub-api"))
+    lookups = [r for r in hub.calls("hub-api") if "/api/models/" in r.path]
+    assert lookups and all(r.headers["authorization"] == f"Bearer {HF_TOKEN}" for r in lookups)
     assert hub.calls(SCHNELL) == [] and fake_cf.requests == [], "without --live nothing is generated"
 
 
@@ -85,14 +85,20 @@ def test_cli_prints_the_plan_and_fails_when_nothing_is_served(tmp_path: Path, hu
 def test_serve_warns_at_start_about_a_model_nobody_serves(tmp_path: Path, hub: FakeHub, fake_cf: FakeCloudflare,
                                                          caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="sf_mcp.generation.check"):
-        warn_unserved_in_background(settings(tmp_path, fake_cf, [SDXL, SCHNELL])).join(timeout=60)
+        thread = warn_unserved_in_background(settings(tmp_path, fake_cf, [SDXL, SCHNELL]))
+        assert thread is not None
+        thread.join(timeout=60)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [f"configured image model {SDXL} will be skipped: no inference provider serves {SDXL} "
                         "[unsupported]"]
 
 
+def test_nothing_to_look_up_without_a_hugging_face_token(tmp_path: Path) -> None:
+    assert warn_unserved_in_background(Settings(data_dir=tmp_path)) is None
+
+
 def test_serve_starts_the_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sf_mcp.generation.check as check
+    import sf_mcp.generation as generation
     import sf_mcp.server as server
 
     started: list[Settings] = []
@@ -101,7 +107,7 @@ def test_serve_starts_the_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         async def run_stdio_async(self) -> None:
             return None
 
-    monkeypatch.setattr(check, "warn_unserved_in_background", started.append)
+    monkeypatch.setattr(generation, "warn_unserved_in_background", started.append)
     monkeypatch.setattr(server, "build_server", lambda settings: Idle())
     assert main(["--data-dir", str(tmp_path), "serve"]) == 0
     assert len(started) == 1 and started[0].data_dir == tmp_path

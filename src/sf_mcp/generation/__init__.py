@@ -20,6 +20,7 @@ from sf_mcp.generation.base import (
     ProviderError,
 )
 from sf_mcp.generation.chain import BreakerState, CircuitBreaker, FallbackChain, GenerationOutcome
+from sf_mcp.generation.check import ProvidersReport, check_providers, render_report, warn_unserved_in_background
 from sf_mcp.generation.content import (
     ContentStore,
     LocalContentStore,
@@ -48,16 +49,20 @@ __all__ = [
     "LocalContentStore",
     "Provider",
     "ProviderError",
+    "ProvidersReport",
     "S3ContentStore",
     "StoredContent",
     "build_content_store",
     "build_provider_chain",
     "build_providers",
+    "check_providers",
     "clean_prompt",
     "content_uri",
     "make_preview",
     "parse_sha256",
+    "render_report",
     "validate_media",
+    "warn_unserved_in_background",
 ]
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from sf_mcp.generation.fitting import limits_for
 if TYPE_CHECKING:
     from sf_mcp.config import Settings
 
-__all__ = ["ModelCheck", "ProvidersReport", "check_providers", "render", "warn_unserved_in_background"]
+__all__ = ["ModelCheck", "ProvidersReport", "check_providers", "render_report", "warn_unserved_in_background"]
 
 log = logging.getLogger(__name__)
 
@@ -79,16 +79,15 @@ async def check_providers(settings: Settings, *, live: bool = False) -> Provider
 
 
 async def _check_model(provider: Provider, kind: GenerationKind, model: str) -> ModelCheck:
-    from sf_mcp.generation.providers.huggingface import HuggingFaceProvider
-
     check = ModelCheck(provider=provider.name, kind=kind, model=model)
-    if isinstance(provider, HuggingFaceProvider) and not provider.uses_endpoint:
+    routes = getattr(provider, "routes", None)  # Hugging Face through Inference Providers
+    if routes is not None and not getattr(provider, "uses_endpoint", True):
         try:
-            route = await provider.routes.choose(model, _TASK[kind])
+            route = await routes.choose(model, _TASK[kind])
         except ProviderError as exc:
             check.problem = f"{exc} [{exc.error_class}]"
             return check
-        others = [o.provider for o in await provider.routes.offers(model)
+        others = [o.provider for o in await routes.offers(model)
                   if o.task == route.task and o.provider != route.provider]
         check.via = route.provider
         check.route = f"{route.provider} ({route.provider_id}), {route.status}"
@@ -121,7 +120,7 @@ async def _try_once(provider: Provider, report: ProvidersReport) -> str:
     return f"{model}: ok, {len(media.data)} bytes in {(time.perf_counter() - started) * 1000:.0f} ms"
 
 
-def render(report: ProvidersReport) -> str:
+def render_report(report: ProvidersReport) -> str:
     """The report as text for a terminal."""
     lines: list[str] = []
     for kind in GenerationKind:
@@ -144,8 +143,14 @@ def render(report: ProvidersReport) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def warn_unserved_in_background(settings: Settings) -> threading.Thread:
-    """Log a warning for each configured model no provider serves, without holding up start-up."""
+def warn_unserved_in_background(settings: Settings) -> threading.Thread | None:
+    """Log a warning for each configured model no provider serves, without holding up start-up.
+
+    Only Inference Providers have a mapping to ask; without a Hugging Face token (or with
+    a dedicated endpoint) there is nothing to look up and no thread is started.
+    """
+    if settings.hf_token is None or settings.hf_base_url:
+        return None
 
     def run() -> None:
         try:
