@@ -134,7 +134,7 @@ async def test_indexer_alerts_once_for_a_payment_above_the_threshold(alerting: S
     usdc = s.chain.contract(USDC).functions
     signer = Signer(DEV_KEYS[0])
     await s.chain.send(signer, usdc.approve(s.chain.payment.address, 10**6))
-    await s.chain.send(signer, s.chain.payment.functions.payWithUSDC("a modest fox", "image"))  # 1 USDC < 2
+    await s.chain.send(signer, s.chain.payment.functions.payWithUSDC("a modest fox", "image", 10**6))  # 1 USDC < 2
     await s.indexer.sync()
     await s.indexer.sync()  # nothing new: no second alert
     posted = [r.json for r in webhook.calls("hook")]

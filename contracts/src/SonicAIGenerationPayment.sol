@@ -9,11 +9,13 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IBanditKidzStaking} from "./interfaces/IBanditKidzStaking.sol";
+import {IERC3009} from "./interfaces/IERC3009.sol";
 import {IGenerationVoting} from "./interfaces/IGenerationVoting.sol";
 
 /**
  * @title SonicAIGenerationPayment
- * @dev Takes payment for one AI generation (an image or a video) in S, in USDC or in prepaid
+ * @dev Takes payment for one AI generation (an image or a video) in S, in USDC (approved, or signed as an
+ * EIP-3009 authorization for x402 and settled by the operator: {payWithAuthorization}) or in prepaid
  * credits, and announces it with {GenerationRequested}; the sf-mcp server (or its indexer)
  * turns that event into a generation job keyed by the payment.
  *
@@ -28,8 +30,10 @@ import {IGenerationVoting} from "./interfaces/IGenerationVoting.sol";
  * Invariant: for each token, the amounts pushed to staking and voting plus the amounts credited to
  * the dev wallet and the treasury equal the amounts paid (nothing is kept, nothing is created), so
  * this contract's balance of the token is at least the sum of all {withdrawable} balances. It can be
- * more: anyone can transfer USDC, or force S (e.g. with `selfdestruct`), to this contract; such
- * amounts are not credited to anyone and cannot be withdrawn.
+ * more: anyone can transfer USDC, or force S (e.g. with `selfdestruct`), to this contract, and an
+ * x402 authorization submitted straight to the token (front-running {payWithAuthorization}) moves
+ * its USDC here without a payment. Such amounts are credited to no one: they are the {surplus},
+ * which only the admin can send on ({recoverSurplus}, e.g. back to the payer), never more than it.
  *
  * Credits are an off-chain-funded allowance (refunds, promotions): {addCredits} by an operator
  * or the admin, one credit per generation. Credit payments are announced with the token
@@ -100,6 +104,9 @@ contract SonicAIGenerationPayment is AccessControl, Pausable, ReentrancyGuardTra
 
     uint256 private _nextRequestId = 1;
 
+    uint256 private _owedS; // sum of the S pull balances
+    uint256 private _owedUSDC; // sum of the USDC pull balances
+
     mapping(address user => uint256) private _credits;
     mapping(address user => RateState) private _rateStates;
     mapping(address token => mapping(address account => uint256)) private _withdrawable;
@@ -135,6 +142,19 @@ contract SonicAIGenerationPayment is AccessControl, Pausable, ReentrancyGuardTra
     error PaymentUnsupportedToken(address token);
     /// @dev The caller has nothing to withdraw in `token`.
     error PaymentNothingToWithdraw(address token, address account);
+    /// @dev The price (`price`) is above what the payer agreed to pay (`maxAmount`).
+    error PaymentPriceAboveMax(uint256 price, uint256 maxAmount);
+    /// @dev The authorization's `value` is not the price: x402 "exact" pays the price, no more, no less.
+    error PaymentAuthorizationValueMismatch(uint256 value, uint256 price);
+    /// @dev The authorization is not valid before `validAfter` (exclusive).
+    error PaymentAuthorizationNotYetValid(uint256 validAfter, uint256 timestamp);
+    /// @dev The authorization expired at `validBefore`.
+    error PaymentAuthorizationExpired(uint256 validBefore, uint256 timestamp);
+    /// @dev `nonce` of `payer` was already used or canceled on the token: settled before, submitted to
+    /// the token directly (its USDC, if it came here, is in {surplus}), or canceled. Nothing was taken.
+    error PaymentAuthorizationUsed(address payer, bytes32 nonce);
+    /// @dev `amount` is more than the {surplus} (`available`) of `token`.
+    error PaymentSurplusExceeded(address token, uint256 amount, uint256 available);
 
     // ------------------------------------------------------------------
     // Events
@@ -174,6 +194,29 @@ contract SonicAIGenerationPayment is AccessControl, Pausable, ReentrancyGuardTra
     event RateLimitsUpdated(uint256 minInterval, uint256 dailyCap);
     /// @notice The dev wallet or the treasury changed. Balances already credited stay with the old accounts.
     event RecipientsUpdated(address indexed devWallet, address indexed treasury);
+    /// @notice The operator settled `payer`'s EIP-3009 authorization `nonce` (x402) as the payment of `requestId`.
+    event AuthorizationSettled(uint256 indexed requestId, address indexed payer, bytes32 indexed nonce, uint256 amount);
+    /// @notice The admin sent `amount` of `token`'s {surplus} to `to`.
+    event SurplusRecovered(address indexed token, address indexed to, uint256 amount);
+
+    // ------------------------------------------------------------------
+    // Types
+    // ------------------------------------------------------------------
+
+    /**
+     * @notice A signed EIP-3009 `TransferWithAuthorization` of USDC from `from` to this contract (the x402
+     * "exact" scheme's `authorization` and `signature`): valid after `validAfter` and before `validBefore`
+     * (unix seconds, both exclusive), `nonce` chosen by the payer, `signature` 65 bytes `r || s || v`
+     * (or what `from`'s EIP-1271 `isValidSignature` accepts, for a contract wallet).
+     */
+    struct Authorization {
+        address from;
+        uint256 value;
+        uint256 validAfter;
+        uint256 validBefore;
+        bytes32 nonce;
+        bytes signature;
+    }
 
     // ------------------------------------------------------------------
     // Constructor
@@ -272,6 +315,17 @@ contract SonicAIGenerationPayment is AccessControl, Pausable, ReentrancyGuardTra
         return at;
     }
 
+    /**
+     * @notice Amount of `token` ({NATIVE_TOKEN} or USDC) this contract holds above what it owes (the pull
+     * balances): USDC transferred to it directly (e.g. a front-run x402 authorization), S forced on it.
+     * @dev Invariant: `balance(token) == sum of withdrawable(token, *) + surplus(token)`.
+     */
+    function surplus(address token) public view returns (uint256) {
+        if (token == NATIVE_TOKEN) return address(this).balance - _owedS;
+        if (token == address(_usdc)) return _usdc.balanceOf(address(this)) - _owedUSDC;
+        revert PaymentUnsupportedToken(token);
+    }
+
     /// @notice Amount of `token` ({NATIVE_TOKEN} or USDC) that `account` can {withdraw}.
     function withdrawable(address token, address account) external view returns (uint256) {
         return _withdrawable[token][account];
@@ -332,37 +386,78 @@ contract SonicAIGenerationPayment is AccessControl, Pausable, ReentrancyGuardTra
 
     /**
      * @notice Pays {priceUSDC} in USDC for one generation; the caller must have approved this contract.
+     * `maxAmount` is the most the caller agrees to pay: a price raised after the caller looked it up (or
+     * approved a large allowance) is refused rather than taken.
      * @dev The amount received is checked by balance delta: a token that delivers less than it was
      * asked to transfer (fee on transfer) is refused with {PaymentUSDCAmountMismatch}.
      *
-     * Requirements: as {payWithS}, plus an allowance and balance of at least {priceUSDC}.
+     * Requirements: as {payWithS}, plus `priceUSDC() <= maxAmount`, and an allowance and balance of at
+     * least {priceUSDC}.
      *
      * Emits {PaymentReceived}, {GenerationRequested} and {PaymentSplit}.
      * @return requestId the id of the generation.
      */
-    function payWithUSDC(string calldata prompt, string calldata generationType)
+    function payWithUSDC(string calldata prompt, string calldata generationType, uint256 maxAmount)
         external
         nonReentrant
         whenNotPaused
         returns (uint256 requestId)
     {
         uint256 price = _priceUSDC;
+        if (price > maxAmount) revert PaymentPriceAboveMax(price, maxAmount);
         requestId = _request(msg.sender, prompt, generationType, address(_usdc), price);
         (uint256 toStakers, uint256 toPrizePool) = _split(requestId, address(_usdc), price);
 
         uint256 balanceBefore = _usdc.balanceOf(address(this));
         _usdc.safeTransferFrom(msg.sender, address(this), price);
-        uint256 received = _usdc.balanceOf(address(this)) - balanceBefore;
-        if (received != price) revert PaymentUSDCAmountMismatch(price, received);
+        _checkReceived(balanceBefore, price);
+        _pushUSDC(toStakers, toPrizePool);
+    }
 
-        if (toStakers != 0) {
-            _usdc.safeTransfer(address(_staking), toStakers);
-            _staking.notifyRewardUSDC(toStakers);
+    /**
+     * @notice Settles an x402 payment: pulls {priceUSDC} from `auth.from` with its signed EIP-3009
+     * authorization (the token's `transferWithAuthorization`, to this contract) and then does exactly
+     * what {payWithUSDC} does for `auth.from` as the payer. Operator only (the sf-mcp server key, which
+     * verified the authorization off chain and reserved the job).
+     * @dev Clients of the x402 "exact" scheme sign `TransferWithAuthorization` with `to` = the advertised
+     * `payTo` (this contract), so the token's `receiveWithAuthorization` (another type hash, callable by
+     * the payee only) cannot take their signatures. Anyone may therefore submit the authorization to the
+     * token first: then its USDC arrives here unsplit, counted in {surplus} (recoverable by the admin),
+     * and this function reverts with {PaymentAuthorizationUsed}, which the server reads as "settlement
+     * failed, refund". Nothing is ever split twice: a nonce settles at most one payment.
+     *
+     * Requirements:
+     * - the caller has {OPERATOR_ROLE}; not paused; prompt, type and rate limits of `auth.from` as {payWithS};
+     * - `auth.value == priceUSDC()`; `auth.validAfter < block.timestamp < auth.validBefore`;
+     * - the nonce is unused on the token; the token accepts the signature (else its own error bubbles up).
+     *
+     * Emits {PaymentReceived}, {GenerationRequested}, {PaymentSplit} and {AuthorizationSettled}; the
+     * token emits its `AuthorizationUsed` and `Transfer`.
+     * @return requestId the id of the generation.
+     */
+    function payWithAuthorization(
+        string calldata prompt,
+        string calldata generationType,
+        Authorization calldata auth
+    ) external nonReentrant whenNotPaused returns (uint256 requestId) {
+        if (!hasRole(OPERATOR_ROLE, msg.sender)) revert PaymentUnauthorizedOperator(msg.sender);
+        uint256 price = _priceUSDC;
+        if (auth.value != price) revert PaymentAuthorizationValueMismatch(auth.value, price);
+        if (block.timestamp <= auth.validAfter) revert PaymentAuthorizationNotYetValid(auth.validAfter, block.timestamp);
+        if (block.timestamp >= auth.validBefore) revert PaymentAuthorizationExpired(auth.validBefore, block.timestamp);
+        if (IERC3009(address(_usdc)).authorizationState(auth.from, auth.nonce)) {
+            revert PaymentAuthorizationUsed(auth.from, auth.nonce);
         }
-        if (toPrizePool != 0) {
-            _usdc.safeTransfer(address(_voting), toPrizePool);
-            _voting.fundPrizePoolUSDC(toPrizePool);
-        }
+        requestId = _request(auth.from, prompt, generationType, address(_usdc), price);
+        (uint256 toStakers, uint256 toPrizePool) = _split(requestId, address(_usdc), price);
+        emit AuthorizationSettled(requestId, auth.from, auth.nonce, price);
+
+        uint256 balanceBefore = _usdc.balanceOf(address(this));
+        IERC3009(address(_usdc)).transferWithAuthorization(
+            auth.from, address(this), price, auth.validAfter, auth.validBefore, auth.nonce, auth.signature
+        );
+        _checkReceived(balanceBefore, price);
+        _pushUSDC(toStakers, toPrizePool);
     }
 
     /**
@@ -400,6 +495,8 @@ contract SonicAIGenerationPayment is AccessControl, Pausable, ReentrancyGuardTra
         uint256 amount = _withdrawable[token][msg.sender];
         if (amount == 0) revert PaymentNothingToWithdraw(token, msg.sender);
         _withdrawable[token][msg.sender] = 0;
+        if (token == NATIVE_TOKEN) _owedS -= amount;
+        else _owedUSDC -= amount;
         emit Withdrawn(msg.sender, token, amount);
         if (token == NATIVE_TOKEN) {
             Address.sendValue(payable(msg.sender), amount);
@@ -465,6 +562,26 @@ contract SonicAIGenerationPayment is AccessControl, Pausable, ReentrancyGuardTra
         emit RecipientsUpdated(newDevWallet, newTreasury);
     }
 
+    /**
+     * @notice Sends `amount` of `token`'s {surplus} (USDC or S this contract holds above its pull balances)
+     * to `to`: e.g. back to the payer of a front-run x402 authorization. Admin only; never touches what
+     * is owed to the dev wallet and the treasury.
+     *
+     * Emits {SurplusRecovered}.
+     */
+    function recoverSurplus(address token, address to, uint256 amount)
+        external
+        nonReentrant
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        if (to == address(0)) revert PaymentZeroAddress();
+        uint256 available = surplus(token);
+        if (amount == 0 || amount > available) revert PaymentSurplusExceeded(token, amount, available);
+        emit SurplusRecovered(token, to, amount);
+        if (token == NATIVE_TOKEN) Address.sendValue(payable(to), amount);
+        else _usdc.safeTransfer(to, amount);
+    }
+
     /// @notice Stops new payments and credit use. Admin only. Emits {Paused}.
     function pause() external onlyRole(DEFAULT_ADMIN_ROLE) {
         _pause();
@@ -525,6 +642,26 @@ contract SonicAIGenerationPayment is AccessControl, Pausable, ReentrancyGuardTra
         (toStakers, toDev, toPrizePool, toTreasury) = splitOf(amount);
         _withdrawable[token][_devWallet] += toDev;
         _withdrawable[token][_treasury] += toTreasury;
+        if (token == NATIVE_TOKEN) _owedS += toDev + toTreasury;
+        else _owedUSDC += toDev + toTreasury;
         emit PaymentSplit(requestId, token, toStakers, toDev, toPrizePool, toTreasury);
+    }
+
+    /// @dev Fails unless this contract's USDC balance grew by exactly `price` since `balanceBefore`.
+    function _checkReceived(uint256 balanceBefore, uint256 price) private view {
+        uint256 received = _usdc.balanceOf(address(this)) - balanceBefore;
+        if (received != price) revert PaymentUSDCAmountMismatch(price, received);
+    }
+
+    /// @dev Pushes the stakers' and the prize pool's USDC shares to the trusted staking and voting contracts.
+    function _pushUSDC(uint256 toStakers, uint256 toPrizePool) private {
+        if (toStakers != 0) {
+            _usdc.safeTransfer(address(_staking), toStakers);
+            _staking.notifyRewardUSDC(toStakers);
+        }
+        if (toPrizePool != 0) {
+            _usdc.safeTransfer(address(_voting), toPrizePool);
+            _voting.fundPrizePoolUSDC(toPrizePool);
+        }
     }
 }

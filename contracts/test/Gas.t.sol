@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {Fixture} from "./utils/Fixture.sol";
+import {SonicAIGenerationPayment} from "../src/SonicAIGenerationPayment.sol";
 
 /// @dev Claiming rewards costs the same however many payments were distributed before.
 contract ClaimGasTest is Fixture {
@@ -99,7 +100,7 @@ contract GasSnapshotTest is Fixture {
 
     function test_payWithUSDC() public {
         vm.prank(alice);
-        payment.payWithUSDC("a cat in space", "image");
+        payment.payWithUSDC("a cat in space", "image", 1e6);
     }
 
     function test_useCredits() public {
@@ -241,5 +242,42 @@ contract LotsGasTest is Fixture {
         assertEq(calls, (LOTS + 1 + 31) / 32, "ceil(10,001 / 32) calls");
         (uint256 sAmount,) = staking.earned(alice);
         assertEq(sAmount, 0.375 ether, "all claimable");
+    }
+}
+
+/// @dev The x402 settlement, for `forge snapshot` (the signature is made in setUp).
+contract AuthorizationGasTest is Fixture {
+    uint256 internal constant KEY = 0xA0B0C0;
+    SonicAIGenerationPayment.Authorization internal auth;
+
+    function setUp() public override {
+        super.setUp();
+        mintAndStake(alice, 1);
+        payUSDC(alice); // warms the split's first writes, as on a live deployment
+        address from = vm.addr(KEY);
+        usdc.mint(from, 1e6);
+        auth = SonicAIGenerationPayment.Authorization({
+            from: from,
+            value: 1e6,
+            validAfter: 0,
+            validBefore: block.timestamp + 1 hours,
+            nonce: keccak256("gas"),
+            signature: ""
+        });
+        bytes32 structHash = keccak256(
+            abi.encode(
+                usdc.TRANSFER_WITH_AUTHORIZATION_TYPEHASH(), from, address(payment), 1e6, 0, auth.validBefore, auth.nonce
+            )
+        );
+        (uint8 v, bytes32 r, bytes32 s) =
+            vm.sign(KEY, keccak256(abi.encodePacked("\x19\x01", usdc.DOMAIN_SEPARATOR(), structHash)));
+        auth.signature = abi.encodePacked(r, s, v);
+    }
+
+    function test_payWithAuthorization() public {
+        vm.prank(operator);
+        uint256 before = gasleft();
+        payment.payWithAuthorization("a cat in space", "image", auth);
+        assertLe(before - gasleft(), 220_000, "x402 settlement");
     }
 }

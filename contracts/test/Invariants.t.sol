@@ -56,6 +56,11 @@ contract SystemHandler is Test {
     mapping(uint256 contestId => mapping(address creator => uint256)) public weightCast;
     mapping(address creator => uint256) public weightCastAllTime;
     uint256 public lotChurns;
+    // Invariant 8: x402 settlements; authorizations front-run to the token (surplus) and recovered.
+    uint256 public authorizationsSettled;
+    uint256 public frontRunUSDC;
+    uint256 public recoveredUSDC;
+    uint256 internal _nonceCounter;
 
     /// @dev Recipients of claims made to another address: an actor or an outside wallet.
     address internal constant OUTSIDE = address(0x0E7);
@@ -116,9 +121,56 @@ contract SystemHandler is Test {
         usdc.mint(a, price);
         vm.startPrank(a);
         usdc.approve(address(payment), price);
-        payment.payWithUSDC("prompt", "video");
+        payment.payWithUSDC("prompt", "video", price);
         vm.stopPrank();
         _account(price, false);
+    }
+
+    /// @dev An x402 payment by one of three signing payers, settled by the operator; with `frontRun`,
+    /// someone submits the authorization to the token first and the settlement must fail.
+    function payWithAuthorization(uint256 keySeed, bool frontRun) external {
+        uint256 key = 0xA11 + keySeed % 3;
+        address from = vm.addr(key);
+        uint256 price = payment.priceUSDC();
+        usdc.mint(from, price);
+        SonicAIGenerationPayment.Authorization memory a = SonicAIGenerationPayment.Authorization({
+            from: from,
+            value: price,
+            validAfter: block.timestamp - 1,
+            validBefore: block.timestamp + 1 hours,
+            nonce: keccak256(abi.encode(++_nonceCounter)),
+            signature: ""
+        });
+        bytes32 structHash = keccak256(
+            abi.encode(
+                usdc.TRANSFER_WITH_AUTHORIZATION_TYPEHASH(), from, address(payment), price, a.validAfter, a.validBefore, a.nonce
+            )
+        );
+        (uint8 v, bytes32 r, bytes32 sig) =
+            vm.sign(key, keccak256(abi.encodePacked("\x19\x01", usdc.DOMAIN_SEPARATOR(), structHash)));
+        a.signature = abi.encodePacked(r, sig, v);
+        if (frontRun) {
+            usdc.transferWithAuthorization(from, address(payment), price, a.validAfter, a.validBefore, a.nonce, a.signature);
+            frontRunUSDC += price;
+            vm.prank(operator);
+            try payment.payWithAuthorization("prompt", "image", a) {
+                revert("a front-run authorization was settled");
+            } catch {}
+            return;
+        }
+        vm.prank(operator);
+        payment.payWithAuthorization("prompt", "image", a);
+        ++authorizationsSettled;
+        _account(price, false);
+    }
+
+    function recoverSurplus(uint256 amountSeed) external {
+        uint256 available = payment.surplus(address(usdc));
+        if (available == 0) return;
+        uint256 amount = bound(amountSeed, 1, available);
+        vm.prank(address(0xAD));
+        payment.recoverSurplus(address(usdc), address(0x5E7), amount);
+        recoveredUSDC += amount;
     }
 
     function setPrices(uint256 priceS, uint256 priceUSDC) external {
@@ -371,7 +423,8 @@ contract InvariantsTest is Fixture {
         vm.warp(START + WEEK - 1 hours);
     }
 
-    /// @dev 1. Every payment is split exactly, for S and USDC separately; no wei stuck or created.
+    /// @dev 1. Every payment is split exactly, for S and USDC separately; no wei stuck or created. An
+    /// x402 authorization front-run to the token is never split: it stays as surplus until recovered.
     function invariant_paymentsSplitExactly() public view {
         // What the payment contract holds is exactly what dev and treasury can still withdraw.
         assertEq(
@@ -381,9 +434,11 @@ contract InvariantsTest is Fixture {
         );
         assertEq(
             usdc.balanceOf(address(payment)),
-            payment.withdrawable(address(usdc), dev) + payment.withdrawable(address(usdc), treasury),
-            "payment USDC == pull balances"
+            payment.withdrawable(address(usdc), dev) + payment.withdrawable(address(usdc), treasury)
+                + handler.frontRunUSDC() - handler.recoveredUSDC(),
+            "payment USDC == pull balances + surplus"
         );
+        assertEq(payment.surplus(address(usdc)), handler.frontRunUSDC() - handler.recoveredUSDC(), "surplus");
         // Parts: staking received 25 %, voting 15 %, pull balances (held or withdrawn) the rest.
         assertEq(address(staking).balance + handler.claimedS(), handler.stakersS(), "stakers' S");
         assertEq(usdc.balanceOf(address(staking)) + handler.claimedUSDC(), handler.stakersUSDC(), "stakers' USDC");
@@ -396,8 +451,8 @@ contract InvariantsTest is Fixture {
         );
         assertEq(
             handler.stakersUSDC() + handler.prizeUSDC() + usdc.balanceOf(address(payment)) + handler.withdrawnUSDC(),
-            handler.paidUSDC(),
-            "USDC parts sum to payments"
+            handler.paidUSDC() + handler.frontRunUSDC() - handler.recoveredUSDC(),
+            "USDC parts sum to payments (+ surplus)"
         );
     }
 

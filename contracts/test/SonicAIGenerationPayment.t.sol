@@ -141,7 +141,7 @@ contract SonicAIGenerationPaymentTest is Fixture {
         usdc.approve(address(payment), 1e6);
         vm.expectEmit(address(payment));
         emit GenerationRequested(1, alice, "video", "a dog", address(usdc), 1e6);
-        uint256 id = payment.payWithUSDC("a dog", "video");
+        uint256 id = payment.payWithUSDC("a dog", "video", 1e6);
         vm.stopPrank();
         assertEq(id, 1, "id");
         assertEq(usdc.balanceOf(address(staking)), 250_000, "stakers");
@@ -156,7 +156,7 @@ contract SonicAIGenerationPaymentTest is Fixture {
         usdc.mint(alice, 1e6);
         vm.prank(alice);
         vm.expectRevert();
-        payment.payWithUSDC("a dog", "video");
+        payment.payWithUSDC("a dog", "video", 1e6);
         assertEq(payment.nextRequestId(), 1, "no id used");
     }
 
@@ -167,7 +167,7 @@ contract SonicAIGenerationPaymentTest is Fixture {
         vm.startPrank(alice);
         fee.approve(address(p), 1e6);
         vm.expectRevert(abi.encodeWithSelector(SonicAIGenerationPayment.PaymentUSDCAmountMismatch.selector, 1e6, 990_000));
-        p.payWithUSDC("a dog", "video");
+        p.payWithUSDC("a dog", "video", 1e6);
         vm.stopPrank();
         assertEq(fee.balanceOf(alice), 1e6, "nothing taken");
     }
@@ -179,8 +179,8 @@ contract SonicAIGenerationPaymentTest is Fixture {
         bl.mint(alice, 3e6);
         vm.startPrank(alice);
         bl.approve(address(p), 3e6);
-        p.payWithUSDC("a", "image");
-        p.payWithUSDC("b", "image");
+        p.payWithUSDC("a", "image", 1e6);
+        p.payWithUSDC("b", "image", 1e6);
         vm.stopPrank();
         // The blocked dev wallet only hurts itself; the treasury still withdraws.
         vm.prank(dev);
@@ -193,7 +193,7 @@ contract SonicAIGenerationPaymentTest is Fixture {
         bl.setBlocked(alice, true);
         vm.prank(alice);
         vm.expectRevert();
-        p.payWithUSDC("c", "image");
+        p.payWithUSDC("c", "image", 1e6);
     }
 
     function _paymentWithToken(address token) internal returns (SonicAIGenerationPayment p) {
@@ -344,7 +344,7 @@ contract SonicAIGenerationPaymentTest is Fixture {
         payment.payWithS{value: 3 ether}("p", "image");
         vm.prank(alice);
         vm.expectRevert(Pausable.EnforcedPause.selector);
-        payment.payWithUSDC("p", "image");
+        payment.payWithUSDC("p", "image", 1e6);
         vm.prank(operator);
         payment.addCredits(alice, 1); // refunds still work while paused
         vm.prank(alice);

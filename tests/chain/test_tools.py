@@ -52,6 +52,7 @@ async def test_prepare_payment_plans_sign_and_pay_with_s_and_usdc(session: Sessi
     answer = structured(await s.call("prepare_payment", {"method": "USDC", "prompt": "usdc owl", "generation_type": "video"}))
     txs = answer["plan"]["transactions"]
     assert [t["call"]["function"] for t in txs] == ["approve", "payWithUSDC"]
+    assert txs[1]["call"]["args"] == ["usdc owl", "video", 10**6]  # maxAmount: the price the plan was made at
     assert txs[1]["nonce"] == txs[0]["nonce"] + 1
     hashes = await sign_and_send(s, answer["plan"], DEV_KEYS[0])
     verdict = structured(await s.call("verify_payment", {"tx_hash": hashes[1], "generation_type": "video"}))

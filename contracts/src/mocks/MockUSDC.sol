@@ -5,6 +5,8 @@ import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
+import {IERC3009} from "../interfaces/IERC3009.sol";
+
 /**
  * @title MockUSDC
  * @dev Development stand-in for USDC: 6 decimals, anyone may {mint}, and the two parts of Circle's
@@ -21,7 +23,7 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
  *
  * IMPORTANT: for local chains and tests only; never deploy it where it could be mistaken for USDC.
  */
-contract MockUSDC is ERC20, EIP712 {
+contract MockUSDC is ERC20, EIP712, IERC3009 {
     /// @notice `keccak256("TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)")`
     bytes32 public constant TRANSFER_WITH_AUTHORIZATION_TYPEHASH =
         0x7c7c6cdb67a18743f49ec6fa9b35f50d52ed05cbed4cc592e13b44501c1a2267;

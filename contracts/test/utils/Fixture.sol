@@ -57,7 +57,7 @@ abstract contract Fixture is Test {
         usdc.mint(user, 1e6);
         vm.startPrank(user);
         usdc.approve(address(payment), 1e6);
-        id = payment.payWithUSDC("a cat in space", "video");
+        id = payment.payWithUSDC("a cat in space", "video", 1e6);
         vm.stopPrank();
     }
 

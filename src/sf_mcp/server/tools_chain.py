@@ -196,7 +196,8 @@ def register(server: MCPServer) -> None:
             if allowance < price:
                 steps.append(Step(fn=usdc.approve(chain.payment.address, price), contract=USDC,
                                   summary=f"allow the payment contract to take {_usdc(price)} USDC"))
-            steps.append(Step(fn=pay.payWithUSDC(cleaned, generation_type), contract=PAYMENT, spends_usdc=price,
+            # maxAmount = the price read now: a price raised before the transaction is mined is refused, not taken.
+            steps.append(Step(fn=pay.payWithUSDC(cleaned, generation_type, price), contract=PAYMENT, spends_usdc=price,
                               estimate=allowance >= price,
                               summary=f"pay {_usdc(price)} USDC for one {generation_type}: {cleaned[:60]!r}"))
         else:
