@@ -14,13 +14,15 @@ Written from cloudflare-docs: the model JSON schemas under
   ``{"result": {"image": "<base64>"}, "success": true}`` (FLUX schnell, which draws
   1024x1024 whatever is asked).
 - ``error(model, code)`` programs a documented error with its documented HTTP status.
+- ``GET .../ai/models/search?search=`` lists the catalogue (the models in ``SCHEMAS``)
+  in the API's V4 list shape; programmed and counted under ``"search"``.
 """
 
 from __future__ import annotations
 
 import base64
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from fakes._server import Behavior, LoopbackServer, RecordedRequest, encode_body
 from fakes.media import tiny_png
@@ -70,9 +72,12 @@ class FakeCloudflare(LoopbackServer):
         return f"{self.origin}/client/v4"
 
     def route(self, method: str, path: str) -> str | None:
-        prefix = f"/client/v4/accounts/{self.account_id}/ai/run/"
+        prefix = f"/client/v4/accounts/{self.account_id}/ai/"
         path = unquote(urlsplit(path).path)
-        return path.removeprefix(prefix) if method == "POST" and path.startswith(prefix) else None
+        if method == "GET" and path == f"{prefix}models/search":
+            return "search"
+        run = f"{prefix}run/"
+        return path.removeprefix(run) if method == "POST" and path.startswith(run) else None
 
     def not_found(self, request: RecordedRequest) -> tuple[int, bytes, str]:
         return 404, *encode_body(self.error_body(7003, "No route for that URI"), None)
@@ -96,6 +101,12 @@ class FakeCloudflare(LoopbackServer):
             return 401, *encode_body(self.error_body(10000, "Authentication error"), None)
         if behavior.body is not None or behavior.status != 200:
             return behavior.status, *encode_body(behavior.body or b"", behavior.content_type)
+        if model == "search":  # the catalogue: names containing the search text, in the V4 list shape
+            text = parse_qs(urlsplit(request.path).query).get("search", [""])[0]
+            found = [{"id": f"id-{i}", "name": name, "task": {"name": "Text-to-Image"}}
+                     for i, name in enumerate(SCHEMAS) if text in name]
+            return 200, *encode_body({"success": True, "errors": [], "messages": [], "result": found,
+                                      "result_info": {"count": len(found), "page": 1, "per_page": 20}}, None)
         if model not in SCHEMAS:
             status, message = DOCUMENTED_ERRORS[5007]
             return status, *encode_body(self.error_body(5007, message.format(model=model)), None)

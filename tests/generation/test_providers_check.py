@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fakes import FakeCloudflare, FakeHub, offer, route_hub_to
+from pydantic import SecretStr
 
 from sf_mcp.cli import main
 from sf_mcp.config import Settings
@@ -48,6 +49,7 @@ async def test_check_shows_routes_skips_and_the_plan_without_generating(tmp_path
     text = render_report(report)
     assert f"huggingface/{SDXL} SKIPPED: no inference provider serves {SDXL}" in text
     assert f"huggingface/{SCHNELL} -> nscale ({SCHNELL}), live; also fal-ai" in text
+    assert "cloudflare/@cf/black-forest-labs/flux-1-schnell -> Workers AI (Text-to-Image)" in text
     assert "limits: Workers AI schema of flux-1-schnell" in text
     assert report.plan(GenerationKind.IMAGE) == [
         f"huggingface/{SCHNELL} via nscale", "cloudflare/@cf/black-forest-labs/flux-1-schnell",
@@ -55,18 +57,30 @@ async def test_check_shows_routes_skips_and_the_plan_without_generating(tmp_path
     assert report.plan(GenerationKind.VIDEO)[0] == f"huggingface/{WAN} via fal-ai"
     lookups = [r for r in hub.calls("hub-api") if "/api/models/" in r.path]
     assert lookups and all(r.headers["authorization"] == f"Bearer {HF_TOKEN}" for r in lookups)
-    assert hub.calls(SCHNELL) == [] and fake_cf.requests == [], "without --live nothing is generated"
+    assert hub.calls(SCHNELL) == [] and fake_cf.requests == fake_cf.calls("search"), "nothing is generated"
 
 
 @pytest.mark.anyio
 async def test_live_sends_one_tiny_request_per_provider(tmp_path: Path, hub: FakeHub,
                                                         fake_cf: FakeCloudflare) -> None:
     report = await check_providers(settings(tmp_path, fake_cf, [SDXL, SCHNELL]), live=True)
-    assert len(hub.calls(SCHNELL)) == 1 and len(fake_cf.requests) == 1
+    assert len(hub.calls(SCHNELL)) == 1 and len(fake_cf.calls("@cf/black-forest-labs/flux-1-schnell")) == 1
     assert hub.calls(SCHNELL)[0].json["size"] == "256x256"
     assert report.live["huggingface"].startswith(f"{SCHNELL}: ok")
     assert report.live["cloudflare"].startswith("@cf/black-forest-labs/flux-1-schnell: ok")
     assert report.live["local"].startswith("sf-mcp/local-renderer: ok")
+
+
+@pytest.mark.anyio
+async def test_check_names_a_workers_ai_model_the_account_does_not_have(tmp_path: Path, hub: FakeHub,
+                                                                       fake_cf: FakeCloudflare) -> None:
+    config = settings(tmp_path, fake_cf, [SCHNELL]).model_copy(
+        update={"cloudflare_image_models": ["@cf/acme/no-such-model", "@cf/black-forest-labs/flux-1-schnell"]})
+    text = render_report(await check_providers(config))
+    assert "cloudflare/@cf/acme/no-such-model SKIPPED: Workers AI has no model @cf/acme/no-such-model" in text
+    wrong = config.model_copy(update={"cloudflare_api_token": SecretStr("cf_wrong_token")})
+    text = render_report(await check_providers(wrong))
+    assert "SKIPPED: Cloudflare rejected the API token" in text and "cf_wrong_token" not in text
 
 
 def test_cli_prints_the_plan_and_fails_when_nothing_is_served(tmp_path: Path, hub: FakeHub,

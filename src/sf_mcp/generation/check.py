@@ -2,7 +2,8 @@
 
 For each configured Hugging Face model the Hub's provider mapping is read with
 the user's token (which provider serves it, for which task, in the account's
-order); Workers AI and the local renderer are listed with the limits sf-mcp
+order); each Workers AI model is looked up in the account's catalogue
+(``ai/models/search``, no neurons spent); both are listed with the limits sf-mcp
 fits to. With ``live`` (only when the user asks: it costs a little), each
 provider gets one tiny request with its first servable model. ``serve`` runs
 the same lookup at start, in the background, and logs a warning for every
@@ -95,7 +96,12 @@ async def _check_model(provider: Provider, kind: GenerationKind, model: str) -> 
             check.route += f"; also {', '.join(others)}"
         check.limits = limits_for(route.provider, model, kind).source
     elif provider.name == "cloudflare":
-        check.route = "Workers AI"
+        try:
+            task = await provider.find(model)  # type: ignore[attr-defined]
+        except ProviderError as exc:
+            check.problem = f"{exc} [{exc.error_class}]"
+            return check
+        check.route = f"Workers AI ({task})"
         check.limits = limits_for("cloudflare", model, kind).source or "no published schema known to sf-mcp"
     else:
         check.route = provider.describe()

@@ -106,6 +106,33 @@ class CloudflareProvider(Provider):
         # Model names such as "@cf/black-forest-labs/flux-1-schnell" keep their slashes in the path.
         return f"{self._base_url}/accounts/{quote(self._account_id, safe='')}/ai/run/{quote(model, safe='@/')}"
 
+    async def find(self, model: str) -> str:
+        """Whether the account sees ``model`` in the Workers AI catalogue (``ai/models/search``): its task name.
+
+        Used by ``sf-mcp providers check``; costs no neurons. Raises ProviderError: UNSUPPORTED
+        when the catalogue has no such model, CONFIG when the token or account is refused.
+        """
+        url = f"{self._base_url}/accounts/{quote(self._account_id, safe='')}/ai/models/search"
+        client = self._http()
+        try:
+            response = await client.get(url, params={"search": model},
+                                        headers={"authorization": f"Bearer {self._token}"})
+        except httpx2.TransportError as exc:
+            raise ProviderError(f"cannot reach Cloudflare to look up {model}: {type(exc).__name__}",
+                                error_class=ErrorClass.UNAVAILABLE) from None
+        if response.status_code >= 400:
+            raise self._error(response.status_code, response.content, model, response.headers)
+        found = [m for m in response.json().get("result") or [] if isinstance(m, dict) and m.get("name") == model]
+        if not found:
+            raise ProviderError(f"Workers AI has no model {model} for this account", error_class=ErrorClass.UNSUPPORTED)
+        task = found[0].get("task")
+        return str(task.get("name") if isinstance(task, dict) else task or "model")
+
+    def _http(self) -> httpx2.AsyncClient:
+        if self._client is None:
+            self._client = httpx2.AsyncClient(transport=self._transport, timeout=self._timeout_s)
+        return self._client
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
@@ -114,11 +141,10 @@ class CloudflareProvider(Provider):
     async def generate(self, request: GenerationRequest, *, model: str) -> GeneratedMedia:
         if request.kind is not GenerationKind.IMAGE:
             raise ProviderError("Workers AI has no text-to-video model", error_class=ErrorClass.UNSUPPORTED)
-        if self._client is None:
-            self._client = httpx2.AsyncClient(transport=self._transport, timeout=self._timeout_s)
+        client = self._http()
         request, notice = fit(request, limits_for("cloudflare", model, request.kind), label=f"{model} on Workers AI")
         try:
-            response = await self._client.post(self.url(model), json=_inputs(request, model),
+            response = await client.post(self.url(model), json=_inputs(request, model),
                                                headers={"authorization": f"Bearer {self._token}"})
             content = await response.aread()
         except httpx2.TimeoutException:
