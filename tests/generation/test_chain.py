@@ -184,3 +184,28 @@ async def test_describe_lists_order_and_left_out_providers() -> None:
     rows = fallback.describe()
     assert rows[0]["provider"] == "local" and rows[0]["circuit"] == "closed"
     assert rows[1] == {"provider": "huggingface", "left_out": "no token"}
+
+
+async def test_a_models_own_problems_neither_open_nor_close_the_breaker() -> None:
+    hf = Scripted("hf", {"m1": unavailable(), "m2": ProviderError("gone", error_class=ErrorClass.UNSUPPORTED),
+                         "m3": ProviderError("steps", error_class=ErrorClass.INVALID_INPUT)})
+    fallback = chain(hf, LocalRenderer(), failures=2)
+    outcome = await fallback.run(REQUEST)
+    assert [a.error_class for a in outcome.attempts] == [ErrorClass.UNAVAILABLE, ErrorClass.UNSUPPORTED,
+                                                         ErrorClass.INVALID_INPUT, None]
+    assert fallback.breaker("hf").consecutive_failures == 1 and fallback.breaker("hf").state is BreakerState.CLOSED
+
+
+async def test_retry_after_holds_the_provider_and_a_shorter_one_does_not_shorten_it() -> None:
+    clock = FakeClock()
+    limited = ProviderError("429", error_class=ErrorClass.RATE_LIMITED, retry_after_s=90)
+    hf = Scripted("hf", {"m1": limited, "m2": PNG})
+    fallback = chain(hf, LocalRenderer(), clock=clock, failures=5)
+    first = await fallback.run(REQUEST)
+    assert [(a.model, a.outcome) for a in first.attempts[:2]] == [("m1", "error"), ("m2", "skipped")]
+    assert "Retry-After" in (first.attempts[1].message or "")
+    fallback.breaker("hf").hold(10)
+    assert fallback.breaker("hf").retry_in_s() == 90
+    clock.now += 91
+    hf.script["m1"] = PNG
+    assert (await fallback.run(REQUEST)).media.provider == "hf"
