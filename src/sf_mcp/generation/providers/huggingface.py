@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 import anyio
 import httpx2
 from huggingface_hub import AsyncInferenceClient, get_async_session
+from huggingface_hub import constants as hub_constants
 from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
 
 from sf_mcp.generation.base import (
@@ -204,7 +205,8 @@ class HuggingFaceProvider(Provider):
         Through the router the job's paths live under ``/fal-ai`` on the router's host.
         """
         parsed = urlsplit(params.url)
-        router = "/fal-ai" if parsed.netloc == "router.huggingface.co" else ""
+        router_host = urlsplit(hub_constants.INFERENCE_PROXY_TEMPLATE.format(provider="fal-ai")).netloc
+        router = "/fal-ai" if parsed.netloc == router_host else ""
         base = f"{parsed.scheme}://{parsed.netloc}{router}{urlsplit(queued['response_url']).path}"
         query = f"?{parsed.query}" if parsed.query else ""
         status = queued.get("status")
