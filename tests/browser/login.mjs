@@ -1,15 +1,16 @@
 // Drives sf-mcp's OAuth login page in Debian's chromium (playwright-core, no downloaded browser).
 //
-//   node login.mjs <authorization-url> <callback-prefix> <screenshot-dir> <address> <wallet|manual>
+//   node login.mjs <authorization-url> <callback-prefix> <screenshot-dir> <address> <wallet|manual> [untick,...]
 //
 // "wallet": a test EIP-1193 provider is injected into the page; it answers eth_requestAccounts with
 // <address> and personal_sign by asking the Python test (which holds the eth-account key) to sign.
 // "manual": no wallet; the test fills the address, reads the message, and pastes the signature.
+// The scopes listed last are unticked on the page before signing (the user grants less).
 // Talks JSON lines: writes {"sign": ...} and reads {"signature": ...}; ends with {"done": {...}}.
 import { chromium } from "playwright-core";
 import readline from "node:readline";
 
-const [authorizationUrl, callbackPrefix, shots, address, mode] = process.argv.slice(2);
+const [authorizationUrl, callbackPrefix, shots, address, mode, untick = ""] = process.argv.slice(2);
 const input = readline.createInterface({ input: process.stdin });
 const lines = input[Symbol.asyncIterator]();
 const send = (value) => process.stdout.write(JSON.stringify(value) + "\n");
@@ -78,6 +79,7 @@ try {
   await framer.close();
 
   const page_ = { title: await page.title(), text: await page.innerText("main") };
+  for (const scope of untick.split(",").filter(Boolean)) await page.uncheck(`input[name="scope"][value="${scope}"]`);
   if (mode === "wallet") {
     await page.click("#connect");
   } else {

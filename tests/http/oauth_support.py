@@ -62,15 +62,23 @@ class OAuthFlow:
             params["resource"] = self.server.mcp_url if resource == "default" else resource
         return await self.http.get("/authorize", params=params)
 
-    async def approve(self, login_url: str, account: LocalAccount, *, address: str | None = None) -> httpx2.Response:
-        """Sign the login page's message with ``account`` for ``address`` (default: its own; else a contract wallet)."""
+    async def approve(self, login_url: str, account: LocalAccount, *, address: str | None = None,
+                      scope: str | None = None, approve_scope: str | None = None) -> httpx2.Response:
+        """Sign the login page's message with ``account`` for ``address`` (default: its own; else a contract wallet).
+
+        ``scope``: what the user leaves ticked (default: all asked); ``approve_scope``: what the page then posts.
+        """
         request_id = query(login_url)["request"]
-        issued = await self.http.get("/oauth/login/message",
-                                     params={"request": request_id, "address": address or account.address})
+        params = {"request": request_id, "address": address or account.address}
+        if scope is not None:
+            params["scope"] = scope
+        issued = await self.http.get("/oauth/login/message", params=params)
         assert issued.status_code == 200, issued.text
         message = issued.json()["message"]
-        return await self.http.post("/oauth/login/approve", json={
-            "request": request_id, "message": message, "signature": sign(account, message)})
+        body = {"request": request_id, "message": message, "signature": sign(account, message)}
+        if (approve_scope or scope) is not None:
+            body["scope"] = approve_scope or scope
+        return await self.http.post("/oauth/login/approve", json=body)
 
     async def grant(self, account: LocalAccount, *, client: dict[str, Any] | None = None,
                     scope: str | None = None, redirect_uri: str = CALLBACK, address: str | None = None) -> Grant:

@@ -56,6 +56,7 @@ async def test_login_page_shows_client_redirect_host_and_scopes_and_refuses_fram
     assert "Claude &lt;script&gt;" in page.text and "<script>" not in page.text.replace('<script src="/oauth', "")
     assert "127.0.0.1:33418" in page.text
     assert "<b>read</b>" in page.text and "<b>generate</b>" in page.text and "<b>pay</b>" not in page.text
+    assert page.text.count('type="checkbox" name="scope"') == 2
     csp = page.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "default-src 'none'" in csp
     assert page.headers["x-frame-options"] == "DENY"
@@ -80,6 +81,29 @@ async def test_code_flow_issues_scoped_tokens_that_call_tools_and_refresh_rotate
     fresh = rotated.json()
     assert fresh["refresh_token"] != tokens["refresh_token"] and fresh["access_token"] != tokens["access_token"]
     assert await flow.mcp_status(fresh["access_token"]) == 200
+
+
+async def test_the_user_may_grant_fewer_scopes_than_asked_and_signs_exactly_those(flow: OAuthFlow) -> None:
+    account = new_account()
+    client = await flow.register()
+    verifier, challenge = pkce()
+
+    async def login(**kwargs: str):
+        started = await flow.authorize(client["client_id"], challenge, scope="read generate pay")
+        return await flow.approve(started.headers["location"], account, **kwargs)
+
+    narrowed = await login(scope="read")
+    assert narrowed.status_code == 200, narrowed.text
+    code = query(narrowed.json()["redirect"])["code"]
+    tokens = await flow.token(grant_type="authorization_code", code=code, client_id=client["client_id"],
+                              code_verifier=verifier, redirect_uri=CALLBACK)
+    assert tokens.json()["scope"] == "read"
+    not_asked = await flow.http.get("/oauth/login/message", params={
+        "request": query((await flow.authorize(client["client_id"], challenge, scope="read")).headers["location"])[
+            "request"], "address": account.address, "scope": "read stake"})
+    assert not_asked.status_code == 400 and "did not ask for 'stake'" in not_asked.json()["error_description"]
+    swapped = await login(scope="read", approve_scope="read generate pay")  # signed for read, posted for more
+    assert swapped.status_code == 400 and "other scopes" in swapped.json()["error_description"]
 
 
 async def test_wrong_pkce_verifier_is_refused(flow: OAuthFlow) -> None:

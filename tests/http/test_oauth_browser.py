@@ -74,10 +74,12 @@ def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serving]:
         process.wait(timeout=30)
 
 
-def drive_login(url: str, *, mode: str, account: LocalAccount, callback_prefix: str) -> dict[str, Any]:
+def drive_login(url: str, *, mode: str, account: LocalAccount, callback_prefix: str,
+                untick: tuple[str, ...] = ()) -> dict[str, Any]:
     """Run login.mjs on ``url``, signing what the page asks with ``account``; its final report."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    node = subprocess.Popen(["node", "login.mjs", url, callback_prefix, str(SHOTS), account.address, mode],
+    node = subprocess.Popen(["node", "login.mjs", url, callback_prefix, str(SHOTS), account.address, mode,
+                             ",".join(untick)],
                             cwd=BROWSER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     deadline = threading.Timer(120, node.kill)  # a hung browser fails the test instead of hanging it
@@ -177,7 +179,7 @@ async def test_an_oauth_client_signs_in_through_the_browser_wallet_and_calls_too
         assert (SHOTS / name).stat().st_size > 10_000
 
 
-async def test_without_a_browser_wallet_a_pasted_signature_signs_in(serving: Serving) -> None:
+async def test_without_a_browser_wallet_a_pasted_signature_signs_in_for_the_scopes_left_ticked(serving: Serving) -> None:
     account = Account.create()
     async with serving.http() as http:
         flow = OAuthFlow(serving, http)  # type: ignore[arg-type]
@@ -186,12 +188,14 @@ async def test_without_a_browser_wallet_a_pasted_signature_signs_in(serving: Ser
         started = await flow.authorize(client["client_id"], challenge, scope="read generate",
                                        redirect_uri="https://app.example/cb")
         report = await anyio.to_thread.run_sync(lambda: drive_login(
-            started.headers["location"], mode="manual", account=account, callback_prefix="https://app.example/cb"))
+            started.headers["location"], mode="manual", account=account, callback_prefix="https://app.example/cb",
+            untick=("generate",)))
         answer = query(report["callback"])
         assert answer["iss"] == serving.base_url and answer["state"] == "st4te"
         tokens = await flow.token(grant_type="authorization_code", code=answer["code"], client_id=client["client_id"],
                                   code_verifier=verifier, redirect_uri="https://app.example/cb")
         assert tokens.status_code == 200, tokens.text
+        assert tokens.json()["scope"] == "read"  # the user unticked "generate" on the page
         assert await flow.mcp_status(tokens.json()["access_token"]) == 200
     assert "No browser wallet found" in report["page"]["text"] and "Phone Assistant" in report["page"]["text"]
     assert report["headers"]["x-frame-options"] == "DENY" and report["problems"] == [] and report["foreign"] == []

@@ -1,7 +1,7 @@
 """The login page of the OAuth flow: who asks, for what, and a wallet signature to say yes.
 
 ``GET /oauth/login?request=...`` shows the client's name, where the browser returns to
-and the scopes asked. The page's script (``static/login.js``) asks
+and the scopes asked, each of which the user may untick. The page's script (``static/login.js``) asks
 ``/oauth/login/message`` for the EIP-4361 message (bound to the wallet, the request and
 this ``/mcp``), has an EIP-1193 wallet sign it (or takes a pasted signature), and posts it
 to ``/oauth/login/approve``, which checks it exactly like ``/auth/verify`` (EIP-1271
@@ -81,7 +81,9 @@ class LoginPage:
         else:
             note = "not verified (it registered itself here): continue only if you started this sign-in from it"
         items = "\n".join(
-            f"    <li><b>{html.escape(s)}</b> {html.escape(SCOPE_DESCRIPTIONS[s])}</li>" for s in params["scopes"]
+            f'    <li><label><input type="checkbox" name="scope" value="{html.escape(s)}" checked>'
+            f"<b>{html.escape(s)}</b><span>{html.escape(SCOPE_DESCRIPTIONS[s])}</span></label></li>"
+            for s in params["scopes"]
         )
         body = self._page.substitute(
             request_id=html.escape(request_id), client_name=html.escape(name),
@@ -102,7 +104,8 @@ class LoginPage:
             return refused
         address = request.query_params.get("address", "")
         try:
-            issued = await self._provider.login_message(request.query_params.get("request", ""), address)
+            issued = await self._provider.login_message(
+                request.query_params.get("request", ""), address, request.query_params.get("scope"))
         except OAuthFailed as exc:
             return _error(exc.status, "invalid_request", str(exc))
         except SfMcpError as exc:  # AuthFailed: a malformed address
@@ -113,10 +116,12 @@ class LoginPage:
         if refused := self._auth.limited(request):
             return refused
         body = await _json(request)
-        if body is None or not all(isinstance(body.get(k), str) for k in ("request", "message", "signature")):
-            return _error(400, "invalid_request", 'body: expected JSON {"request", "message", "signature"}')
+        if body is None or not all(isinstance(body.get(k), str) for k in ("request", "message", "signature")) \
+                or not isinstance(body.get("scope", ""), str):
+            return _error(400, "invalid_request", 'body: expected JSON {"request", "message", "signature", "scope"?}')
         try:
-            redirect = await self._provider.approve(body["request"], body["message"], body["signature"])
+            redirect = await self._provider.approve(body["request"], body["message"], body["signature"],
+                                                    body.get("scope"))
         except OAuthFailed as exc:
             return _error(exc.status, "invalid_request", str(exc))
         except ChainUnavailable as exc:

@@ -155,24 +155,31 @@ class SfOAuthProvider:
             raise OAuthFailed("the app of this sign-in request is no longer registered", 404)
         return client, params
 
-    async def login_message(self, request_id: str, address: str) -> dict[str, Any]:
-        """The EIP-4361 message the wallet signs to approve ``request_id``."""
-        client, params = await self.pending(request_id)
-        statement = f"Allow an app to use sf-mcp for this wallet with the scopes: {', '.join(params['scopes'])}."
-        return await self._auth.issue_nonce(address, request_id=request_id, statement=statement)
+    async def login_message(self, request_id: str, address: str, scopes: str | None = None) -> dict[str, Any]:
+        """The EIP-4361 message the wallet signs to approve ``request_id`` for ``scopes`` (default: all asked)."""
+        _, params = await self.pending(request_id)
+        chosen = _chosen(params, scopes)
+        return await self._auth.issue_nonce(address, request_id=request_id, statement=statement_for(chosen))
 
-    async def approve(self, request_id: str, message: str, signature: str) -> str:
-        """Check the signed message like /auth/verify and return the client's redirect with a code."""
+    async def approve(self, request_id: str, message: str, signature: str, scopes: str | None = None) -> str:
+        """Check the signed message like /auth/verify and return the client's redirect with a code.
+
+        The user may grant fewer scopes than the client asked (``scopes``); the signed statement
+        must name exactly those, so the signature is the consent to them.
+        """
         client, params = await self.pending(request_id)
+        chosen = _chosen(params, scopes)
         signed = await self._auth.check_sign_in(message, signature, request_id=request_id)
         if self.resource not in signed.resources:
             raise OAuthFailed(f"sign-in message: Resources must name {self.resource}")
+        if signed.statement != statement_for(chosen):
+            raise OAuthFailed("sign-in message: it names other scopes than the ones chosen; get the message again")
         if not await self._db.close_request(request_id, now=self.clock()):
             raise OAuthFailed("this sign-in request was already answered", 409)
         code = secrets.token_urlsafe(32)
         await self._db.add_code(token_hash(code), CodeRow(
             grant_id=uuid.uuid4().hex, client_id=client.client_id, wallet=signed.wallet,
-            scopes=" ".join(params["scopes"]), resource=self.resource, redirect_uri=params["redirect_uri"],
+            scopes=" ".join(chosen), resource=self.resource, redirect_uri=params["redirect_uri"],
             redirect_explicit=params["redirect_explicit"], code_challenge=params["code_challenge"],
             expires_at=self.clock() + CODE_TTL_S, used_at=None,
         ), now=self.clock())
@@ -272,6 +279,28 @@ class SfOAuthProvider:
     async def _revoke_grant(self, grant_id: str) -> None:
         await self._db.revoke_grant(grant_id, now=self.clock())
         self._auth.forget_sessions()
+
+
+def statement_for(scopes: list[str]) -> str:
+    """The sign-in message's statement for a consent to ``scopes`` (what the wallet shows the user)."""
+    return f"Allow an app to use sf-mcp for this wallet with the scopes: {', '.join(scopes)}."
+
+
+def _chosen(params: dict[str, Any], scopes: str | None) -> list[str]:
+    """The scopes the user grants: a non-empty subset of those the client asked (default: all of them)."""
+    asked = list(params["scopes"])
+    if scopes is None:
+        return asked
+    try:
+        chosen = parse_scopes(scopes, default=())
+    except ValueError as exc:
+        raise OAuthFailed(f"scope: {exc}") from None
+    if not chosen:
+        raise OAuthFailed("scope: choose at least one")
+    extra = [s for s in chosen if s not in asked]
+    if extra:
+        raise OAuthFailed(f"scope: the app did not ask for {extra[0]!r}")
+    return chosen
 
 
 def redirect_host(uri: str) -> str:

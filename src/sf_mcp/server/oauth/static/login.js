@@ -20,12 +20,19 @@
     if (!response.ok) throw new Error(data.error_description || `the server answered ${response.status}`);
     return data;
   }
-  const messageFor = async (address) => (await call("GET",
-    `/oauth/login/message?request=${encodeURIComponent(request)}&address=${encodeURIComponent(address)}`)).message;
+  // The scopes the user leaves ticked; the signed message names exactly these.
+  const chosen = () => {
+    const scope = Array.from(document.querySelectorAll('input[name="scope"]:checked'), (i) => i.value).join(" ");
+    if (!scope) throw new Error("choose at least one thing to allow");
+    return scope;
+  };
+  const messageFor = async (address, scope) => (await call("GET",
+    `/oauth/login/message?request=${encodeURIComponent(request)}&address=${encodeURIComponent(address)}` +
+    `&scope=${encodeURIComponent(scope)}`)).message;
 
-  async function finish(message, signature) {
+  async function finish(message, signature, scope) {
     status("Checking the signature…");
-    const { redirect } = await call("POST", "/oauth/login/approve", { request, message, signature });
+    const { redirect } = await call("POST", "/oauth/login/approve", { request, message, signature, scope });
     status("Signed in. Returning to the app…", "ok");
     window.location.assign(redirect);
   }
@@ -44,19 +51,31 @@
 
   $("connect").addEventListener("click", () => guarded(async () => {
     status("Choose an account in your wallet…");
+    const scope = chosen();
     const [address] = await wallet.request({ method: "eth_requestAccounts" });
     if (!address) throw new Error("the wallet shared no account");
-    const message = await messageFor(address);
+    const message = await messageFor(address, scope);
     status("Sign the message in your wallet…");
     const signature = await wallet.request({ method: "personal_sign", params: [hex(message), address] });
-    await finish(message, signature);
+    await finish(message, signature, scope);
   }));
 
   let manualMessage = null;
+  let manualScope = null;
+  // A message names the scopes ticked when it was made: changing them needs a new message.
+  for (const box of document.querySelectorAll('input[name="scope"]')) {
+    box.addEventListener("change", () => {
+      if (manualMessage === null) return;
+      manualMessage = manualScope = null;
+      $("manual-sign").hidden = true;
+      status("The choice changed: show the message again to sign it.");
+    });
+  }
   $("show-message").addEventListener("click", () => guarded(async () => {
     const address = $("address").value.trim();
     if (!/^0x[0-9a-fA-F]{40}$/.test(address)) throw new Error("address: enter a 0x address of 40 hex digits");
-    manualMessage = await messageFor(address);
+    manualScope = chosen();
+    manualMessage = await messageFor(address, manualScope);
     $("message").textContent = manualMessage;
     $("manual-sign").hidden = false;
     status("Sign this message with your wallet and paste the signature below.");
@@ -72,7 +91,7 @@
     const signature = $("signature").value.trim();
     if (!manualMessage) throw new Error("show the message first");
     if (!/^0x[0-9a-fA-F]+$/.test(signature)) throw new Error("signature: paste the 0x… hex signature");
-    await finish(manualMessage, signature);
+    await finish(manualMessage, signature, manualScope);
   }));
 
   $("deny").addEventListener("click", () => guarded(async () => {
