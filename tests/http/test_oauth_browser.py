@@ -140,17 +140,23 @@ def check_page(report: dict[str, Any], *, client_name: str) -> None:
     assert report["phone"]["buttonHeight"] >= 44  # a thumb-sized target
 
 
-async def test_an_oauth_client_signs_in_through_the_browser_wallet_and_calls_tools(serving: Serving) -> None:
-    account = Account.create()
+def browser_client(
+    serving: Serving, account: LocalAccount, *, unticks: list[tuple[str, ...]]
+) -> tuple[OAuthClientProvider, MemoryStorage, list[dict[str, Any]]]:
+    """The SDK's OAuth client whose redirect handler signs in through chromium with ``account``.
+
+    The n-th sign-in unticks the scopes ``unticks[n]`` on the page; every browser report is appended.
+    """
     callback = f"http://127.0.0.1:{_free_port()}/callback"
-    seen: dict[str, Any] = {}
+    reports: list[dict[str, Any]] = []
 
     async def redirect_handler(url: str) -> None:
-        seen["report"] = await anyio.to_thread.run_sync(
-            lambda: drive_login(url, mode="wallet", account=account, callback_prefix=callback))
+        untick = unticks[len(reports)]
+        reports.append(await anyio.to_thread.run_sync(
+            lambda: drive_login(url, mode="wallet", account=account, callback_prefix=callback, untick=untick)))
 
     async def callback_handler() -> AuthorizationCodeResult:
-        answer = query(seen["report"]["callback"])
+        answer = query(reports[-1]["callback"])
         return AuthorizationCodeResult(code=answer["code"], state=answer.get("state"), iss=answer.get("iss"))
 
     storage = MemoryStorage()
@@ -163,6 +169,12 @@ async def test_an_oauth_client_signs_in_through_the_browser_wallet_and_calls_too
         ),
         storage=storage, redirect_handler=redirect_handler, callback_handler=callback_handler,
     )
+    return provider, storage, reports
+
+
+async def test_an_oauth_client_signs_in_through_the_browser_wallet_and_calls_tools(serving: Serving) -> None:
+    account = Account.create()
+    provider, storage, reports = browser_client(serving, account, unticks=[()])
     async with httpx2.AsyncClient(auth=provider, timeout=60) as http:
         async with Client(streamable_http_client(serving.mcp_url, http_client=http), mode="legacy") as client:
             image = await client.call_tool("generate_image", {
@@ -171,12 +183,31 @@ async def test_an_oauth_client_signs_in_through_the_browser_wallet_and_calls_too
             assert image.structured_content["status"] == "succeeded"
             mine = await client.call_tool("account", {})
             assert mine.structured_content["wallet"] == account.address.lower()
-    check_page(seen["report"], client_name="Browser Test Assistant")
-    assert query(seen["report"]["callback"])["iss"] == serving.base_url
+    [report] = reports
+    check_page(report, client_name="Browser Test Assistant")
+    assert query(report["callback"])["iss"] == serving.base_url
     assert storage.tokens is not None and storage.tokens.refresh_token
     assert storage.tokens.scope == "read generate pay vote stake"
     for name in ("login-wallet-desktop.png", "login-wallet-phone.png"):
         assert (SHOTS / name).stat().st_size > 10_000
+
+
+async def test_a_scope_left_unticked_is_asked_for_again_when_a_tool_needs_it(serving: Serving) -> None:
+    """The insufficient_scope challenge with a real client: it steps up through the browser, then the call runs."""
+    account = Account.create()
+    provider, storage, reports = browser_client(serving, account, unticks=[("pay",), ()])
+    async with httpx2.AsyncClient(auth=provider, timeout=60) as http:
+        async with Client(streamable_http_client(serving.mcp_url, http_client=http), mode="auto") as client:
+            assert storage.tokens is not None and storage.tokens.scope == "read generate vote stake"
+            paid = await client.call_tool("generate_image", {
+                "prompt": "a paid fox", "payment": {"method": "crypto", "tx_hash": "0x" + "ab" * 32},
+                "width": 128, "height": 128})
+    # The 403 made the client ask the user again; this time "pay" stayed ticked, and the call reached
+    # the tool, which looked for the (made-up) payment instead of refusing the scope.
+    assert len(reports) == 2
+    assert storage.tokens.scope == "read generate pay vote stake"
+    text = " ".join(getattr(c, "text", "") for c in paid.content)
+    assert paid.is_error and "scope" not in text and "0x" + "ab" * 32 in text.lower(), text
 
 
 async def test_without_a_browser_wallet_a_pasted_signature_signs_in_for_the_scopes_left_ticked(serving: Serving) -> None:
