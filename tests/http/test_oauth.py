@@ -125,6 +125,21 @@ async def test_reused_code_is_refused_and_revokes_what_it_issued(flow: OAuthFlow
     assert (await flow.refresh(grant.client_id, first.json()["refresh_token"])).status_code == 400
 
 
+async def test_only_s256_pkce_is_accepted(flow: OAuthFlow) -> None:
+    client = await flow.register()
+    verifier, _ = pkce()
+    for method in ("plain", "S512"):
+        response = await flow.http.get("/authorize", params={
+            "response_type": "code", "client_id": client["client_id"], "redirect_uri": CALLBACK, "state": "s",
+            "code_challenge": verifier, "code_challenge_method": method})
+        answer = query(response.headers["location"])
+        assert answer["error"] == "invalid_request" and "code_challenge_method" in answer["error_description"]
+        assert answer["iss"] == flow.server.base_url
+    missing = await flow.http.get("/authorize", params={
+        "response_type": "code", "client_id": client["client_id"], "redirect_uri": CALLBACK, "state": "s"})
+    assert query(missing.headers["location"])["error"] == "invalid_request"
+
+
 async def test_expired_code_is_refused(flow: OAuthFlow, monkeypatch: pytest.MonkeyPatch) -> None:
     grant = await flow.grant(new_account())
     auth = flow.server.surface.auth
@@ -245,9 +260,16 @@ async def test_login_signature_checks_match_auth_verify(flow: OAuthFlow) -> None
     message = (await flow.http.get("/oauth/login/message",
                                    params={"request": request_id, "address": account.address})).json()["message"]
     assert f"Request ID: {request_id}" in message and f"- {flow.server.mcp_url}" in message
+    registry = flow.server.surface.metrics.registry
+
+    def refused() -> float:
+        return registry.get_sample_value("sf_mcp_sign_ins_total", {"outcome": "refused"}) or 0.0
+
+    refused_before = refused()
     forged = await flow.http.post("/oauth/login/approve", json={
         "request": request_id, "message": message, "signature": sign(other, message)})
     assert forged.status_code == 401 and "signature" in forged.json()["error_description"]
+    assert refused() == refused_before + 1  # counted with the /auth/verify sign-ins
     # The same signed message cannot become a full-access token at /auth/verify.
     elsewhere = await flow.http.post("/auth/verify", json={"message": message, "signature": sign(account, message)})
     assert elsewhere.status_code == 401 and "login page" in elsewhere.json()["error_description"]

@@ -71,7 +71,7 @@ class HttpSurface:
         self.limits = Limits(settings)
         self._services: Services | None = None
         self.auth = SiweAuth(settings, self.services, limits=self.limits, metrics=self.metrics)
-        self.oauth = OAuthServer(settings, self.auth, lambda: self.services().store)
+        self.oauth = OAuthServer(settings, self.auth, lambda: self.services().store, metrics=self.metrics)
         self.metrics.watch_indexer(lambda: self.services().indexer)
 
     def services(self) -> "Services":

@@ -30,6 +30,7 @@ from sf_mcp.server.oauth.scopes import SCOPE_DESCRIPTIONS
 
 if TYPE_CHECKING:
     from sf_mcp.server.auth import SiweAuth
+    from sf_mcp.server.observability import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +54,10 @@ def _static(name: str) -> str:
 class LoginPage:
     """The login page and its three JSON calls (message, approve, deny)."""
 
-    def __init__(self, provider: SfOAuthProvider, auth: "SiweAuth") -> None:
+    def __init__(self, provider: SfOAuthProvider, auth: "SiweAuth", metrics: "Metrics | None" = None) -> None:
         self._provider = provider
         self._auth = auth
+        self._metrics = metrics
         self._page = Template(_static("login.html"))
         self._error = Template(_static("error.html"))
         self._assets = {name: _static(name) for name in STATIC_TYPES}
@@ -123,13 +125,22 @@ class LoginPage:
             redirect = await self._provider.approve(body["request"], body["message"], body["signature"],
                                                     body.get("scope"))
         except OAuthFailed as exc:
+            self._count("refused")
             return _error(exc.status, "invalid_request", str(exc))
         except ChainUnavailable as exc:
+            self._count("unavailable")
             return _error(503, "temporarily_unavailable", str(exc))
         except SfMcpError as exc:  # AuthFailed or SiweError: the check that failed, by name
+            self._count("refused")
             logger.info("OAuth sign-in refused: %s", exc)
             return _error(401, "access_denied", str(exc))
+        self._count("ok")
         return JSONResponse({"redirect": redirect}, headers=SECURITY_HEADERS)
+
+    def _count(self, outcome: str) -> None:
+        """OAuth logins are sign-ins too: the same counter as /auth/verify (sf_mcp_sign_ins_total)."""
+        if self._metrics is not None:
+            self._metrics.sign_ins.labels(outcome=outcome).inc()
 
     async def deny(self, request: Request) -> Response:
         body = await _json(request)

@@ -20,16 +20,19 @@ from sf_mcp.server.oauth.scopes import ALL_SCOPES, ScopeMiddleware
 
 if TYPE_CHECKING:
     from sf_mcp.server.auth import SiweAuth
+    from sf_mcp.server.observability import Metrics
     from sf_mcp.store import Store
 
 
 class OAuthServer:
     """Everything OAuth adds to the HTTP surface; built once, beside ``SiweAuth``."""
 
-    def __init__(self, settings: Settings, auth: "SiweAuth", store: Callable[[], "Store"]) -> None:
+    def __init__(
+        self, settings: Settings, auth: "SiweAuth", store: Callable[[], "Store"], *, metrics: "Metrics | None" = None
+    ) -> None:
         self._auth = auth
         self.provider = SfOAuthProvider(settings, auth, store)
-        self.login = LoginPage(self.provider, auth)
+        self.login = LoginPage(self.provider, auth, metrics)
 
     def routes(self) -> list[BaseRoute]:
         return [*oauth_routes(self.provider), *self.login.routes()]
