@@ -2,11 +2,12 @@
 pragma solidity 0.8.28;
 
 import {Fixture} from "./utils/Fixture.sol";
-import {ContractAccount} from "./utils/Attackers.sol";
+import {ContractAccount, ReentrantRecipient} from "./utils/Attackers.sol";
 import {BanditKidzStaking} from "../src/BanditKidzStaking.sol";
 import {GenerationVotingAndLeaderboard} from "../src/GenerationVotingAndLeaderboard.sol";
 import {MockUSDC} from "../src/mocks/MockUSDC.sol";
 import {Errors} from "@openzeppelin/contracts/utils/Errors.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 /**
  * @dev Issue 18, part 1: no funds stuck for good. A staker or winner that cannot receive S (a contract
@@ -34,6 +35,10 @@ contract ClaimsTest is Fixture {
         payS(stranger);
         payUSDC(stranger);
         vm.warp(START + MIN_STAKE);
+    }
+
+    function _reentrancyError() internal pure returns (bytes32) {
+        return keccak256(abi.encodeWithSelector(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector));
     }
 
     // ------------------------------------------------------------------ staking
@@ -125,7 +130,46 @@ contract ClaimsTest is Fixture {
         assertEq(alice.balance, 0.375 ether, "alice keeps what she claimed");
     }
 
+    /// @dev A recipient whose receive() calls claimRewardTo again is refused (nonReentrant): paid once.
+    function test_attack_reentrantClaimRewardTo() public {
+        ReentrantRecipient r = new ReentrantRecipient(payment);
+        uint256 id = nft.mint(address(r));
+        vm.startPrank(address(r));
+        nft.approve(address(staking), id);
+        staking.stake(id);
+        vm.stopPrank();
+        payS(carol);
+        payS(carol);
+        vm.warp(START + MIN_STAKE);
+        r.setMode(5, address(staking));
+        r.claimRewardTo(staking);
+        assertFalse(r.reentered(), "re-entry must fail");
+        assertEq(keccak256(r.reentryError()), _reentrancyError(), "refused by the guard");
+        assertEq(address(r).balance, 1.5 ether, "paid once");
+        (uint256 s,) = staking.earned(address(r));
+        assertEq(s, 0, "nothing left to take twice");
+    }
+
     // ------------------------------------------------------------------ prizes
+
+    function test_attack_reentrantClaimPrizeTo() public {
+        ReentrantRecipient r = new ReentrantRecipient(payment);
+        mintAndStake(bob, 1);
+        vm.warp(START + WEEK);
+        voting.finalizeContest(1);
+        submit(1, address(r));
+        vm.prank(bob);
+        voting.vote(1);
+        payS(stranger);
+        vm.warp(START + 2 * WEEK);
+        voting.finalizeContest(2);
+        r.setMode(6, address(voting));
+        r.claimPrizeTo(voting);
+        assertFalse(r.reentered(), "re-entry must fail");
+        assertEq(keccak256(r.reentryError()), _reentrancyError(), "refused by the guard");
+        assertEq(address(r).balance, 0.45 ether, "paid once");
+        assertEq(address(voting).balance, 0, "nothing left");
+    }
 
     /// @dev The vault and alice win contest 2 (finalized in order after contest 1).
     function _vaultWinsPrize() internal {

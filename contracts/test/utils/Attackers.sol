@@ -105,7 +105,9 @@ contract ReentrantStaker is IERC721Receiver {
 /// @dev A payer / payout recipient whose receive() re-enters the contract that paid it.
 contract ReentrantRecipient {
     SonicAIGenerationPayment public immutable payment;
-    uint256 public mode; // 1 = payWithS again, 2 = withdraw again, 3 = claimPrize again, 4 = claimRewards again
+    // 1 = payWithS again, 2 = withdraw again, 3 = claimPrize again, 4 = claimRewards again,
+    // 5 = claimRewardTo(S, this) again, 6 = claimPrizeTo(S, this) again
+    uint256 public mode;
     address public target;
     bool public reentered;
     bytes public reentryError;
@@ -135,6 +137,14 @@ contract ReentrantRecipient {
         staking.claimRewards();
     }
 
+    function claimRewardTo(BanditKidzStaking staking) external {
+        staking.claimRewardTo(payment.NATIVE_TOKEN(), address(this));
+    }
+
+    function claimPrizeTo(GenerationVotingAndLeaderboard voting) external {
+        voting.claimPrizeTo(payment.NATIVE_TOKEN(), address(this));
+    }
+
     receive() external payable {
         uint256 m = mode;
         if (m == 0) return;
@@ -143,7 +153,9 @@ contract ReentrantRecipient {
         if (m == 1) data = abi.encodeWithSignature("payWithS(string,string)", "again", "image");
         else if (m == 2) data = abi.encodeWithSignature("withdraw(address)", payment.NATIVE_TOKEN());
         else if (m == 3) data = abi.encodeWithSignature("claimPrize()");
-        else data = abi.encodeWithSignature("claimRewards()");
+        else if (m == 4) data = abi.encodeWithSignature("claimRewards()");
+        else if (m == 5) data = abi.encodeWithSignature("claimRewardTo(address,address)", payment.NATIVE_TOKEN(), this);
+        else data = abi.encodeWithSignature("claimPrizeTo(address,address)", payment.NATIVE_TOKEN(), this);
         (bool ok, bytes memory ret) = target.call{value: m == 1 ? msg.value : 0}(data);
         reentered = ok;
         reentryError = ret;
