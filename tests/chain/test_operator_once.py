@@ -178,3 +178,45 @@ async def test_a_crash_between_any_two_steps_refunds_once(auto_session: Session,
     assert await _credits(s) == before + 1
     assert (await OperatorActions(s.chain, s.services.store).refund(job))["tx_hash"] == record["tx_hash"]
     assert await _credits(s) == before + 1
+
+
+async def test_a_submission_mined_between_the_receipt_read_and_the_nonce_read_is_not_sent_again(
+    auto_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = auto_session
+
+    async def not_now(job):  # the server's own submission waits; two processes do it below
+        return None
+
+    monkeypatch.setattr(s.services.operator, "submit", not_now)
+    tx = await s.pay_s("submit me once")
+    answer = await s.call("generate_image", {"prompt": "submit me once", "width": 64, "height": 64,
+                                             "payment": {"method": "crypto", "tx_hash": tx}})
+    job = await s.services.store.generations.get(answer.structured_content["task_id"])
+    assert job is not None and job.status == "succeeded" and job.submission is None
+    operator = s.chain.w3.to_checksum_address(s.chain.operator.address)
+    nonce = await s.chain.w3.eth.get_transaction_count(operator)
+    tester = s.chain.embedded.tester
+    tester.disable_auto_mine_transactions()
+    first = OperatorActions(s.chain, s.services.store)
+
+    async def pending(tx_hash, what, *, timeout=120):
+        return None
+
+    monkeypatch.setattr(first, "_wait", pending)
+    with pytest.raises(ChainError, match="pending"):
+        await first.submit(job)
+    row = await s.services.store.chain.operator_tx(job.task_id, "submit")
+    armed = True
+
+    def mine_before_nonce_read(method: str) -> None:
+        nonlocal armed
+        if armed and method == "eth_getTransactionCount":
+            armed = False
+            tester.mine_blocks(1)
+            tester.enable_auto_mine_transactions()
+
+    Router(s, monkeypatch).before = mine_before_nonce_read
+    submission = await OperatorActions(s.chain, s.services.store).submit(job)
+    assert not armed and submission["tx_hash"] == row["tx_hash"]
+    assert await s.chain.w3.eth.get_transaction_count(operator) == nonce + 1  # one transaction, not two
