@@ -9,20 +9,15 @@ from typing import Any
 import anyio
 import pytest
 from eth_account import Account
-from mcp.client import Client
 
 from sf_mcp.chain import OperatorActions, Signer
 from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.chain.payments import crypto_payment_key, display_amount
 from sf_mcp.chain.txplan import Limits, Step, TxPlanner
 from sf_mcp.chain.units import format_units
-from sf_mcp.config import Settings
 from sf_mcp.errors import ChainError, ChainUnavailable, GenerationError, InsufficientFunds, NotFound, SfMcpError
-from sf_mcp.server import build_server
-from sf_mcp.server.app import running_services
 from sf_mcp.server.tools_chain import Payout
 from sf_mcp.store import ChainEvent, Cursor, JobFromPayment, Store
-from sf_mcp.store.review import ReviewQueue
 from tests.chain.conftest import DEV0, Session, error_text, structured
 from tests.chain.test_tools import sign_and_send
 
@@ -287,21 +282,7 @@ async def test_a_reorg_after_the_cursor_check_is_caught_by_the_parent_hash(auto_
                for i in await store.review.items())
 
 
-# -- 6. the embedded chain restarted on the same data dir -------------------------------------------------
-async def test_a_new_embedded_chain_never_answers_an_old_task(settings: Settings) -> None:
-    tasks = []
-    for _ in range(2):
-        server = build_server(settings)
-        async with Client(server, mode="auto") as client:
-            s = Session(client=client, services=running_services(server))
-            tx = await s.pay_s("same prompt every run")
-            answer = structured(await s.call("generate_image", {
-                "prompt": "same prompt every run", "payment": {"method": "crypto", "tx_hash": tx},
-                "width": 64, "height": 64}))
-            assert answer["payment"]["replay"] is False
-            tasks.append((tx, answer["task_id"]))
-    assert tasks[0][0] == tasks[1][0]  # the same deterministic transaction hash
-    assert tasks[0][1] != tasks[1][1]  # but a new task
+# -- 6. the embedded chain restarted on the same data dir: tests/chain/test_embedded_sandbox.py ---------------
 
 
 # -- 8. bounds ----------------------------------------------------------------------------------------

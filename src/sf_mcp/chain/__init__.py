@@ -15,7 +15,7 @@ from __future__ import annotations
 from sf_mcp.chain.client import ChainClient, Signer, connect_rpc, deployment_path
 from sf_mcp.chain.contracts import Deployment
 from sf_mcp.chain.deploy import deploy
-from sf_mcp.chain.embedded import EmbeddedChain, start_embedded
+from sf_mcp.chain.embedded import EmbeddedChain, NewChainHook, start_embedded
 from sf_mcp.chain.indexer import Checkpoint, Indexer, IndexerState
 from sf_mcp.chain.operator import OperatorActions
 from sf_mcp.chain.payments import ChainPaymentVerifier, PaymentVerdict
@@ -40,8 +40,10 @@ __all__ = [
 ]
 
 
-async def open_chain(settings: Settings) -> ChainClient:
-    """The chain these settings name: the embedded chain when no RPC URL is set, else the RPC's (checked)."""
+async def open_chain(settings: Settings, *, on_new_chain: NewChainHook | None = None) -> ChainClient:
+    """The chain these settings name: the embedded chain of the data dir when no RPC URL is set (``on_new_chain``
+    runs when it is created), else the RPC's (checked)."""
     if settings.embedded:
-        return await start_embedded(confirmations=settings.confirmations)
+        return await start_embedded(confirmations=settings.confirmations, home=settings.data_dir / "chain",
+                                    on_new_chain=on_new_chain)
     return await connect_rpc(settings)

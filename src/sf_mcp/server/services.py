@@ -99,13 +99,13 @@ async def open_services(
 async def _attach_chain(services: Services) -> ChainClient:
     """Connect the chain: crypto payments, on-chain refunds, contest submissions and the event indexer."""
     settings, store, runner = services.settings, services.store, services.runner
-    chain = await open_chain(settings)
+    # A new embedded chain reuses the chain id (and replays the same first transaction hashes) of any earlier
+    # one this database knew: forget that one before the new chain is reachable.
+    chain = await open_chain(settings, on_new_chain=store.chain.reset)
     if settings.dev_tools and chain.embedded is None and (not chain.deployment.dev or chain.chain_id in (146, 14601)):
         await chain.close()
         raise ConfigError(f"SF_DEV_TOOLS moves the chain's clock: only for the embedded chain or a --dev anvil "
                           f"deployment, not {chain.label} (chain id {chain.chain_id}); unset it")
-    if chain.embedded is not None:
-        await store.chain.reset(chain.chain_id)  # a fresh in-process chain: forget the previous one
     operator = OperatorActions(chain, store)
     services.gate.verifier = ChainPaymentVerifier(chain, store)
     if chain.operator is not None:

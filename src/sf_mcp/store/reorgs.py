@@ -41,7 +41,8 @@ class Reorgs:
         return [event_from_row(r) for r in rows]
 
     async def reset(self, chain_id: int) -> None:
-        """Forget a chain entirely (the embedded chain starts from genesis on every start; never a real chain)."""
+        """Forget a chain entirely (a new embedded chain of a data dir whose database knew an earlier one; never a
+        real chain)."""
         prefix = f"crypto:{chain_id}:"
         async with self._db.transaction() as tx:
             for table in ("blockchain_transactions", "indexer_cursor", "indexer_checkpoints", "nft_stakes"):
