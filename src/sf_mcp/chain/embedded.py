@@ -34,6 +34,7 @@ import copy
 import json
 import logging
 import os
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -157,6 +158,8 @@ class SharedChain(AsyncEthereumTesterProvider):
         body = {"jsonrpc": "2.0", "id": self.calls, "method": str(method), "params": params}
         async with self._session.post(self._url or "http://127.0.0.1:1", data=json.dumps(body, cls=Web3JsonEncoder),
                                       headers={"Content-Type": "application/json"}) as response:
+            if response.status == 404:  # the port now belongs to another server: our owner is gone
+                raise ConnectionError(f"{self._url} is no longer the embedded chain of {self.home}")
             return await response.json()
 
     # -- who owns the chain ------------------------------------------------------------
@@ -219,7 +222,10 @@ class SharedChain(AsyncEthereumTesterProvider):
         self._served = await async_combine_middleware(tuple(self._middleware), AsyncWeb3(self),
                                                 lambda m, p: self.make_request(m, p))
         app = web.Application(client_max_size=16 * 1024 * 1024)
-        app.router.add_post("/", self._answer)
+        # A random path: a stale endpoint.json never reaches another server that got the port, and only those
+        # who can read the data dir can reach this chain.
+        path = f"/{secrets.token_urlsafe(16)}"
+        app.router.add_post(path, self._answer)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -227,7 +233,8 @@ class SharedChain(AsyncEthereumTesterProvider):
         self._site = runner
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         tmp = self.home / f"endpoint.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps({"url": f"http://127.0.0.1:{port}", "pid": os.getpid()}))
+        tmp.touch(mode=0o600)
+        tmp.write_text(json.dumps({"url": f"http://127.0.0.1:{port}{path}", "pid": os.getpid()}))
         os.replace(tmp, self.home / "endpoint.json")
 
     async def _answer(self, request: web.Request) -> web.Response:
