@@ -132,7 +132,7 @@ class SharedChain(AsyncEthereumTesterProvider):
         onion = middleware_onion.as_tuple_of_middleware()
         if self._pipelines is None or self._pipelines[0] != onion:
             local = await async_combine_middleware(onion + tuple(self._middleware), async_w3,
-                                             lambda m, p: self.make_request(m, p))
+                                                   lambda m, p: self.make_request(m, p))
             remote = await async_combine_middleware(onion, async_w3, self._remote)
             self._pipelines = (onion, local, remote)
         _, local, remote = self._pipelines
@@ -220,7 +220,7 @@ class SharedChain(AsyncEthereumTesterProvider):
         """Answer the other processes' JSON-RPC on a loopback port named in endpoint.json."""
         assert self.home is not None
         self._served = await async_combine_middleware(tuple(self._middleware), AsyncWeb3(self),
-                                                lambda m, p: self.make_request(m, p))
+                                                      lambda m, p: self.make_request(m, p))
         app = web.Application(client_max_size=16 * 1024 * 1024)
         # A random path: a stale endpoint.json never reaches another server that got the port, and only those
         # who can read the data dir can reach this chain.
