@@ -3,8 +3,10 @@ data dir shares it (one owns it, the others use its RPC, and one of them takes o
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
@@ -116,15 +118,21 @@ async def _pay_over(client: Client, prompt: str) -> str:
     return sent.structured_content["sent"]["transactions"][0]["tx_hash"]
 
 
-async def test_two_serve_processes_on_one_data_dir_share_one_chain_and_one_job_per_payment(data_dir: Path) -> None:
+@pytest.mark.parametrize("owner_ends", ["exits", "is-killed"])
+async def test_two_serve_processes_on_one_data_dir_share_one_chain_and_one_job_per_payment(
+    data_dir: Path, owner_ends: str
+) -> None:
     opened, leave, left = anyio.Event(), anyio.Event(), anyio.Event()
     clients: list[Client] = []
 
     async def first_server() -> None:  # its own task, so that it can end while the second runs on
-        async with Client(_params(data_dir), mode="legacy") as client:
-            clients.append(client)
-            opened.set()
-            await leave.wait()
+        try:
+            async with Client(_params(data_dir), mode="legacy") as client:
+                clients.append(client)
+                opened.set()
+                await leave.wait()
+        except Exception:  # its process was killed under it
+            assert owner_ends == "is-killed"
         left.set()
 
     async with anyio.create_task_group() as tg:
@@ -144,13 +152,18 @@ async def test_two_serve_processes_on_one_data_dir_share_one_chain_and_one_job_p
                 free = await client.call_tool("generate_image", {"prompt": "free", "payment": {"method": "free"},
                                                                  **SMALL})
                 assert not free.is_error, free.content
-            # The owner (the first to start) exits; the other takes the chain over from the journal.
-            leave.set()
-            await left.wait()
+            # The owner (the first to start) exits, or dies; the other takes the chain over from the journal.
+            if owner_ends == "is-killed":
+                owner = json.loads((data_dir / "chain" / "endpoint.json").read_text())["pid"]
+                os.kill(owner, signal.SIGKILL)
+            else:
+                leave.set()
+                await left.wait()
             verdict = structured_of(await second.call_tool("verify_payment", {"tx_hash": tx}))
             assert verdict["consumed_by"] == one.structured_content["task_id"], verdict
             later = await _pay_over(second, "after the takeover")
             assert later != tx
+            leave.set()
     with sqlite3.connect(data_dir / "sf-mcp.db") as db:
         (jobs,) = db.execute("SELECT COUNT(*) FROM ai_generations WHERE payment_key LIKE ?", (f"%{tx.lower()}%",)) \
             .fetchone()
