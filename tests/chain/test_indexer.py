@@ -162,3 +162,27 @@ async def test_indexer_keeps_polling_through_failures_and_shuts_down_cleanly(aut
     assert indexer.state is IndexerState.STOPPED and indexer.checkpoint.failures_in_a_row == 0
     cursor = await s.services.store.chain.cursor(s.chain.chain_id)
     assert cursor is not None and cursor.block_number == await s.chain.block_number()
+
+
+
+async def test_a_paid_prompt_that_is_only_markup_is_held_for_review_not_generated(auto_session: Session) -> None:
+    s = auto_session
+    store = s.services.store
+    tx = await s.pay_s("<img<b> src=x onerror=alert(1)><!-- -->", account=1)
+    markup_only = await s.pay_s("<img src=x onerror=alert(document.cookie)>")  # by this session's wallet
+    await s.indexer.sync()
+    jobs = [r for r in await store.generations.recent(limit=20) if r.payment_method == "crypto"]
+    assert [j.payment["tx_hash"] for j in jobs] == [tx]
+    assert jobs[0].prompt == "src=x onerror=alert(1)>"  # the leftovers of markup are text, never a tag
+
+    (item,) = await store.review.items()
+    assert item.kind == "unmatched_payment" and item.tx_hash == markup_only and "prompt is empty" in item.reason
+
+    # The payer's own tool calls cannot turn the raw text into a generation either.
+    verdict = structured(await s.call("verify_payment", {"tx_hash": markup_only}))
+    assert verdict["valid"] is False and "held for the operator's review" in verdict["reason"]
+    answer = await s.client.call_tool("generate_image", {"prompt": "img src=x", "payment": {
+        "method": "crypto", "tx_hash": markup_only}})
+    assert answer.is_error and "held for the operator's review" in answer.content[0].text
+    assert [r.payment.get("tx_hash") for r in await store.generations.recent(limit=20)
+            if r.payment_method == "crypto"] == [tx]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import io
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from sf_mcp.errors import InvalidRequest
@@ -42,6 +46,56 @@ def test_clean_prompt(raw: str, clean: str) -> None:
 def test_clean_prompt_rejects_empty(raw: str) -> None:
     with pytest.raises(InvalidRequest, match="^prompt: is empty"):
         clean_prompt(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("<img<b> src=x onerror=alert(1)>", "src=x onerror=alert(1)>"),  # one pass used to leave <img src=x ...>
+        ("<scr<script>ipt>alert(1)</script>", "ipt>alert(1)"),
+        ("&lt;img src=x onerror=alert(1)&gt; fox", "fox"),  # an entity-encoded tag is a tag
+        ("&amp;lt;b&amp;gt;bold", "bold"),  # ... even encoded twice
+        ("a <b unclosed tag", "a"),  # a broken tag runs to the end
+        ("<!-- never closed <b>x</b>", ""),
+        ("<<b>i>mg", "< i>mg"),  # the removed tag leaves a space, so no new tag forms
+        ("Tom &amp; Jerry &#x1F98A;", "Tom & Jerry \U0001f98a"),  # entities of plain text are decoded
+        ("<\x00b>bold<\u202e/b>", "bold"),  # a control or bidi character inside a tag does not hide it
+    ],
+)
+def test_clean_prompt_leaves_no_tag_behind(raw: str, clean: str) -> None:
+    if not clean:
+        with pytest.raises(InvalidRequest, match="^prompt: is empty"):
+            clean_prompt(raw)
+        return
+    assert clean_prompt(raw) == clean
+
+
+# An HTML parser starts a tag (or comment, doctype, processing instruction) at "<" followed by these.
+_TAG_OPEN = re.compile(r"<[A-Za-z/!?]")
+_FRAGMENTS = [
+    "<", ">", "/", "!", "?", "-", "--", "<!--", "-->", "<!", "</", "<?", "=", '"', "'", " ", "\t", "\n",
+    "img", "b", "script", "src=x", "onerror=alert(1)", "&", ";", "#", "&lt;", "&gt;", "&amp;", "&#60;",
+    "&#x3c;", "&#X3C", "&lt", "&LT;", "&quot;", "&nbsp;", "\x00", "\x1b", "\u202e", "\u2066", "x", "東", "🦊",
+]
+adversarial = st.lists(st.sampled_from(_FRAGMENTS) | st.text(max_size=3), max_size=40).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(adversarial)
+def test_clean_prompt_is_idempotent_and_never_leaves_a_tag(raw: str) -> None:
+    try:
+        clean = clean_prompt(raw)
+    except InvalidRequest as exc:
+        assert str(exc).startswith("prompt: is empty")
+        return
+    assert not _TAG_OPEN.search(clean), clean
+    assert not _TAG_OPEN.search(html.unescape(clean)), clean  # not even once a gallery decodes entities
+    assert clean_prompt(clean) == clean
+
+
+def test_clean_prompt_refuses_very_long_input_before_cleaning() -> None:
+    with pytest.raises(InvalidRequest, match="prompt: is 8001 characters; the limit is 8000 before cleaning"):
+        clean_prompt("<b>" * 2667)
 
 
 def test_clean_prompt_limit_is_1000_utf8_bytes_after_cleaning() -> None:

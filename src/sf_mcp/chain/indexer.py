@@ -47,7 +47,7 @@ from web3.exceptions import BlockNotFound
 from sf_mcp.chain.client import ChainClient
 from sf_mcp.chain.contracts import NATIVE_TOKEN, PAYMENT, STAKING, VOTING, abi
 from sf_mcp.chain.operator import OperatorActions
-from sf_mcp.chain.payments import _clean_or_raw, crypto_key_prefix, crypto_payment_key, token_of
+from sf_mcp.chain.payments import EMPTY_PROMPT_HELD, cleaned_or_none, crypto_key_prefix, crypto_payment_key, token_of
 from sf_mcp.errors import ChainUnavailable, SfMcpError
 from sf_mcp.store import ChainEvent, Cursor, GenerationRow, JobFromPayment, Store
 
@@ -302,10 +302,16 @@ class Indexer:
         kind = ev.args.get("generationType")
         if kind not in DEFAULT_PARAMS:
             return None
+        prompt = cleaned_or_none(str(ev.args["prompt"]))
+        if prompt is None:
+            # Never generate or post back the raw text: the event is stored, and a payment with
+            # no job is listed in the review queue.
+            logger.warning("payment %s: %s", ev.tx_hash, EMPTY_PROMPT_HELD)
+            return None
         token_address = str(ev.args["paymentToken"]).lower()
         return JobFromPayment(
             payment_key=ev.payment_key or crypto_payment_key(ev.chain_id, ev.tx_hash),
-            wallet=str(ev.args["user"]).lower(), kind=kind, prompt=_clean_or_raw(str(ev.args["prompt"])),
+            wallet=str(ev.args["user"]).lower(), kind=kind, prompt=prompt,
             params=dict(DEFAULT_PARAMS[kind]),
             payment={
                 "method": "crypto", "chain_id": ev.chain_id, "tx_hash": ev.tx_hash, "log_index": ev.log_index,

@@ -142,18 +142,29 @@ def _pick(events: list[Any], *, wallet: str | None, kind: str | None, prompt: st
         return (
             wallet is not None and str(args["user"]).lower() == wallet.lower(),
             kind is not None and str(args["generationType"]) == kind,
-            prompt is not None and _clean_or_raw(str(args["prompt"])) == prompt,
+            prompt is not None and cleaned_or_none(str(args["prompt"])) == prompt,
         )
 
     best = max(range(len(events)), key=lambda i: (score(events[i]), -i))
     return best
 
 
-def _clean_or_raw(prompt: str) -> str:
+def cleaned_or_none(prompt: str) -> str | None:
+    """The cleaned form of a prompt paid on chain, or None when nothing printable is left.
+
+    Never the raw text: a prompt that is only markup is not generated, stored or posted back on
+    chain; its payment waits in the operator's review queue instead (it has no job).
+    """
     try:
         return clean_prompt(prompt)
     except SfMcpError:
-        return prompt
+        return None
+
+
+EMPTY_PROMPT_HELD = (
+    "its prompt is empty once markup and control characters are removed, so it is not generated; the "
+    "payment is held for the operator's review (sf-mcp review)"
+)
 
 
 class ChainPaymentVerifier:
@@ -250,9 +261,12 @@ class ChainPaymentVerifier:
             # which answers a replay with its task and refuses anything else naming the task.
             self._check_confirmed(found)
             self._check_matches(found, wallet=wallet, kind=kind, prompt=prompt)
+        cleaned = cleaned_or_none(found.prompt)
+        if cleaned is None:
+            raise PaymentRejected(f"transaction {found.tx_hash} paid for a generation, but {EMPTY_PROMPT_HELD}")
         return VerifiedPayment(
             payment_key=found.payment_key, payer=found.payer, generation_type=found.generation_type,
-            prompt=_clean_or_raw(found.prompt), request_id=found.request_id, details=found.details(),
+            prompt=cleaned, request_id=found.request_id, details=found.details(),
         )
 
     def _check_matches(self, found: Inspection, *, wallet: str, kind: str | None, prompt: str | None) -> None:
@@ -266,9 +280,12 @@ class ChainPaymentVerifier:
                 f"transaction {found.tx_hash} paid for a{'n' if found.generation_type == 'image' else ''} "
                 f"{found.generation_type}, not a{'n' if kind == 'image' else ''} {kind}"
             )
-        if prompt is not None and _clean_or_raw(found.prompt) != prompt:
+        paid = cleaned_or_none(found.prompt)
+        if paid is None:
+            raise PaymentRejected(f"transaction {found.tx_hash} paid for a generation, but {EMPTY_PROMPT_HELD}")
+        if prompt is not None and paid != prompt:
             raise PaymentRejected(
-                f"transaction {found.tx_hash} paid for the prompt {_clean_or_raw(found.prompt)[:80]!r}, "
+                f"transaction {found.tx_hash} paid for the prompt {paid[:80]!r}, "
                 f"not {prompt[:80]!r}; use the prompt you paid for"
             )
 

@@ -7,6 +7,7 @@ and the contract all see the same text.
 
 from __future__ import annotations
 
+import html
 import io
 import logging
 import re
@@ -38,24 +39,53 @@ MAX_MEDIA_BYTES = 64 * 1024 * 1024  # a generous ceiling for a short video
 
 _IMAGE_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
-# Tags look like <b>, </div>, <img src=x />, <!-- comments -->; a bare "a < b > c" is text, not markup.
+# A tag starts where an HTML parser starts one: "<" then a letter, "/", "!" (comments, doctype) or "?".
+# It ends at ">" or, for a broken tag, right before the next "<" or at the end, so "<img<b> ..." loses
+# both openers. A bare "a < b > c" is text, not markup, and is kept.
 _COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
-_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>")
+_TAG = re.compile(r"<[A-Za-z/!?][^<>]*>?")
 # Bidirectional overrides can make a prompt read differently from what is sent: never keep them.
 _BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 _WHITESPACE = re.compile(r"\s+")
+# Longer raw input is refused before cleaning: each pass is linear, and nested entities
+# ("&amp;amp;lt;") take one pass per level, so this bounds the work per prompt.
+MAX_RAW_PROMPT_CHARS = 8 * MAX_PROMPT_BYTES
 
 
 def clean_prompt(text: str) -> str:
-    """Return ``text`` without markup tags, control characters and runs of whitespace.
+    """Return ``text`` as plain text: no markup tags, entities, control characters or runs of whitespace.
 
-    Everything else the user typed (punctuation, emoji, other scripts, ``a < b``)
-    is kept as is. Raises :class:`InvalidRequest` naming ``prompt`` when nothing is
-    left or the result is over :data:`MAX_PROMPT_BYTES` UTF-8 bytes, because the
-    contract would refuse to record it.
+    The prompt is stored, shown in galleries and posted on chain, so its output must never hold
+    an HTML tag, not even one that appears only after decoding an entity (``&lt;b&gt;``) or after
+    removing another tag (``<img<b> src=x>``). One cleaning pass is repeated until nothing changes,
+    which also makes the function idempotent. Everything else the user typed (punctuation, emoji,
+    other scripts, ``a < b``) is kept. Raises :class:`InvalidRequest` naming ``prompt`` when nothing
+    is left or the result is over :data:`MAX_PROMPT_BYTES` UTF-8 bytes, because the contract would
+    refuse to record it.
     """
     if not isinstance(text, str):
         raise InvalidRequest("prompt: must be a string")
+    if len(text) > MAX_RAW_PROMPT_CHARS:
+        raise InvalidRequest(
+            f"prompt: is {len(text)} characters; the limit is {MAX_RAW_PROMPT_CHARS} before cleaning "
+            f"and {MAX_PROMPT_BYTES} UTF-8 bytes after"
+        )
+    while True:
+        cleaned = _clean_pass(text)
+        if cleaned == text:
+            break
+        text = cleaned
+    if not text:
+        raise InvalidRequest("prompt: is empty (after removing markup and control characters)")
+    size = len(text.encode("utf-8"))
+    if size > MAX_PROMPT_BYTES:
+        raise InvalidRequest(f"prompt: is {size} bytes after cleaning; the limit is {MAX_PROMPT_BYTES} UTF-8 bytes")
+    return text
+
+
+def _clean_pass(text: str) -> str:
+    """One pass of :func:`clean_prompt`; it never lengthens the text, so repeating it ends."""
+    text = html.unescape(text)
     text = _COMMENT.sub(" ", text)
     text = _TAG.sub(" ", text)
     text = text.translate(_BIDI)
@@ -63,13 +93,7 @@ def clean_prompt(text: str) -> str:
     text = "".join(
         " " if ch.isspace() else ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc"
     )
-    text = _WHITESPACE.sub(" ", text).strip()
-    if not text:
-        raise InvalidRequest("prompt: is empty (after removing markup and control characters)")
-    size = len(text.encode("utf-8"))
-    if size > MAX_PROMPT_BYTES:
-        raise InvalidRequest(f"prompt: is {size} bytes after cleaning; the limit is {MAX_PROMPT_BYTES} UTF-8 bytes")
-    return text
+    return _WHITESPACE.sub(" ", text).strip()
 
 
 def is_mp4(data: bytes) -> bool:

@@ -6,8 +6,8 @@ Two kinds, both derived from what is already stored (nothing to keep in sync):
   ``addCredits`` was not sent or did not go through; the indexer keeps retrying
   while an operator key is configured);
 - ``unmatched_payment``: an indexed ``GenerationRequested`` event with no job for
-  its payment key (the indexer could not turn it into a job, e.g. an unknown
-  generation type);
+  its payment key (the indexer could not turn it into a job: an unknown
+  generation type, or a prompt that is empty once markup is removed);
 - ``payment_reorged``: a crypto job whose payment left the chain in a reorg and
   was not mined again (its refund and contest submission are held).
 """
@@ -72,7 +72,7 @@ class ReviewQueue:
                 kind="unmatched_payment", chain_id=r["chain_id"], tx_hash=r["tx_hash"], log_index=r["log_index"],
                 wallet=args.get("user"), request_id=_int(args.get("requestId")), token=args.get("paymentToken"),
                 amount=_str(args.get("amount")), at=r["created_at"],
-                reason=f"payment for generation type {str(args.get('generationType'))[:40]!r} has no job",
+                reason=_unmatched_reason(args),
             ))
         reorged = await self._db.fetchall(
             "SELECT task_id, wallet, status, payment, payment_orphaned_at, chain_request_id FROM ai_generations "
@@ -90,6 +90,14 @@ class ReviewQueue:
                 f"job is {r['status']}, its refund and contest entry are held",
             ))
         return out
+
+
+def _unmatched_reason(args: dict[str, Any]) -> str:
+    kind = str(args.get("generationType"))
+    if kind in ("image", "video"):
+        article = "an" if kind == "image" else "a"
+        return f"payment for {article} {kind} has no job: its prompt is empty once markup is removed (not generated)"
+    return f"payment for generation type {kind[:40]!r} has no job"
 
 
 def _str(value: Any) -> str | None:
