@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 from mcp.server.mcpserver import MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus
 
+from sf_mcp import package_version
 from sf_mcp.config import Settings
 from sf_mcp.server import ops, prompts, resources, tools_chain, tools_community, tools_generate
+from sf_mcp.server.arguments import SfMcpServer
 from sf_mcp.server.notify import ResourceNotifier
 from sf_mcp.server.services import Services, open_services
 
@@ -54,10 +56,10 @@ def build_server(settings: Settings, *, http: "HttpSurface | None" = None) -> MC
                 running.remove(services)
 
     options: dict[str, Any] = http.server_options() if http is not None else {}
-    server: MCPServer[Services] = MCPServer(
+    server: MCPServer[Services] = SfMcpServer(
         "sf-mcp",
         instructions=INSTRUCTIONS,
-        version=_version(),
+        version=package_version(),
         lifespan=lifespan,
         subscriptions=bus,
         **options,
@@ -87,12 +89,3 @@ def running_services(server: MCPServer[Services]) -> Services:
     if not running:
         raise RuntimeError("the server is not running: no client is connected")
     return running[-1]
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("sf-mcp")
-    except PackageNotFoundError:
-        return "0.0.0"
