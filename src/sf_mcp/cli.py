@@ -10,6 +10,7 @@ from pathlib import Path
 
 import anyio
 
+from sf_mcp import package_version
 from sf_mcp.config import Settings, load_settings
 from sf_mcp.errors import SfMcpError
 from sf_mcp.generation.base import GenerationKind
@@ -20,6 +21,9 @@ Command = Callable[[argparse.Namespace, Settings], int]
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if getattr(args, "command", None) is None:  # `sf-mcp` alone: say what it can do
+        parser.print_help()
+        return 0
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -50,27 +54,61 @@ def _first(group: BaseExceptionGroup) -> BaseException:
     return exc
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sf-mcp", description="MCP server for paid, on-chain AI generation on Sonic.")
-    parser.add_argument("--data-dir", type=Path, help="database, content and deployment files (env SF_DATA_DIR)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr at INFO level")
-    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+SERVE_HELP = """\
+Run the MCP server.
 
-    serve = sub.add_parser("serve", help="run the MCP server (stdio or streamable HTTP)")
-    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
-    serve.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
-    serve.add_argument("--rpc-url", help="JSON-RPC URL of anvil or Sonic (default: the embedded chain)")
+transports:
+  stdio  (default) for a local assistant or IDE that starts sf-mcp itself (Claude Desktop, Cursor,
+         VS Code): MCP over stdin/stdout; the caller is this server's wallet (SF_WALLET or
+         SF_AGENT_KEY; in embedded mode the first development account). Paying and staking are
+         signed and sent only with SF_AGENT_KEY; otherwise unsigned plans come back.
+  http   MCP over streamable HTTP at http://HOST:PORT/mcp, for remote and hosted assistants; every
+         request needs a bearer token from Sign-In with Ethereum (`sf-mcp login`).
+
+Without --rpc-url the embedded chain runs in this process (contracts deployed, dev accounts funded)."""
+
+
+def _common(*, on_command: bool) -> argparse.ArgumentParser:
+    """--data-dir and -v, accepted before or after the command.
+
+    The copy on each command leaves the value unset (SUPPRESS) when it is not given there,
+    so it never hides one given before the command.
+    """
+    common = argparse.ArgumentParser(add_help=False)
+    unset = {"default": argparse.SUPPRESS} if on_command else {}
+    common.add_argument("--data-dir", type=Path, help="database, content and deployment files "
+                        "(env SF_DATA_DIR; default: the user data dir)", **unset)
+    common.add_argument("-v", "--verbose", action="store_true", help="log to stderr at INFO level", **unset)
+    return common
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _common(on_command=True)
+    parser = argparse.ArgumentParser(prog="sf-mcp", description="MCP server for paid, on-chain AI generation on Sonic.",
+                                     parents=[_common(on_command=False)])
+    parser.set_defaults(command=None)
+    parser.add_argument("--version", action="version", version=f"sf-mcp {package_version()}")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    serve = sub.add_parser("serve", parents=[common], help="run the MCP server (stdio or streamable HTTP)",
+                           description=SERVE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio",
+                       help="stdio or http, see above (default: %(default)s)")
+    serve.add_argument("--host", help="HTTP bind address (env SF_HOST; default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="HTTP port (env SF_PORT; default 8000)")
+    serve.add_argument("--rpc-url", help="JSON-RPC URL of anvil or Sonic (env SF_RPC_URL; default: the embedded chain)")
     serve.add_argument("--log-json", action="store_true", help="HTTP: structured JSON logs at INFO level on stderr")
     serve.set_defaults(command=_serve)
 
-    login = sub.add_parser("login", help="sign in to an HTTP sf-mcp server with Ethereum and print a bearer token")
+    login = sub.add_parser(
+        "login", parents=[common], help="sign in to an HTTP sf-mcp server with Ethereum and print a bearer token")
     login.add_argument("--url", required=True, help="the server's base URL, e.g. http://127.0.0.1:8000")
     login.add_argument("--key-env", required=True, metavar="VAR",
                        help="name of the environment variable holding the wallet's private key")
     login.set_defaults(command=_login)
 
-    deploy = sub.add_parser("deploy", help="deploy the contracts to an RPC node and write the deployment file")
+    deploy = sub.add_parser(
+        "deploy", parents=[common], help="deploy the contracts to an RPC node and write the deployment file")
     deploy.add_argument("--rpc-url", required=True, help="JSON-RPC URL (anvil: http://127.0.0.1:8545)")
     deploy.add_argument("--dev", action="store_true", help="also deploy MockUSDC and BanditKidz and fund dev accounts; "
                         "signs with anvil's first dev key unless SF_OPERATOR_KEY is set")
@@ -82,31 +120,35 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("--contest-duration", type=int, help="seconds per contest (default 7 days)")
     deploy.set_defaults(command=_deploy)
 
-    devnet = sub.add_parser("devnet", help="start anvil from the npm toolchain, deploy with --dev, print accounts")
+    devnet = sub.add_parser(
+        "devnet", parents=[common], help="start anvil from the npm toolchain, deploy with --dev, print accounts")
     devnet.add_argument("--port", type=int, default=8545, help="anvil port (default 8545)")
     devnet.set_defaults(command=_devnet)
 
-    indexer = sub.add_parser("indexer", help="run the chain event indexer without the MCP server")
+    indexer = sub.add_parser("indexer", parents=[common], help="run the chain event indexer without the MCP server")
     indexer.add_argument("--rpc-url", help="JSON-RPC URL of anvil or Sonic (as given to serve)")
     indexer.set_defaults(command=_indexer)
 
-    migrate = sub.add_parser("migrate", help="bring the database (SF_DATABASE_URL) to this version's schema")
+    migrate = sub.add_parser(
+        "migrate", parents=[common], help="bring the database (SF_DATABASE_URL) to this version's schema")
     migrate.set_defaults(command=_migrate)
 
-    review = sub.add_parser("review", help="list payments that need an operator: failed refunds, payments with no job")
+    review = sub.add_parser(
+        "review", parents=[common], help="list payments that need an operator: failed refunds, payments with no job")
     review.add_argument("--json", action="store_true", help="print JSON instead of a table")
     review.add_argument("--check", action="store_true", help="exit with status 1 when the queue is not empty (cron)")
     review.set_defaults(command=_review)
 
-    providers = sub.add_parser("providers", help="the model providers: what a generation will use")
+    providers = sub.add_parser("providers", parents=[common], help="the model providers: what a generation will use")
     providers_sub = providers.add_subparsers(required=True, metavar="ACTION")
-    check = providers_sub.add_parser("check", help="ask the Hub which provider serves each configured model "
-                                     "(with your token) and print what a generation will use")
+    check = providers_sub.add_parser("check", parents=[common], help="ask the Hub which provider serves each "
+                                     "configured model (with your token) and print what a generation will use")
     check.add_argument("--live", action="store_true",
                        help="also send one tiny image request to each provider (costs a little)")
     check.set_defaults(command=_providers_check)
 
-    demo = sub.add_parser("demo", help="run a scripted MCP session on the embedded defaults and print it")
+    demo = sub.add_parser(
+        "demo", parents=[common], help="run a scripted MCP session on the embedded defaults and print it")
     demo.add_argument("--out", type=Path, default=Path("sf-mcp-demo"), help="folder for the generated images")
     demo.set_defaults(command=_demo)
     return parser
