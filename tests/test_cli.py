@@ -9,7 +9,6 @@ import pytest
 
 from sf_mcp import package_version
 from sf_mcp.cli import _parser, main
-from sf_mcp.config import load_settings
 
 
 @pytest.mark.parametrize(
@@ -31,10 +30,13 @@ def test_options_default_when_given_nowhere() -> None:
     assert args.data_dir is None and args.verbose is False
 
 
-def test_a_command_uses_the_data_dir_given_after_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_command_uses_the_data_dir_given_after_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SF_DATABASE_URL", raising=False)
+    monkeypatch.delenv("SF_DATA_DIR", raising=False)
     assert main(["review", "--data-dir", str(tmp_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
-    assert load_settings(data_dir=tmp_path).database_path.exists()
+    assert [p.name for p in tmp_path.glob("*.db")] == ["sf-mcp.db"]  # the database was opened there
 
 
 def test_sf_mcp_alone_prints_the_help(capsys: pytest.CaptureFixture[str]) -> None:
