@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -76,6 +77,7 @@ async def test_dev_clock_tool_only_when_asked_for(settings, data_dir) -> None:
         first = structured(await client.call_tool("dev_advance_time", {"seconds": 1}))
         later = structured(await client.call_tool("dev_advance_time", {"seconds": first["contest_end"] - first["timestamp"]}))
         assert later["contest_id"] == first["contest_id"] + 1 and later["timestamp"] >= first["contest_end"]
+        assert later["timestamp_iso"].endswith("Z") and first["contest_end_iso"].endswith("Z")
 
 
 async def test_contest_finalize_plans_earlier_open_contests_in_order(auto_session: Session) -> None:
@@ -118,3 +120,21 @@ async def test_stake_claim_pays_each_token_to_the_named_recipient(auto_session: 
     await s.call("send_transaction", {"signed_tx": _sign(tx, DEV_KEYS[0])})
     paid = await s.chain.w3.eth.get_balance(to_checksum_address(other)) - before
     assert paid == int(answer["payout"]["s_wei"]) == 75 * 10**16  # the stakers' 25 % of 3 S, to the recipient
+
+
+async def test_contest_times_are_also_iso_8601(auto_session: Session) -> None:
+    from datetime import datetime
+
+    def unix(iso: str) -> int:
+        assert iso.endswith("Z")
+        return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+
+    s = auto_session
+    board = structured(await s.call("leaderboard", {"period": "week"}))
+    assert unix(board["contest_start_iso"]) == board["contest_start"]
+    assert unix(board["contest_end_iso"]) == board["contest_end"]
+    resource = json.loads((await s.client.read_resource("leaderboard://week")).contents[0].text)
+    assert resource["contest_end_iso"] == board["contest_end_iso"]
+    assert structured(await s.call("leaderboard", {"period": "all"}))["contest_end_iso"] is None
+    early = error_text(await s.call("contest", {"action": "finalize", "contest_id": 1}))
+    assert f"at {board['contest_end_iso']}, unix time {board['contest_end']}" in early

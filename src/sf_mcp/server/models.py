@@ -105,5 +105,12 @@ def _public_fields(row: GenerationRow) -> dict[str, Any]:
     }
 
 
+def iso_utc(ts: float | None) -> str | None:
+    """Unix seconds as an ISO 8601 UTC time (``2026-11-30T00:00:00Z``), for fields beside the unix ones."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def _dt(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, tz=timezone.utc) if ts is not None else None

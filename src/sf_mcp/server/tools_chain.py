@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context, MCPServer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from sf_mcp.chain.client import ChainClient
 from sf_mcp.chain.contracts import NATIVE_TOKEN, NFT, PAYMENT, STAKING, USDC, VOTING, chain_name
@@ -24,6 +24,7 @@ from sf_mcp.chain.units import format_s, format_usdc
 from sf_mcp.errors import ChainError, InsufficientFunds, InvalidRequest, NotFound
 from sf_mcp.generation.media import clean_prompt
 from sf_mcp.server.identity import caller_wallet
+from sf_mcp.server.models import iso_utc
 from sf_mcp.server.results import services_of, tool_errors
 from sf_mcp.server.services import Services
 
@@ -74,6 +75,16 @@ class Leaderboard(BaseModel):
     entries: list[LeaderboardEntry]
     indexed_to_block: int | None = Field(default=None, description="Votes up to this block are counted.")
     chain_id: int
+
+    @computed_field(description="contest_start as an ISO 8601 UTC time.")
+    @property
+    def contest_start_iso(self) -> str | None:
+        return iso_utc(self.contest_start)
+
+    @computed_field(description="contest_end as an ISO 8601 UTC time.")
+    @property
+    def contest_end_iso(self) -> str | None:
+        return iso_utc(self.contest_end)
 
 
 def chain_of(services: Services) -> ChainClient:
@@ -370,7 +381,7 @@ def register(server: MCPServer) -> None:
         _, end = await chain.call(voting.contestWindow(cid))
         now = int((await chain.get_block("latest"))["timestamp"])
         if now < int(end):
-            raise InvalidRequest(f"contest_id: contest {cid} ends in {int(end) - now} s (at unix time {int(end)}); "
+            raise InvalidRequest(f"contest_id: contest {cid} ends in {int(end) - now} s (at {iso_utc(int(end))}, unix time {int(end)}); "
                                  "finalize it after that")
         if await chain.call(voting.isFinalized(cid)):
             raise InvalidRequest(f"contest_id: contest {cid} is already finalized; winners claim with action \"claim\"")
@@ -433,6 +444,16 @@ class ChainTime(BaseModel):
     timestamp: int = Field(description="The new latest block's time, unix seconds.")
     contest_id: int = Field(description="The contest open at that time.")
     contest_end: int = Field(description="When that contest ends, unix seconds.")
+
+    @computed_field(description="timestamp as an ISO 8601 UTC time.")
+    @property
+    def timestamp_iso(self) -> str | None:
+        return iso_utc(self.timestamp)
+
+    @computed_field(description="contest_end as an ISO 8601 UTC time.")
+    @property
+    def contest_end_iso(self) -> str | None:
+        return iso_utc(self.contest_end)
 
 
 def register_dev(server: MCPServer) -> None:
