@@ -90,7 +90,7 @@ def _bad_values(schema: dict[str, Any], defs: dict[str, Any]) -> list[Any]:
         if o.get("minLength"):
             bad.append("")
         if "pattern" in o:
-            bad.append("0x12")
+            bad.append("0x12 !")  # breaks the hash pattern and the request_id pattern alike
         if "maxItems" in o:
             bad.append([1] * (o["maxItems"] + 1))
         if "discriminator" in schema or o.get("properties", {}).get("method"):

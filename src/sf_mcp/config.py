@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     breaker_failures: int = Field(default=3, ge=1, description="Failures in a row that open a provider's circuit.")
     breaker_cooldown_s: float = Field(default=60.0, gt=0)
     preview_max_px: int = Field(default=256, ge=32, le=1024, description="Longest side of the inline preview.")
+    image_answer_within_s: float = Field(
+        default=45.0, gt=0, le=300, description="generate_image answers within this long (most clients give up on "
+        "a tool call after 60 s); a slower image keeps generating and get_generation returns it."
+    )
 
     # -- content store -------------------------------------------------------
     content_backend: ContentBackend = ContentBackend.LOCAL

@@ -7,6 +7,7 @@ for a person, name the offending field or value, and never contain secrets.
     SfMcpError
     ├── ConfigError              a setting is missing or invalid (names the setting)
     ├── InvalidRequest           bad tool input (names the field)
+    │   └── RequestIdUsed        the wallet already used this request_id (names the task)
     ├── PaymentError             the payment cannot pay for this generation
     │   ├── PaymentRejected      invalid, foreign, failed, other payer, mismatch
     │   ├── PaymentConsumed      already paid for another task (names the task)
@@ -38,6 +39,14 @@ class ConfigError(SfMcpError):
 
 class InvalidRequest(SfMcpError):
     """A tool argument is invalid; the message names the field."""
+
+
+class RequestIdUsed(InvalidRequest):
+    """The wallet already started a task under this ``request_id`` (a retry, or a reused key)."""
+
+    def __init__(self, message: str, *, task_id: str) -> None:
+        super().__init__(message)
+        self.task_id = task_id
 
 
 class PaymentError(SfMcpError):

@@ -131,3 +131,21 @@ async def test_rpc_outage_is_retryable_and_consumes_nothing(auto_session: Sessio
     ok = await s.call("generate_image", {"prompt": "during an outage", "payment": {"method": "crypto", "tx_hash": tx},
                                          "width": 128, "height": 128})
     assert structured(ok)["status"] == "succeeded"
+
+
+async def test_a_crypto_replay_with_other_settings_says_the_first_settings_stand(auto_session: Session) -> None:
+    s = auto_session
+    tx = await s.pay_s("a paid fox")
+    pay = {"method": "crypto", "tx_hash": tx}
+    first = structured(await s.call("generate_image", {"prompt": "a paid fox", "payment": pay, "width": 128,
+                                                        "height": 128}))
+    again = await s.call("generate_image", {"prompt": "a paid fox", "payment": pay, "width": 512, "height": 128,
+                                            "seed": 7})
+    replay = structured(again)
+    assert replay["task_id"] == first["task_id"] and replay["payment"]["replay"] is True
+    (note,) = replay["notes"]
+    assert "the first request's settings stand" in note and "width 128 (asked 512)" in note and "seed" in note
+    assert note in again.content[-1].text
+    same = structured(await s.call("generate_image", {"prompt": "a paid fox", "payment": pay, "width": 128,
+                                                       "height": 128}))
+    assert same["payment"]["replay"] is True and same["notes"] == []

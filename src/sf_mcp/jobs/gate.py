@@ -4,7 +4,13 @@ A job row is created in the same transaction that takes the payment, keyed by
 the payment, so one payment can never pay for two generations. Asking again
 with the same payment and the same request (an agent retrying after a dropped
 connection) returns the same task, marked as a replay; anything else is refused
-and names the task that consumed the payment.
+and names the task that consumed the payment. A replay that asks for other
+settings (size, seed, model) gets the first task, with a note that its settings stand.
+
+Free and credits payments have no key of their own, so a retry would pay again:
+a caller's ``request_id`` (idempotency key) gives them one. The same wallet and
+``request_id`` return the task they started, charging nothing; a different request
+under a used ``request_id`` is refused, naming the task.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from sf_mcp.chain.payments import VerifiedPayment
-from sf_mcp.errors import PaymentConsumed, PaymentRejected
+from sf_mcp.errors import InvalidRequest, PaymentConsumed, PaymentRejected, RequestIdUsed
 from sf_mcp.store import GenerationRow, Store
 
 
@@ -42,7 +48,7 @@ class PaymentVerifier(Protocol):
 
 class Reservation(BaseModel):
     job: GenerationRow
-    replay: bool = False  # this payment had already started this task at the caller's request
+    replay: bool = False  # this payment (or request_id) had already started this task at the caller's request
     note: str | None = None  # something the caller should know about how the task was started
 
 
@@ -53,17 +59,38 @@ class PaymentGate:
         self.verifier = verifier
 
     async def reserve(
-        self, *, wallet: str, kind: str, prompt: str, params: dict[str, Any], payment: Payment
+        self, *, wallet: str, kind: str, prompt: str, params: dict[str, Any], payment: Payment,
+        request_id: str | None = None,
     ) -> Reservation:
-        """Take the payment and create its job, or return the job it already paid for."""
+        """Take the payment and create its job, or return the job it (or ``request_id``) already started."""
+        generations = self._store.generations
+        if request_id is not None:
+            started = await generations.by_request_id(wallet, request_id)
+            if started is not None:
+                return _replay_of(started, request_id, kind=kind, prompt=prompt, params=params, payment=payment)
+        try:
+            return await self._reserve(wallet=wallet, kind=kind, prompt=prompt, params=params, payment=payment,
+                                       request_id=request_id)
+        except RequestIdUsed as used:  # a parallel retry under the same request_id created the task first
+            started = await generations.get(used.task_id)
+            if started is None:
+                raise
+            return _replay_of(started, request_id or "", kind=kind, prompt=prompt, params=params, payment=payment)
+
+    async def _reserve(
+        self, *, wallet: str, kind: str, prompt: str, params: dict[str, Any], payment: Payment,
+        request_id: str | None,
+    ) -> Reservation:
         generations = self._store.generations
         if isinstance(payment, FreePayment):
             job = await generations.reserve_free(
-                wallet=wallet, kind=kind, prompt=prompt, params=params, daily_quota=self._free_daily_quota
+                wallet=wallet, kind=kind, prompt=prompt, params=params, daily_quota=self._free_daily_quota,
+                request_id=request_id,
             )
             return Reservation(job=job)
         if isinstance(payment, CreditsPayment):
-            job = await generations.reserve_credits(wallet=wallet, kind=kind, prompt=prompt, params=params)
+            job = await generations.reserve_credits(wallet=wallet, kind=kind, prompt=prompt, params=params,
+                                                    request_id=request_id)
             return Reservation(job=job)
         if self.verifier is None:
             raise PaymentRejected("payment: crypto payments need a chain connection, and this server has none")
@@ -76,12 +103,13 @@ class PaymentGate:
             params=params,
             payment={"method": "crypto", **verified.details},
             chain_request_id=verified.request_id,
+            request_id=request_id,
         )
         if created:
             return Reservation(job=job)
         if job.wallet == wallet and job.kind == kind and job.prompt == prompt:
             if job.payment.get("source") != "indexer":
-                return Reservation(job=job, replay=True)
+                return Reservation(job=job, replay=True, note=_settings_note(job.params, params))
             # The indexer saw the payment first and queued it with default settings.
             adopted, applied = await generations.adopt_for_caller(job.task_id, params)
             if applied:
@@ -94,3 +122,37 @@ class PaymentGate:
             f"({job.kind}, prompt {job.prompt[:60]!r}); one payment pays for one generation",
             task_id=job.task_id,
         )
+
+
+def _replay_of(
+    job: GenerationRow, request_id: str, *, kind: str, prompt: str, params: dict[str, Any], payment: Payment
+) -> Reservation:
+    """The task ``request_id`` started, when this is the same request again; else refuse naming it."""
+    same_payment = job.payment_method == payment.method and (
+        not isinstance(payment, CryptoPayment)
+        or str(job.payment.get("tx_hash", "")).lower() == payment.tx_hash.lower()
+    )
+    if job.kind == kind and job.prompt == prompt and job.params == params and same_payment:
+        return Reservation(job=job, replay=True)
+    raise InvalidRequest(
+        f"request_id: {request_id!r} was already used for task {job.task_id} ({job.kind}, prompt "
+        f"{job.prompt[:60]!r}, paid with {job.payment_method}) and this request differs; a request_id "
+        "names one request: send a new one for a new request"
+    )
+
+
+def _settings_note(first: dict[str, Any], asked: dict[str, Any]) -> str | None:
+    """Say which settings of a replayed payment differ from the ones asked for now (the first ones stand)."""
+    changed = [
+        f"{name} {_shown(first.get(name))} (asked {_shown(value)})"
+        for name, value in asked.items()
+        if first.get(name) != value
+    ]
+    if not changed:
+        return None
+    return (f"this payment had already started this task, so the first request's settings stand: "
+            f"{', '.join(changed)}")
+
+
+def _shown(value: Any) -> str:
+    return "default" if value is None else str(value)

@@ -29,6 +29,7 @@ __all__ = ["SfMcpServer", "describe"]
 # What a string pattern means, for the patterns the tools use; any other says "has the wrong format".
 _PATTERNS = {
     r"^0x[0-9a-fA-F]{64}$": "must be a 0x-prefixed transaction hash of 64 hex digits",
+    r"^[A-Za-z0-9._:-]+$": "must be letters, digits and . _ : - only",
 }
 _KINDS = {
     "int": "a whole number",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -47,8 +48,12 @@ class GenerationResult(PublicGeneration):
     """One generation task, as its own wallet (and the assistant acting for it) sees it."""
 
     provider: str | None = None
+    model_requested: str | None = Field(default=None, description="The model the request asked for, if any.")
     local_renderer: bool = Field(default=False, description="True when the offline local renderer made it.")
     notice: str | None = None
+    notes: list[str] = Field(default=[], description="What the caller should know: a model that was unavailable, "
+                             "settings of a replayed payment that were not applied, ...")
+    request_id: str | None = Field(default=None, description="The caller's idempotency key that started this task.")
     attempts: list[Attempt] = []
     payment: PaymentView
     resource_uri: str
@@ -59,8 +64,9 @@ class GenerationResult(PublicGeneration):
     elapsed_ms: int | None = None
 
     @classmethod
-    def from_row(cls, row: GenerationRow, *, replay: bool = False) -> "GenerationResult":
+    def from_row(cls, row: GenerationRow, *, replay: bool = False, notes: Sequence[str] = ()) -> "GenerationResult":
         local = row.provider == LOCAL_RENDERER
+        requested = row.params.get("model")
         elapsed = None
         if row.finished_at is not None:
             elapsed = int((row.finished_at - row.created_at) * 1000)
@@ -68,7 +74,10 @@ class GenerationResult(PublicGeneration):
             **_public_fields(row),
             provider=row.provider,
             local_renderer=local,
+            model_requested=requested,
             notice=LOCAL_NOTICE if local else _fitted_notice(row.attempts),
+            notes=[n for n in (_model_note(row, requested), *notes) if n],
+            request_id=row.client_request_id,
             attempts=[Attempt(**a) for a in row.attempts],
             payment=PaymentView(
                 method=row.payment_method,
@@ -103,6 +112,15 @@ def _public_fields(row: GenerationRow) -> dict[str, Any]:
         "public_url": row.public_url,
         "created_at": _dt(row.created_at),
     }
+
+
+def _model_note(row: GenerationRow, requested: str | None) -> str | None:
+    """Say so when the model asked for did not make the result (unknown to every provider, or failed)."""
+    if not requested or row.status != "succeeded" or row.model == requested:
+        return None
+    tried = any(a.get("model") == requested for a in row.attempts)
+    why = "failed" if tried else "is not available on this server (no configured provider serves it)"
+    return f"model {requested} was asked for but {why}; {row.model} made this {row.kind} instead"
 
 
 def iso_utc(ts: float | None) -> str | None:

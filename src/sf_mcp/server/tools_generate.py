@@ -1,21 +1,23 @@
-"""generate_image and generate_video: pay, generate, and hand back the media."""
+"""generate_image, generate_video and get_generation: pay, generate, and hand back the media."""
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent
+from mcp_types import CallToolResult
 from pydantic import Field
 
+from sf_mcp.errors import NotFound, Unauthorized
 from sf_mcp.generation.base import GenerationKind
-from sf_mcp.generation.media import clean_prompt, make_preview
+from sf_mcp.generation.media import clean_prompt
 from sf_mcp.jobs import Payment, Progress, Reservation
+from sf_mcp.server.answers import MAX_WAIT_S, generation_answer
 from sf_mcp.server.identity import caller_wallet
 from sf_mcp.server.models import GenerationResult
 from sf_mcp.server.results import services_of, tool_errors
+from sf_mcp.store import GenerationRow
 
 PaymentArg = Annotated[
     Payment,
@@ -28,6 +30,14 @@ PaymentArg = Annotated[
 PromptArg = Annotated[str, Field(description="What to draw; up to 1000 bytes, markup is stripped.")]
 SeedArg = Annotated[int | None, Field(ge=0, le=2**32 - 1, description="Fixed seed for a repeatable result.")]
 ModelArg = Annotated[str | None, Field(max_length=200, description="Preferred model, tried first if available.")]
+RequestIdArg = Annotated[
+    str | None,
+    Field(
+        min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Your idempotency key for this request (e.g. a UUID): calling again with the same request_id "
+        "returns the same task and never charges twice; a different request under it is refused.",
+    ),
+]
 
 # How long generate_video waits before answering "running": short, so an assistant is never blocked.
 VIDEO_ANSWER_WITHIN_S = 1.0
@@ -46,28 +56,20 @@ def register(server: MCPServer) -> None:
         seed: SeedArg = None,
         negative_prompt: Annotated[str | None, Field(max_length=1000, description="What to avoid.")] = None,
         model: ModelArg = None,
+        request_id: RequestIdArg = None,
     ) -> Annotated[CallToolResult, GenerationResult]:
         """Generate an image from a text prompt and pay for it (free daily quota, credits or a Sonic payment).
 
         Returns a small preview, a link to the full result (generation://{task_id}) and the task's
-        details. Retrying with the same crypto payment returns the same task instead of paying twice.
+        details. If the image takes longer than about 45 s, answers with the running task instead:
+        call get_generation with its task_id for the image. Retrying with the same crypto payment
+        or the same request_id returns the same task instead of paying twice.
         """
-        services = services_of(ctx)
         params = {"width": width, "height": height, "steps": steps, "seed": seed,
                   "negative_prompt": negative_prompt, "model": model}
-        reservation = await _reserve(ctx, GenerationKind.IMAGE, prompt, payment, params)
-        row = await _await_job(ctx, reservation)
-        result = GenerationResult.from_row(row, replay=reservation.replay)
-        content: list = []
-        if row.content_sha256 and row.mime_type and row.mime_type.startswith("image/"):
-            data, _ = await services.content.get(row.content_sha256)
-            preview, mime = await anyio.to_thread.run_sync(make_preview, data, services.settings.preview_max_px)
-            content.append(ImageContent(type="image", data=base64.b64encode(preview).decode(), mime_type=mime))
-        content.append(_link(result))
-        content.append(TextContent(type="text", text=_summary(result, reservation.note)))
-        return CallToolResult(
-            content=content, structured_content=result.model_dump(mode="json"), is_error=result.status != "succeeded"
-        )
+        reservation = await _reserve(ctx, GenerationKind.IMAGE, prompt, payment, params, request_id)
+        row = await _wait(ctx, reservation.job.task_id, services_of(ctx).settings.image_answer_within_s)
+        return await _answer(ctx, row, reservation)
 
     @server.tool(structured_output=True)
     @tool_errors
@@ -78,73 +80,73 @@ def register(server: MCPServer) -> None:
         duration_s: Annotated[float | None, Field(gt=0, le=30, description="Seconds of video, up to 30.")] = None,
         seed: SeedArg = None,
         model: ModelArg = None,
+        request_id: RequestIdArg = None,
     ) -> Annotated[CallToolResult, GenerationResult]:
         """Generate a short video from a text prompt and pay for it; videos take minutes.
 
         Answers within about a second with the task (usually "queued" or "running") and a link
-        to generation://{task_id}. Subscribe to that resource (or read it later): it is updated
-        when the video is stored, and its content_uri then serves the mp4.
+        to generation://{task_id}. Call get_generation with the task_id to wait for the video, or
+        subscribe to that resource (or read it later): it is updated when the video is stored,
+        and its content_uri then serves the mp4.
         """
         params = {"duration_s": duration_s, "seed": seed, "model": model}
-        reservation = await _reserve(ctx, GenerationKind.VIDEO, prompt, payment, params)
-        with anyio.move_on_after(VIDEO_ANSWER_WITHIN_S):
-            await _await_job(ctx, reservation)
-        row = await services_of(ctx).store.generations.get(reservation.job.task_id)
-        assert row is not None
-        result = GenerationResult.from_row(row, replay=reservation.replay)
-        return CallToolResult(
-            content=[_link(result), TextContent(type="text", text=_summary(result, reservation.note))],
-            structured_content=result.model_dump(mode="json"),
-            is_error=result.status in ("failed", "refunded"),
-        )
+        reservation = await _reserve(ctx, GenerationKind.VIDEO, prompt, payment, params, request_id)
+        row = await _wait(ctx, reservation.job.task_id, VIDEO_ANSWER_WITHIN_S)
+        return await _answer(ctx, row, reservation)
+
+    @server.tool(structured_output=True)
+    @tool_errors
+    async def get_generation(
+        task_id: Annotated[str, Field(min_length=1, max_length=64, description="The task_id a generate tool gave.")],
+        ctx: Context,
+        wait_s: Annotated[
+            float, Field(ge=0, le=MAX_WAIT_S, description=f"Wait up to this long for it to finish (0..{MAX_WAIT_S}).")
+        ] = 30,
+    ) -> Annotated[CallToolResult, GenerationResult]:
+        """Get one of your generations, waiting up to wait_s seconds for it to finish.
+
+        Answers like generate_image: a preview of a finished image, a link to generation://{task_id}
+        and the task's details. Use it when a generate tool answered "queued" or "running"; call it
+        again while the task still runs.
+        """
+        services = services_of(ctx)
+        row = await services.store.generations.get(task_id)
+        if row is None:
+            raise NotFound(f"task_id: no generation task {task_id!r}")
+        if row.wallet != caller_wallet(services.settings, over_http=services.over_http):
+            raise Unauthorized(f"task_id: task {task_id} belongs to another wallet; its public fields are at "
+                               f"generation://{task_id}")
+        return await generation_answer(services, await _wait(ctx, task_id, wait_s))
 
 
-async def _reserve(ctx: Context, kind: GenerationKind, prompt: str, payment: Payment, params: dict) -> Reservation:
+async def _reserve(
+    ctx: Context, kind: GenerationKind, prompt: str, payment: Payment, params: dict, request_id: str | None
+) -> Reservation:
     services = services_of(ctx)
     wallet = caller_wallet(services.settings, over_http=services.over_http)
     cleaned = clean_prompt(prompt)
     reservation = await services.gate.reserve(
-        wallet=wallet, kind=kind.value, prompt=cleaned, params=params, payment=payment
+        wallet=wallet, kind=kind.value, prompt=cleaned, params=params, payment=payment, request_id=request_id
     )
     services.runner.wake()
     await ctx.report_progress(0, 3, f"task {reservation.job.task_id} queued")
     return reservation
 
 
-async def _await_job(ctx: Context, reservation: Reservation):
+async def _wait(ctx: Context, task_id: str, within_s: float) -> GenerationRow:
+    """The task's row once it finished, or as it is after ``within_s`` (progress is reported meanwhile)."""
+    services = services_of(ctx)
+
     async def on_progress(p: Progress) -> None:
         await ctx.report_progress(p.step, p.total, p.message)
 
-    return await services_of(ctx).runner.wait_finished(reservation.job.task_id, on_progress=on_progress)
+    with anyio.move_on_after(within_s):
+        return await services.runner.wait_finished(task_id, on_progress=on_progress)
+    row = await services.store.generations.get(task_id)
+    assert row is not None  # jobs are never deleted
+    return row
 
 
-def _link(result: GenerationResult) -> ResourceLink:
-    return ResourceLink(
-        type="resource_link",
-        uri=result.resource_uri,
-        name=f"generation {result.task_id}",
-        mime_type="application/json",
-        description=f"{result.kind} task, {result.status}",
-    )
-
-
-def _summary(result: GenerationResult, note: str | None = None) -> str:
-    if result.status == "succeeded":
-        text = f"{result.kind.capitalize()} ready: {result.content_uri} (model {result.model})."
-        if result.notice:
-            text += " " + result.notice
-    elif result.status in ("queued", "running"):
-        text = f"Task {result.task_id} is {result.status}; subscribe to {result.resource_uri} for the result."
-    else:
-        if result.payment.refunded:
-            refund = " The payment was returned."
-        elif result.payment.method == "crypto":
-            refund = " The on-chain refund is pending; the operator reviews it, nothing is lost."
-        else:
-            refund = ""
-        text = f"Generation failed: {result.error}.{refund}"
-    if result.payment.replay:
-        text += " (This payment had already started this task; nothing was charged again.)"
-    if note:
-        text += f" Note: {note}."
-    return text
+async def _answer(ctx: Context, row: GenerationRow, reservation: Reservation) -> CallToolResult:
+    notes = [reservation.note] if reservation.note else []
+    return await generation_answer(services_of(ctx), row, replay=reservation.replay, notes=notes)

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from sf_mcp.errors import InsufficientFunds, NotFound
+from sf_mcp.errors import InsufficientFunds, NotFound, RequestIdUsed
 from sf_mcp.store.db import Database, Row, Transaction, dumps
 from sf_mcp.store.users import ensure_user
 
@@ -51,6 +51,7 @@ class GenerationRow(BaseModel):
     chain_request_id: int | None = None
     submission: dict[str, Any] | None = None
     payment_orphaned_at: float | None = None  # the crypto payment left the chain in a reorg (held for review)
+    client_request_id: str | None = None  # the caller's idempotency key (request_id), unique per wallet
 
     @classmethod
     def from_row(cls, row: Row) -> "GenerationRow":
@@ -77,10 +78,13 @@ class Generations:
 
     # -- reserve: pay and create the job in one transaction -------------------
     async def reserve_free(
-        self, *, wallet: str, kind: str, prompt: str, params: dict[str, Any], daily_quota: int
+        self, *, wallet: str, kind: str, prompt: str, params: dict[str, Any], daily_quota: int,
+        request_id: str | None = None,
     ) -> GenerationRow:
+        """Take a free slot and queue the job; RequestIdUsed (nothing taken) when ``request_id`` has a task."""
         day = utc_day()
         async with self._db.transaction() as tx:
+            await _claim_request_id(tx, wallet, request_id)
             await tx.execute(
                 "INSERT INTO free_usage (wallet, day, used) VALUES (?, ?, 0) ON CONFLICT DO NOTHING", (wallet, day)
             )
@@ -96,12 +100,16 @@ class Generations:
             used = (await tx.fetchone("SELECT used FROM free_usage WHERE wallet = ? AND day = ?", (wallet, day)))["used"]
             task_id = _new_task_id()
             payment = {"method": "free", "day": day, "slot": used}
-            return await _insert(tx, task_id, wallet, kind, prompt, params, "free", f"free:{wallet}:{day}:{task_id}", payment)
+            return await _insert(tx, task_id, wallet, kind, prompt, params, "free", f"free:{wallet}:{day}:{task_id}", payment,
+                                 client_request_id=request_id)
 
     async def reserve_credits(
-        self, *, wallet: str, kind: str, prompt: str, params: dict[str, Any], cost: int = 1
+        self, *, wallet: str, kind: str, prompt: str, params: dict[str, Any], cost: int = 1,
+        request_id: str | None = None,
     ) -> GenerationRow:
+        """Debit ``cost`` credits and queue the job; RequestIdUsed (nothing debited) when ``request_id`` has a task."""
         async with self._db.transaction() as tx:
+            await _claim_request_id(tx, wallet, request_id)
             changed = await tx.execute(
                 "UPDATE user_credits SET balance = balance - ?, updated_at = ? WHERE wallet = ? AND balance >= ?",
                 (cost, time.time(), wallet, cost),
@@ -120,7 +128,8 @@ class Generations:
                 (wallet, -cost, task_id, time.time()),
             ))["entry_id"]
             payment = {"method": "credits", "credits": cost, "ledger_entry": entry}
-            return await _insert(tx, task_id, wallet, kind, prompt, params, "credits", f"credits:{entry}", payment)
+            return await _insert(tx, task_id, wallet, kind, prompt, params, "credits", f"credits:{entry}", payment,
+                                 client_request_id=request_id)
 
     async def reserve_keyed(
         self,
@@ -132,15 +141,17 @@ class Generations:
         params: dict[str, Any],
         payment: dict[str, Any],
         chain_request_id: int | None = None,
+        request_id: str | None = None,
     ) -> tuple[GenerationRow, bool]:
         """Create the job for an external payment, or return the one it already paid for.
 
-        Returns ``(row, created)``; ``created`` is False when the key was already used.
+        Returns ``(row, created)``; ``created`` is False when the key was already used. A new job
+        under a ``request_id`` the wallet already used raises RequestIdUsed.
         """
         async with self._db.transaction() as tx:
             return await get_or_insert_keyed(
                 tx, payment_key=payment_key, wallet=wallet, kind=kind, prompt=prompt, params=params, payment=payment,
-                chain_request_id=chain_request_id,
+                chain_request_id=chain_request_id, request_id=request_id,
             )
 
     # -- leases ---------------------------------------------------------------
@@ -287,6 +298,13 @@ class Generations:
         row = await self._db.fetchone("SELECT * FROM ai_generations WHERE task_id = ?", (task_id,))
         return GenerationRow.from_row(row) if row else None
 
+    async def by_request_id(self, wallet: str, request_id: str) -> GenerationRow | None:
+        """The task ``wallet`` started under its idempotency key ``request_id``, if any."""
+        row = await self._db.fetchone(
+            "SELECT * FROM ai_generations WHERE wallet = ? AND client_request_id = ?", (wallet, request_id)
+        )
+        return GenerationRow.from_row(row) if row else None
+
     async def by_payment_key(self, payment_key: str) -> GenerationRow | None:
         row = await self._db.fetchone("SELECT * FROM ai_generations WHERE payment_key = ?", (payment_key,))
         return GenerationRow.from_row(row) if row else None
@@ -333,9 +351,10 @@ async def _insert(
     payment: dict[str, Any],
     *,
     chain_request_id: int | None = None,
+    client_request_id: str | None = None,
 ) -> GenerationRow:
     row = await _try_insert(tx, task_id, wallet, kind, prompt, params, method, payment_key, payment,
-                            chain_request_id=chain_request_id)
+                            chain_request_id=chain_request_id, client_request_id=client_request_id)
     if row is None:
         raise ValueError(f"payment key {payment_key!r} is already used")  # a key made from a fresh id: never
     return row
@@ -353,15 +372,17 @@ async def _try_insert(
     payment: dict[str, Any],
     *,
     chain_request_id: int | None = None,
+    client_request_id: str | None = None,
 ) -> GenerationRow | None:
     """Insert a queued job; None when its payment key is taken (by a transaction that committed meanwhile)."""
     now = time.time()
     await ensure_user(tx, wallet, now=now)
     row = await tx.fetchone(
         "INSERT INTO ai_generations (task_id, wallet, kind, prompt, params, status, payment_method, payment_key, "
-        "payment, created_at, chain_request_id) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) "
+        "payment, created_at, chain_request_id, client_request_id) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (payment_key) DO NOTHING RETURNING *",
-        (task_id, wallet, kind, prompt, dumps(params), method, payment_key, dumps(payment), now, chain_request_id),
+        (task_id, wallet, kind, prompt, dumps(params), method, payment_key, dumps(payment), now, chain_request_id,
+         client_request_id),
     )
     return GenerationRow.from_row(row) if row is not None else None
 
@@ -376,6 +397,7 @@ async def get_or_insert_keyed(
     params: dict[str, Any],
     payment: dict[str, Any],
     chain_request_id: int | None = None,
+    request_id: str | None = None,
 ) -> tuple[GenerationRow, bool]:
     """Inside ``tx``: the job ``payment_key`` already paid for, or a new queued one; ``(row, created)``.
 
@@ -384,14 +406,32 @@ async def get_or_insert_keyed(
     existing = await tx.fetchone("SELECT * FROM ai_generations WHERE payment_key = ?", (payment_key,))
     if existing:
         return GenerationRow.from_row(existing), False
+    await _claim_request_id(tx, wallet, request_id)
     row = await _try_insert(
         tx, _new_task_id(), wallet, kind, prompt, params, payment["method"], payment_key, payment,
-        chain_request_id=chain_request_id,
+        chain_request_id=chain_request_id, client_request_id=request_id,
     )
     if row is None:  # PostgreSQL: another replica's transaction inserted it meanwhile (it waited for that commit)
         existing = await tx.fetchone("SELECT * FROM ai_generations WHERE payment_key = ?", (payment_key,))
         return GenerationRow.from_row(existing), False
     return row, True
+
+
+async def _claim_request_id(tx: Transaction, wallet: str, request_id: str | None) -> None:
+    """Inside ``tx``, before anything is charged: raise RequestIdUsed when ``wallet`` has a task under ``request_id``.
+
+    Concurrent retries queue on the lock (SQLite: the one writer of ``BEGIN IMMEDIATE``), so only the
+    first creates the task; the unique index (wallet, client_request_id) backs this up.
+    """
+    if request_id is None:
+        return
+    await tx.lock(f"request:{wallet}:{request_id}")
+    used = await tx.fetchone(
+        "SELECT task_id FROM ai_generations WHERE wallet = ? AND client_request_id = ?", (wallet, request_id)
+    )
+    if used is not None:
+        raise RequestIdUsed(f"request_id: {request_id!r} was already used for task {used['task_id']}",
+                            task_id=used["task_id"])
 
 
 async def _refund_offchain(tx: Transaction, job: GenerationRow) -> dict[str, Any] | None:
