@@ -3,8 +3,8 @@
 Sign in first (the key stays on your machine; only a signature is sent):
 
     export MY_KEY=0x...                      # the wallet's private key
-    export SF_MCP_TOKEN=$(sf-mcp login --key-env MY_KEY --url http://127.0.0.1:8000)
-    python examples/http_client.py --url http://127.0.0.1:8000
+    export SF_TOKEN=$(.venv/bin/sf-mcp login --key-env MY_KEY --url http://127.0.0.1:8000)
+    .venv/bin/python examples/http_client.py --url http://127.0.0.1:8000
 
 The token goes in the ``Authorization: Bearer`` header of every request: give the
 SDK's streamable HTTP transport an httpx2 client that carries it.
@@ -47,9 +47,9 @@ async def main(url: str, token: str, generate: str | None) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="the server's base URL")
-    parser.add_argument("--token", default=os.environ.get("SF_MCP_TOKEN"), help="bearer token (env SF_MCP_TOKEN)")
+    parser.add_argument("--token", default=os.environ.get("SF_TOKEN"), help="bearer token (env SF_TOKEN)")
     parser.add_argument("--generate", metavar="PROMPT", help="also generate an image with the free daily quota")
     args = parser.parse_args()
     if not args.token:
-        sys.exit("no token: run `sf-mcp login --key-env VAR --url URL` and pass --token or set SF_MCP_TOKEN")
+        sys.exit("no token: run `sf-mcp login --key-env VAR --url URL` and pass --token or set SF_TOKEN")
     sys.exit(asyncio.run(main(args.url.rstrip("/"), args.token, args.generate)))

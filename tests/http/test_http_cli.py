@@ -32,7 +32,7 @@ def test_login_prints_a_token_the_example_client_uses(
     done = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "http_client.py"), "--url", server.base_url,
          "--generate", "a lighthouse at dusk"],
-        env={**env, "SF_MCP_TOKEN": token}, capture_output=True, text=True, timeout=120,
+        env={**env, "SF_TOKEN": token}, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert "generate_image" in done.stdout and "1 generation(s)" in done.stdout
