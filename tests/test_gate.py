@@ -60,4 +60,5 @@ async def test_a_started_indexer_job_says_the_parameters_were_not_applied(store:
     assert "default settings" in answer.note and answer.job.params["width"] == 1024
     retry = await gate.reserve(wallet=WALLET, kind="image", prompt="a fox", params={"width": 512},
                                payment=CryptoPayment(method="crypto", tx_hash=TX))
-    assert retry.replay and retry.note is None  # the caller's own retry is a replay
+    assert retry.replay  # the caller's own retry is a replay, and it still says its settings were not applied
+    assert retry.note and "the first request's settings stand: width 1024 (asked 512)" in retry.note
