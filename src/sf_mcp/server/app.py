@@ -24,8 +24,9 @@ INSTRUCTIONS = """\
 sf-mcp creates AI images and videos paid on the Sonic chain and enters them in a weekly
 community contest. Use generate_image / generate_video with a payment: {"method": "free"}
 for the daily free quota, {"method": "credits"}, or {"method": "crypto", "tx_hash": ...}
-after paying the SonicAIGenerationPayment contract. Results live at generation://{task_id};
-media bytes at content://{sha256}."""
+after paying the SonicAIGenerationPayment contract. Give a request_id to make a call safe to
+retry. A task still running when a tool answers: get_generation(task_id) waits for it.
+Results live at generation://{task_id}; media bytes at content://{sha256}."""
 
 
 def build_server(settings: Settings, *, http: "HttpSurface | None" = None) -> MCPServer[Services]:
