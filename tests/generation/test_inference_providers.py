@@ -221,10 +221,12 @@ async def test_a_fal_job_past_the_attempt_timeout_is_a_timeout(hub: FakeHub) -> 
 
 async def test_replicate_video_is_polled_past_prefer_wait(hub: FakeHub) -> None:
     hub.polls = 2
-    outcome = await chain(hf([], preferred="replicate")).run(VIDEO)
+    video = GenerationRequest(kind=GenerationKind.VIDEO, prompt="waves on a pier", negative_prompt="people")
+    outcome = await chain(hf([], preferred="replicate")).run(video)
     assert outcome.media.mime_type == "video/mp4"
     (create,) = hub.calls(WAN)
     assert create.json["input"]["prompt"] == "waves on a pier" and create.headers["prefer"] == "wait"
+    assert create.json["input"]["negative_prompt"] == "people", "the model's schema takes one string"
     polls = [r for r in hub.calls("jobs") if r.method == "GET"]
     assert len(polls) == 2
 

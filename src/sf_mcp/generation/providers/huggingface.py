@@ -149,7 +149,9 @@ class HuggingFaceProvider(Provider):
         if request.kind is GenerationKind.IMAGE:
             parameters |= {"width": request.width, "height": request.height,
                            "negative_prompt": request.negative_prompt}
-        else:
+        elif route.provider in ("fal-ai", "replicate"):  # their video models' schemas take one string
+            parameters["negative_prompt"] = request.negative_prompt
+        else:  # the task spec's shape: a list of negative prompts
             parameters["negative_prompt"] = [request.negative_prompt] if request.negative_prompt else None
         headers = {"accept": "image/png"} if request.kind is GenerationKind.IMAGE else {}
         try:
