@@ -3,7 +3,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-python postgres-binaries browser contracts bench clean
+.PHONY: install demo test test-python test-replicas postgres-binaries browser contracts bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,7 +17,7 @@ demo: install
 	$(VENV)/bin/sf-mcp demo --out sf-mcp-demo
 
 # Everything CI runs: the contracts (build, Foundry tests, artifact check, slither), then pytest.
-test: install contracts test-python
+test: install contracts test-python test-replicas
 
 contracts:
 	$(MAKE) -C contracts all PYTHON=$(abspath $(PY))
@@ -44,7 +44,11 @@ browser: tests/browser/node_modules/.installed
 		  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q chromium; }
 
 test-python: install tests/inspector/node_modules/.installed postgres-binaries browser
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not replicas" $(PYTEST_ARGS)
+
+# The multi-replica end-to-end tests (slow: three servers, PostgreSQL and anvil; needs `make contracts`).
+test-replicas: install postgres-binaries
+	$(PY) -m pytest -m replicas $(PYTEST_ARGS)
 
 bench: install
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

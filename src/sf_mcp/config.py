@@ -157,6 +157,11 @@ class Settings(BaseSettings):
     indexer: bool = Field(default=True, description="Run the chain event indexer inside `serve`.")
     indexer_poll_s: float = Field(default=1.0, gt=0, description="Seconds between polls for new blocks.")
     indexer_batch_blocks: int = Field(default=2000, ge=1, le=100_000, description="Blocks per eth_getLogs request.")
+    leader_lease_s: float = Field(
+        default=10.0, gt=0, le=600,
+        description="Replicas on PostgreSQL: another replica takes over the indexer within twice this after "
+        "its leader dies.",
+    )
     indexer_max_backoff_s: float = Field(
         default=60.0, gt=0, description="Longest wait between polls while they fail (doubling from the poll interval)."
     )
@@ -194,6 +199,11 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = Field(
         default=None, description="HS256 key for bearer tokens; unset: generated once into the data dir."
     )
+    request_state_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated secrets (32+ characters each) sealing the 2026-07-28 requestState: the first "
+        "seals, every one opens (rotation). Replicas share them; unset: a key of this process only.",
+    )
     token_ttl_s: int = Field(default=86_400, ge=60, description="Lifetime of a bearer token.")
     nonce_ttl_s: int = Field(default=300, ge=10, description="How long a sign-in nonce may be used.")
     siwe_domain: str | None = Field(default=None, description="Domain sign-in messages name; default the public URL's host[:port].")
@@ -223,7 +233,15 @@ class Settings(BaseSettings):
             raise ValueError("SF_S3_BUCKET is required when SF_CONTENT_BACKEND=s3")
         if self.wallet and self.agent_key:
             raise ValueError("set SF_WALLET or SF_AGENT_KEY, not both (the agent key's address is the wallet)")
+        if any(len(key) < 32 for key in self.request_state_key_list):
+            raise ValueError("SF_REQUEST_STATE_KEYS: every key must be at least 32 characters of secret randomness")
         return self
+
+    @property
+    def request_state_key_list(self) -> list[str]:
+        """SF_REQUEST_STATE_KEYS split at commas: the first seals, all open."""
+        raw = self.request_state_keys.get_secret_value() if self.request_state_keys else ""
+        return [key.strip() for key in raw.split(",") if key.strip()]
 
     @property
     def embedded(self) -> bool:

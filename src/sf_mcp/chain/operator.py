@@ -275,7 +275,8 @@ class OperatorActions:
         client, store = self._client, self._store.chain
         signer = client.operator
         assert signer is not None
-        async with signer.lock:
+        # One sender per operator key, in this process and across replicas: nonces are taken in order.
+        async with signer.lock, self._store.exclusive(f"operator:{signer.address.lower()}"):
             try:
                 tx = await client.build_tx(signer.address, fn)
             except BaseException:

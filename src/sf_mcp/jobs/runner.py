@@ -36,7 +36,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from sf_mcp.errors import GenerationError, NotFound, StoreUnavailable
 from sf_mcp.generation import ContentStore, FallbackChain
 from sf_mcp.generation.base import Attempt, GenerationKind, GenerationRequest
-from sf_mcp.store import GenerationRow, Store
+from sf_mcp.store import JOB_FINISHED, JOBS_QUEUED, GenerationRow, Store
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,14 @@ class JobRunner:
 
     # -- lifecycle ------------------------------------------------------------
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Run the workers until cancelled."""
+        """Run the workers until cancelled.
+
+        Jobs queued and finished by other replicas reach this one as database notifications
+        (when ``store.notifications`` runs): idle workers wake at once, waiters re-read their row.
+        """
+        notifications = self._store.notifications
+        unlisten = [await notifications.listen(JOBS_QUEUED, lambda _task_id: self.wake()),
+                    await notifications.listen(JOB_FINISHED, self._finished_elsewhere)]
         async with anyio.create_task_group() as tg:
             self._hooks = tg
             try:
@@ -104,6 +111,13 @@ class JobRunner:
                 await anyio.sleep_forever()
             finally:
                 self._hooks = None
+                for stop in unlisten:
+                    stop()
+
+    def _finished_elsewhere(self, task_id: str) -> None:
+        event = self._finished_events.pop(task_id, None)
+        if event is not None:
+            event.set()
 
     def wake(self) -> None:
         """Tell idle workers that a job was queued."""

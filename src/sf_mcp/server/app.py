@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.subscriptions import InMemorySubscriptionBus
+from mcp.server.request_state import RequestStateSecurity
 
 from sf_mcp import package_version
 from sf_mcp.config import Settings
 from sf_mcp.server import ops, prompts, resources, tools_chain, tools_community, tools_generate
 from sf_mcp.server.arguments import SfMcpServer
-from sf_mcp.server.notify import ResourceNotifier
+from sf_mcp.server.notify import ReplicaBus, ResourceNotifier
 from sf_mcp.server.services import Services, open_services
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def build_server(settings: Settings, *, http: "HttpSurface | None" = None) -> MC
     ``HttpSurface`` (``server.http``) /mcp requires a Sign-In with Ethereum bearer token, tool calls
     are rate limited and measured, and the sign-in, health and metrics routes are added.
     """
-    bus = InMemorySubscriptionBus()
+    bus = ReplicaBus()
     notifier = ResourceNotifier(bus)
     running: list[Services] = []  # the lifespan's services while a client is connected
     # One per server: its counters join the HTTP metrics registry (served at /metrics) when there is one.
@@ -57,6 +57,8 @@ def build_server(settings: Settings, *, http: "HttpSurface | None" = None) -> MC
                 running.remove(services)
 
     options: dict[str, Any] = http.server_options() if http is not None else {}
+    if settings.request_state_key_list:  # replicas share the keys, so any of them opens another's requestState
+        options["request_state_security"] = RequestStateSecurity(keys=settings.request_state_key_list)
     server: MCPServer[Services] = SfMcpServer(
         "sf-mcp",
         instructions=INSTRUCTIONS,

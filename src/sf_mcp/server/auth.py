@@ -351,7 +351,7 @@ class SiweAuth:
 
         @server.custom_route("/auth/nonce", methods=["GET"])
         async def nonce(request: Request) -> JSONResponse:
-            if refused := self.limited(request):
+            if refused := await self.limited(request):
                 return refused
             address = request.query_params.get("address")
             if not address:
@@ -363,7 +363,7 @@ class SiweAuth:
 
         @server.custom_route("/auth/verify", methods=["POST"])
         async def verify(request: Request) -> JSONResponse:
-            if refused := self.limited(request):
+            if refused := await self.limited(request):
                 return refused
             try:
                 body = await request.json()
@@ -387,7 +387,7 @@ class SiweAuth:
 
         @server.custom_route("/auth/logout", methods=["POST"])
         async def logout(request: Request) -> JSONResponse:
-            if refused := self.limited(request):
+            if refused := await self.limited(request):
                 return refused
             header = request.headers.get("authorization", "")
             if not header.lower().startswith("bearer "):
@@ -398,9 +398,9 @@ class SiweAuth:
             except AuthFailed as exc:
                 return _error(401, "invalid_token", str(exc))
 
-    def limited(self, request: Request) -> JSONResponse | None:
+    async def limited(self, request: Request) -> JSONResponse | None:
         ip = request.client.host if request.client else "unknown"
-        retry_after = self._limits.auth_ip.take(ip)
+        retry_after = await self._limits.auth_ip.take(ip)
         if retry_after is None:
             return None
         self._metrics.rate_limited.labels(limit="auth_ip").inc()

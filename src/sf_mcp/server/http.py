@@ -19,6 +19,8 @@ get 413; the server binds 127.0.0.1 unless ``SF_HOST`` says otherwise.
 
 from __future__ import annotations
 
+import contextlib
+
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -73,6 +75,7 @@ class HttpSurface:
         self.auth = SiweAuth(settings, self.services, limits=self.limits, metrics=self.metrics)
         self.oauth = OAuthServer(settings, self.auth, lambda: self.services().store, metrics=self.metrics)
         self.metrics.watch_indexer(lambda: self.services().indexer)
+        self.metrics.watch_services(self.services)
 
     def services(self) -> "Services":
         if self._services is None:
@@ -101,18 +104,23 @@ class HttpSurface:
 
         @server.custom_route("/metrics", methods=["GET"])
         async def metrics(_: Request) -> Response:
+            with contextlib.suppress(SfMcpError):  # starting: no queue to count yet
+                self.metrics.queue_depth.set(await self.services().store.generations.queue_depth())
             return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     def attach(self, services: "Services") -> None:
         """Called by the lifespan once the services run."""
         self._services = services
         services.runner.on_finished.append(self.metrics.on_finished)
+        if services.store.postgres:  # replicas share one database: limits hold in total, not per replica
+            self.limits.share(services.store.rate_buckets)
 
     def detach(self, services: "Services") -> None:
         if self.metrics.on_finished in services.runner.on_finished:
             services.runner.on_finished.remove(self.metrics.on_finished)
         if self._services is services:
             self._services = None
+            self.limits.share(None)
 
     # -- readiness ---------------------------------------------------------------------
     async def status(self) -> tuple[str, dict[str, dict[str, Any]]]:
@@ -130,7 +138,9 @@ class HttpSurface:
             services = self.services()
         except SfMcpError as exc:
             return {"services": {"ok": False, "detail": str(exc)}}
-        checks["database"] = await _check(services.store.ping())
+        checks["database"] = await _check(services.store.migration_state(), detail=_migration_detail)
+        if checks["database"]["ok"] and "behind" in checks["database"]["detail"]:
+            checks["database"]["ok"] = False
         chain = services.chain
         if chain is None:
             checks["chain"] = {"ok": True, "detail": "no chain client (crypto payments disabled)"}
@@ -152,7 +162,12 @@ class HttpSurface:
             checkpoint = getattr(indexer, "checkpoint", None)
             if state == "degraded" and checkpoint is not None:
                 detail += f" ({checkpoint.failures_in_a_row} failed polls in a row: {checkpoint.last_error})"[:300]
-            checks["indexer"] = {"ok": state not in ("degraded", "stopped"), "detail": detail}
+            leadership = services.leadership
+            if leadership is not None and not leadership.is_leader:  # another replica indexes: nothing to check
+                checks["indexer"] = {"ok": True, "detail": "another replica leads the indexer", "leader": False}
+            else:
+                checks["indexer"] = {"ok": state not in ("degraded", "stopped"), "detail": detail,
+                                     "leader": leadership is not None}
         return checks
 
     # -- the ASGI app ---------------------------------------------------------------------
@@ -178,6 +193,11 @@ class HttpSurface:
         # The SDK limits /mcp bodies itself; this limits every other route (/auth/verify reads JSON) too.
         limited = RequestBodyLimitMiddleware(self.oauth.guard(app), self.settings.max_request_body_bytes)
         return RequestMiddleware(limited, metrics=self.metrics, security=security)
+
+
+def _migration_detail(state: tuple[str | None, str]) -> str:
+    found, head = state
+    return f"migration {found}" if found == head else f"migration {found or 'none'}, behind {head}"
 
 
 async def _check(awaitable: Any, *, detail: Any = None) -> dict[str, Any]:

@@ -6,8 +6,10 @@ minutes, allows a burst of 100 and then one call every 9 s). A refused tool call
 answers an ``is_error`` result naming the limit and when to retry; a refused
 sign-in request answers HTTP 429 with ``Retry-After``.
 
-Buckets live in this process (one server process serves HTTP); idle full
+With SQLite (one server process) buckets live in this process and idle full
 buckets are dropped so memory stays bounded by the number of active callers.
+With PostgreSQL the buckets are rows shared by every replica (``store.rate_buckets``),
+so a limit holds in total, not per replica.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from mcp_types import CallToolResult, TextContent
 
 from sf_mcp.config import Settings
 from sf_mcp.server.observability import Metrics, current_request
+from sf_mcp.store import RateBuckets
 
 MAX_KEYS = 100_000
 
@@ -34,17 +37,38 @@ class _Bucket:
 
 
 class RateLimiter:
-    """A token bucket per key."""
+    """A token bucket per key, in this process or (once :meth:`share` d) in the database."""
 
-    def __init__(self, capacity: int, window_s: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, name: str, capacity: int, window_s: float, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.name = name
         self.capacity = capacity
         self.window_s = window_s
         self._rate = capacity / window_s
         self._clock = clock
         self._buckets: dict[str, _Bucket] = {}
+        self._shared: RateBuckets | None = None
 
-    def take(self, key: str) -> float | None:
+    def share(self, buckets: RateBuckets | None) -> None:
+        """Keep the buckets in the database from now on (None: back to this process)."""
+        self._shared = buckets
+
+    async def take(self, key: str) -> float | None:
         """Spend one token for ``key``: None when allowed, else the seconds until one is available."""
+        if self._shared is not None:
+            return await self._shared.take(f"{self.name}:{key}", capacity=self.capacity, window_s=self.window_s)
+        return self._take_here(key)
+
+    async def give_back(self, key: str) -> None:
+        """Return a token taken by a call that another limit then refused."""
+        if self._shared is not None:
+            await self._shared.give_back(f"{self.name}:{key}", capacity=self.capacity)
+            return
+        bucket = self._buckets.get(key)
+        if bucket is not None:
+            bucket.tokens = min(self.capacity, bucket.tokens + 1.0)
+
+    def _take_here(self, key: str) -> float | None:
         now = self._clock()
         bucket = self._buckets.get(key)
         if bucket is None:
@@ -58,12 +82,6 @@ class RateLimiter:
             bucket.tokens -= 1.0
             return None
         return (1.0 - bucket.tokens) / self._rate
-
-    def give_back(self, key: str) -> None:
-        """Return a token taken by a call that another limit then refused."""
-        bucket = self._buckets.get(key)
-        if bucket is not None:
-            bucket.tokens = min(self.capacity, bucket.tokens + 1.0)
 
     def describe(self, what: str, per: str) -> str:
         minutes = self.window_s / 60
@@ -84,9 +102,14 @@ class Limits:
 
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
         window = settings.rate_limit_window_s
-        self.tool_ip = RateLimiter(settings.rate_limit_ip, window, clock=clock)
-        self.tool_wallet = RateLimiter(settings.rate_limit_wallet, window, clock=clock)
-        self.auth_ip = RateLimiter(settings.rate_limit_auth_ip, window, clock=clock)
+        self.tool_ip = RateLimiter("tool_ip", settings.rate_limit_ip, window, clock=clock)
+        self.tool_wallet = RateLimiter("tool_wallet", settings.rate_limit_wallet, window, clock=clock)
+        self.auth_ip = RateLimiter("auth_ip", settings.rate_limit_auth_ip, window, clock=clock)
+
+    def share(self, buckets: RateBuckets | None) -> None:
+        """Count every limit in the database shared by the replicas (None: in this process)."""
+        for limiter in (self.tool_ip, self.tool_wallet, self.auth_ip):
+            limiter.share(buckets)
 
 
 class RateLimitMiddleware:
@@ -104,14 +127,14 @@ class RateLimitMiddleware:
         token = get_access_token()
         wallet = (token.subject or token.client_id) if token else None
         if ip is not None:
-            retry_after = self._limits.tool_ip.take(ip)
+            retry_after = await self._limits.tool_ip.take(ip)
             if retry_after is not None:
                 return self._refuse("ip", self._limits.tool_ip.describe("tool calls", "IP address"), retry_after)
         if wallet is not None:
-            retry_after = self._limits.tool_wallet.take(wallet)
+            retry_after = await self._limits.tool_wallet.take(wallet)
             if retry_after is not None:
                 if ip is not None:
-                    self._limits.tool_ip.give_back(ip)
+                    await self._limits.tool_ip.give_back(ip)
                 return self._refuse("wallet", self._limits.tool_wallet.describe("tool calls", "wallet"), retry_after)
         return await call_next(ctx)
 

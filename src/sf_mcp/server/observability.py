@@ -133,8 +133,16 @@ class Metrics:
             buckets=(0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005), registry=r,
         )
         self.ready = Gauge("sf_mcp_ready", "1 when /readyz last answered ready", registry=r)
+        self.queue_depth = Gauge("sf_mcp_job_queue_depth", "Queued jobs waiting for a worker (every replica)",
+                                 registry=r)
         self._indexer: Callable[[], Any] | None = None
+        self._services: Callable[[], Any] | None = None
         r.register(_IndexerLagCollector(self))
+        r.register(_ReplicaCollector(self))
+
+    def watch_services(self, services_of: Callable[[], Any]) -> None:
+        """Read this replica's lease takeovers and indexer leadership from the running services."""
+        self._services = services_of
 
     def watch_indexer(self, indexer_of: Callable[[], Any]) -> None:
         self._indexer = indexer_of
@@ -190,6 +198,37 @@ class _IndexerLagCollector:
             counter = CounterMetricFamily("sf_mcp_indexer_outages", "Outages of the indexer (runs of failed polls)")
             counter.add_metric([], outages)
             yield counter
+
+
+class _ReplicaCollector:
+    """Counters kept by the store and the indexer's leadership of this replica."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> list:
+        return []
+
+    def collect(self):
+        try:
+            services = self._metrics._services() if self._metrics._services else None
+        except Exception:  # not started yet
+            services = None
+        if services is None:
+            return
+        takeovers = CounterMetricFamily("sf_mcp_job_lease_takeovers",
+                                        "Jobs this replica resumed after another worker's lease ran out")
+        takeovers.add_metric([], services.store.generations.lease_takeovers)
+        yield takeovers
+        leadership = services.leadership
+        if leadership is not None:
+            leader = GaugeMetricFamily("sf_mcp_indexer_leader", "1 while this replica runs the chain indexer")
+            leader.add_metric([], 1 if leadership.is_leader else 0)
+            yield leader
+            terms = CounterMetricFamily("sf_mcp_indexer_leader_changes",
+                                        "Times this replica became the indexer's leader")
+            terms.add_metric([], leadership.terms)
+            yield terms
 
 
 # -- MCP middleware ---------------------------------------------------------------

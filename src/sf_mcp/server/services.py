@@ -17,7 +17,7 @@ from sf_mcp.generation import ContentStore, FallbackChain, build_content_store, 
 from sf_mcp.jobs import JobRunner, PaymentGate
 from sf_mcp.server.notify import ResourceNotifier
 from sf_mcp.server.ops import PaymentAlerts
-from sf_mcp.store import GenerationRow, Store
+from sf_mcp.store import GenerationRow, Leadership, Store
 
 
 @dataclass
@@ -38,6 +38,7 @@ class Services:
     planner: TxPlanner | None = None  # user actions -> unsigned plans, or agent-signed transactions
     operator: OperatorActions | None = None  # the server key's refunds and contest submissions
     indexer: Indexer | None = None
+    leadership: Leadership | None = None  # who runs the indexer among replicas sharing the database
 
 
 def check_settings(settings: Settings) -> None:
@@ -80,16 +81,23 @@ async def open_services(
 
     runner.on_finished.append(publish)
     chain = None
+    detach = None
     try:
         chain = await _attach_chain(services)
         async with anyio.create_task_group() as tg:
+            await tg.start(store.notifications.run)
+            detach = await notifier.attach(store)
+            await tg.start(notifier.run)
             await tg.start(runner.run)
             if services.indexer is not None and settings.indexer:
-                await tg.start(services.indexer.run)
+                services.leadership = store.leadership(f"indexer:{chain.chain_id}", lease_s=settings.leader_lease_s)
+                await tg.start(services.leadership.run, services.indexer.run)
             yield services
             tg.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
+            if detach is not None:
+                detach()
             if chain is not None:
                 await chain.close()
             await providers.aclose()

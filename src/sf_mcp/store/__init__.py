@@ -7,15 +7,18 @@ Callers depend on these methods, never on SQL or on the dialect.
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from sf_mcp.store.accounts import Accounts
 from sf_mcp.store.chain import AppliedBatch, ChainEvent, ChainStore, Cursor, JobFromPayment
 from sf_mcp.store import migrations
+from sf_mcp.store.coordination import Leadership, Notifications
 from sf_mcp.store.db import Database, redacted
 from sf_mcp.store.gallery import CreatorStats, Gallery, GalleryEntry, GalleryPage
-from sf_mcp.store.generations import GenerationRow, Generations, utc_day
+from sf_mcp.store.generations import JOB_FINISHED, JOBS_QUEUED, GenerationRow, Generations, utc_day
 from sf_mcp.store.oauth import CodeRow, OAuthStore, RefreshRow
+from sf_mcp.store.rate_limits import RateBuckets
 from sf_mcp.store.review import ReviewItem, ReviewQueue
 from sf_mcp.store.sessions import Sessions
 
@@ -32,8 +35,13 @@ __all__ = [
     "GalleryPage",
     "GenerationRow",
     "Generations",
+    "JOB_FINISHED",
+    "JOBS_QUEUED",
     "JobFromPayment",
+    "Leadership",
+    "Notifications",
     "OAuthStore",
+    "RateBuckets",
     "RefreshRow",
     "ReviewItem",
     "ReviewQueue",
@@ -69,6 +77,7 @@ class Store:
         self.gallery = Gallery(db)
         self.review = ReviewQueue(db)
         self.oauth = OAuthStore(db)
+        self.rate_buckets = RateBuckets(db)
 
     @classmethod
     async def open(cls, url: str | Path, *, migrate: bool | None = None) -> "Store":
@@ -78,6 +87,35 @@ class Store:
         current (``sf-mcp migrate``), else :class:`~sf_mcp.errors.ConfigError` says so.
         """
         return cls(await Database.open(url, migrate=migrate))
+
+    @property
+    def notifications(self) -> Notifications:
+        """Wake-ups across replicas (LISTEN/NOTIFY on PostgreSQL); run ``notifications.run`` to receive them."""
+        return self.db.coordination.notifications
+
+    async def publish(self, channel: str, payload: str) -> None:
+        """Notify ``channel``'s listeners on every replica (in this process on SQLite)."""
+        if self.db.postgres:
+            async with self.db.transaction() as tx:
+                await tx.notify(channel, payload)
+        else:
+            self.notifications.deliver(channel, payload)
+
+    def leadership(self, name: str, *, lease_s: float) -> Leadership:
+        """One holder of ``name`` across replicas (the indexer of a chain)."""
+        return self.db.coordination.leadership(name, lease_s=lease_s)
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        """A critical section across replicas (one sender per operator key)."""
+        return self.db.coordination.exclusive(name)
+
+    @property
+    def postgres(self) -> bool:
+        return self.db.postgres
+
+    async def migration_state(self) -> tuple[str | None, str]:
+        """``(the database's revision, this code's newest)``, for readiness checks."""
+        return await migrations.current(self.db), migrations.head()
 
     async def ping(self) -> None:
         """Raise if the database cannot answer a query (for readiness checks)."""

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from sf_mcp.errors import ConfigError, StoreUnavailable
 from sf_mcp.store import migrations
+from sf_mcp.store.coordination import Coordination
 
 Row = dict[str, Any]
 
@@ -65,6 +66,9 @@ class Database:
         self.dialect = engine.dialect.name  # "sqlite" | "postgresql"
         self._conn = conn  # SQLite: the one connection of this process
         self._lock = anyio.Lock()
+        self.coordination = Coordination(
+            engine.url.render_as_string(hide_password=False), self.dialect == "postgresql", engine
+        )
 
     @property
     def postgres(self) -> bool:
@@ -141,7 +145,10 @@ class Database:
     async def transaction(self) -> AsyncIterator["Transaction"]:
         """Run statements atomically: all of them commit, or none (an exception rolls back)."""
         async with self.connection(write=True) as conn:
-            yield Transaction(conn, self.dialect)
+            tx = Transaction(conn, self.dialect)
+            yield tx
+        for channel, payload in tx.pending:  # SQLite: delivered in this process once committed
+            self.coordination.notifications.deliver(channel, payload)
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         async with self.connection(write=False) as conn:
@@ -176,6 +183,7 @@ class Transaction:
     def __init__(self, conn: AsyncConnection, dialect: str) -> None:
         self._conn = conn
         self.postgres = dialect == "postgresql"
+        self.pending: list[tuple[str, str]] = []  # SQLite: notifications to deliver after the commit
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run a statement and return the number of rows it changed."""
@@ -189,6 +197,13 @@ class Transaction:
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         rows = (await _run(self._conn, sql, params)).all()
         return [dict(r._mapping) for r in rows]
+
+    async def notify(self, channel: str, payload: str = "") -> None:
+        """Tell every listener of ``channel`` (every replica on PostgreSQL) once this transaction commits."""
+        if self.postgres:
+            await _run(self._conn, "SELECT pg_notify(?, ?)", (channel, payload))
+        else:
+            self.pending.append((channel, payload))
 
     async def lock(self, name: str) -> None:
         """Serialize transactions that decide on what they read about ``name`` (held until commit).

@@ -20,6 +20,8 @@ from sf_mcp.store.db import Database, Row, Transaction, dumps
 from sf_mcp.store.users import ensure_user
 
 TERMINAL = ("succeeded", "failed", "refunded")
+JOBS_QUEUED = "sf_jobs_queued"  # notified (payload: task id) when a job is queued, to wake idle workers anywhere
+JOB_FINISHED = "sf_job_finished"  # notified (payload: task id) when a job ends or is refunded
 
 
 class GenerationRow(BaseModel):
@@ -75,6 +77,7 @@ class Generations:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self.lease_takeovers = 0  # jobs this process claimed after another worker's lease ran out
 
     # -- reserve: pay and create the job in one transaction -------------------
     async def reserve_free(
@@ -164,13 +167,15 @@ class Generations:
         now = time.time()
         async with self._db.transaction() as tx:
             row = await tx.fetchone(
-                "SELECT task_id FROM ai_generations WHERE status = 'queued' "
+                "SELECT task_id, status FROM ai_generations WHERE status = 'queued' "
                 "OR (status = 'running' AND lease_expires_at < ?) ORDER BY created_at LIMIT 1"
                 + (" FOR UPDATE SKIP LOCKED" if tx.postgres else ""),
                 (now,),
             )
             if row is None:
                 return None
+            if row["status"] == "running":
+                self.lease_takeovers += 1
             claimed = await tx.fetchone(
                 "UPDATE ai_generations SET status = 'running', lease_owner = ?, lease_expires_at = ?, "
                 "run_count = run_count + 1, started_at = COALESCE(started_at, ?) WHERE task_id = ? RETURNING *",
@@ -187,6 +192,11 @@ class Generations:
                     (time.time() + lease_s, task_id, owner),
                 )
             )
+
+    async def queue_depth(self) -> int:
+        """Jobs waiting for a worker, on every replica."""
+        row = await self._db.fetchone("SELECT COUNT(*) AS n FROM ai_generations WHERE status = 'queued'")
+        return int(row["n"]) if row else 0
 
     async def next_lease_expiry(self) -> float | None:
         row = await self._db.fetchone(
@@ -219,7 +229,10 @@ class Generations:
                 "lease_expires_at = NULL WHERE task_id = ? AND status = 'running' AND lease_owner = ? RETURNING *",
                 (provider, model, content_sha256, mime_type, public_url, dumps(attempts), time.time(), task_id, owner),
             )
-            return GenerationRow.from_row(row) if row else None
+            if row is None:
+                return None
+            await tx.notify(JOB_FINISHED, task_id)
+            return GenerationRow.from_row(row)
 
     async def mark_failed(
         self, task_id: str, *, owner: str | None, error: str, attempts: list[dict[str, Any]]
@@ -239,6 +252,7 @@ class Generations:
             )
             if row is None:
                 return None
+            await tx.notify(JOB_FINISHED, task_id)
             job = GenerationRow.from_row(row)
             refund = await _refund_offchain(tx, job)
             if refund is not None:
@@ -259,6 +273,7 @@ class Generations:
                 (dumps(refund), task_id),
             )
             if row is not None:
+                await tx.notify(JOB_FINISHED, task_id)
                 return GenerationRow.from_row(row)
             current = await tx.fetchone("SELECT * FROM ai_generations WHERE task_id = ?", (task_id,))
         if current is not None:
@@ -384,7 +399,10 @@ async def _try_insert(
         (task_id, wallet, kind, prompt, dumps(params), method, payment_key, dumps(payment), now, chain_request_id,
          client_request_id),
     )
-    return GenerationRow.from_row(row) if row is not None else None
+    if row is None:
+        return None
+    await tx.notify(JOBS_QUEUED, task_id)
+    return GenerationRow.from_row(row)
 
 
 async def get_or_insert_keyed(

@@ -102,7 +102,7 @@ class LoginPage:
         return Response(self._assets[name], media_type=STATIC_TYPES[name], headers=headers)
 
     async def message(self, request: Request) -> Response:
-        if refused := self._auth.limited(request):
+        if refused := await self._auth.limited(request):
             return refused
         address = request.query_params.get("address", "")
         try:
@@ -115,7 +115,7 @@ class LoginPage:
         return JSONResponse({"message": issued["message"], "address": issued["address"]}, headers=SECURITY_HEADERS)
 
     async def approve(self, request: Request) -> Response:
-        if refused := self._auth.limited(request):
+        if refused := await self._auth.limited(request):
             return refused
         body = await _json(request)
         if body is None or not all(isinstance(body.get(k), str) for k in ("request", "message", "signature")) \
