@@ -91,6 +91,7 @@ class JobRunner:
         self.on_finished: list[FinishedHook] = []
         self._hooks: TaskGroup | None = None  # where finished-job hooks run while the pool runs
         self._settled: dict[str, anyio.Event] = {}  # task id -> set once its hooks have run
+        self._mine: set[str] = set()  # jobs this process's workers are running
 
     # -- lifecycle ------------------------------------------------------------
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -115,6 +116,8 @@ class JobRunner:
                     stop()
 
     def _finished_elsewhere(self, task_id: str) -> None:
+        if task_id in self._mine:  # our own worker wakes its waiters once the job is fully done (refund too)
+            return
         event = self._finished_events.pop(task_id, None)
         if event is not None:
             event.set()
@@ -156,6 +159,7 @@ class JobRunner:
             job = await self._next_job()
             if job is None:
                 continue
+            self._mine.add(job.task_id)
             try:
                 await self._run_job(job)
             except Exception:
@@ -167,6 +171,8 @@ class JobRunner:
                 except Exception as exc:  # the database too: the lease runs out and the job runs again
                     logger.error("job %s: its failure could not be recorded (%s); it runs again once its lease "
                                  "expires", job.task_id, exc)
+            finally:
+                self._mine.discard(job.task_id)
 
     async def _next_job(self) -> GenerationRow | None:
         """Claim a job, or wait until one may be there; a failing database is retried with backoff, forever."""

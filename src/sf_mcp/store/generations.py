@@ -252,8 +252,9 @@ class Generations:
             )
             if row is None:
                 return None
-            await tx.notify(JOB_FINISHED, task_id)
             job = GenerationRow.from_row(row)
+            if job.payment_method != "crypto":  # a crypto job is finished once its refund is recorded
+                await tx.notify(JOB_FINISHED, task_id)
             refund = await _refund_offchain(tx, job)
             if refund is not None:
                 row = await tx.fetchone(
