@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -35,7 +34,7 @@ from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.chain.devnet import find_anvil, start_anvil
 from sf_mcp.store import Store
 from support import UpdateWatcher, subscribed, wait_until_serving
-from tests.chain.test_anvil import CAST, cast_pay
+from tests.chain.test_anvil import cast_pay
 from tests.http.http_support import sign
 from tests.pg_support import PgServer
 
@@ -297,6 +296,8 @@ async def test_sigkill_of_the_replica_running_a_job_another_finishes_it_once(
         tg.cancel_scope.cancel()
     assert done.status == "succeeded" and done.run_count == 2
     assert len(fake.calls(MODEL)) == before + 2  # the killed attempt and the one that finished, nothing more
+    survivors = [i for i in range(REPLICAS) if i != victim]
+    assert sum([await _metric(cluster, i, "sf_mcp_job_lease_takeovers_total") for i in survivors]) >= 1
     cluster.start(victim)
 
 
@@ -315,6 +316,10 @@ async def test_sigkill_of_the_indexer_leader_another_takes_over_nothing_twice(cl
     cluster.kill(leader)
     [successor] = await _until(lambda: _leaders(cluster), timeout=30)
     assert successor != leader
+    assert await _metric(cluster, successor, "sf_mcp_indexer_leader") == 1
+    assert await _metric(cluster, successor, "sf_mcp_indexer_leader_changes_total") >= 1
+    ready = await _ready(cluster, successor)
+    assert ready["checks"]["database"]["ok"] and ready["checks"]["database"]["detail"].startswith("migration ")
     tx = (await anyio.to_thread.run_sync(cast_pay, cluster.env["SF_RPC_URL"], _payment_address(cluster),
                                          "after the leader died", DEV_KEYS[4])).lower()
     job = await _until(lambda: _submitted(books, tx))
@@ -349,6 +354,12 @@ async def test_a_subscriber_on_one_replica_hears_a_job_finished_on_another(clust
                 if await _finished_count(cluster, 0) == finished_here:
                     return
     pytest.fail("every job ran on the subscriber's own replica")
+
+
+async def _metric(cluster: Cluster, i: int, name: str) -> float:
+    async with httpx2.AsyncClient(timeout=10) as http:
+        text = (await http.get(f"{cluster.url(i)}/metrics")).text
+    return sum(float(m) for m in re.findall(rf'^{name}(?:{{[^}}]*}})? ([0-9.e+]+)$', text, re.M))
 
 
 async def _finished_count(cluster: Cluster, i: int) -> float:
