@@ -3,7 +3,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-python test-replicas postgres-binaries browser contracts bench clean
+.PHONY: install demo test test-python test-replicas lint postgres-binaries browser contracts bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,8 +16,13 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/sf-mcp demo --out sf-mcp-demo
 
-# Everything CI runs: the contracts (build, Foundry tests, artifact check, slither), then pytest.
-test: install contracts test-python test-replicas
+# Everything CI runs: lint and types, the contracts (build, Foundry tests, artifact check, slither), then pytest.
+test: install lint contracts test-python test-replicas
+
+# ruff (lint and import order) over src/ and tests/; mypy, strict, over the packages pyproject.toml names.
+lint: install
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/mypy
 
 contracts:
 	$(MAKE) -C contracts all PYTHON=$(abspath $(PY))

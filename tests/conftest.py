@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from mcp.client import Client
+from tests.pg_support import TEMPLATE, PgServer, pg_server
 
 from sf_mcp.config import Settings, load_settings
 from sf_mcp.server import build_server
 from sf_mcp.store import migrate
-from tests.pg_support import TEMPLATE, PgServer, pg_server
 
 BACKENDS = ["sqlite", "postgresql"]
 MODES = ["auto", "legacy"]  # protocol 2026-07-28, and 2025-06-18/2025-11-25 as assistants speak today

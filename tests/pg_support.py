@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import glob
-import threading
 import os
 import pwd
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager

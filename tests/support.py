@@ -20,7 +20,7 @@ from mcp.client import Client
 from mcp_types import ResourceUpdatedNotification
 
 if TYPE_CHECKING:
-    from sf_mcp.server.http import HttpSurface
+    from sf_mcp.server.http.surface import HttpSurface
     from sf_mcp.server.services import Services
 
 T = TypeVar("T")
@@ -75,7 +75,7 @@ async def generate(client: Client, prompt: str = "a red fox", *, payment: dict |
     return await client.call_tool("generate_image", arguments)
 
 
-def wait_until_serving(process: "subprocess.Popen[bytes]", *, timeout: float = 60) -> str:
+def wait_until_serving(process: subprocess.Popen[bytes], *, timeout: float = 60) -> str:
     """Read ``sf-mcp serve --transport http``'s stderr until it says it accepts connections.
 
     The server prints that line only once its socket is bound, so nothing is polled.
@@ -132,7 +132,7 @@ class ThreadedHttpServer:
 def http_server_thread(data_dir: Path, **overrides: Any) -> Iterator[ThreadedHttpServer]:
     """sf-mcp's whole HTTP app on a loopback port, in a thread with its own event loop, as `serve` runs it."""
     from sf_mcp.config import load_settings
-    from sf_mcp.server.http import build_http_app
+    from sf_mcp.server import build_http_app
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -163,3 +163,14 @@ def http_server_thread(data_dir: Path, **overrides: Any) -> Iterator[ThreadedHtt
         uv.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+@asynccontextmanager
+async def connected(settings: Any, *, mode: str = "auto", **client_options: Any) -> AsyncIterator[tuple[Client, Services]]:
+    """A client session on a server whose services the test opened itself, so it can inspect them."""
+    from sf_mcp.server import build_server
+    from sf_mcp.server.services import open_services
+
+    async with open_services(settings) as services:
+        async with Client(build_server(settings, services=services), mode=mode, **client_options) as client:
+            yield client, services

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.chain.conftest import Session, auto_session, error_text, structured  # noqa: F401 (fixture)
 
 from sf_mcp.chain import Signer
 from sf_mcp.chain.accounts import DEV_ADDRESSES, DEV_KEYS
 from sf_mcp.store import ChainEvent, Store
 from sf_mcp.store.gallery import trending_score
-from tests.chain.conftest import Session, auto_session, error_text, structured  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.anyio
 
@@ -189,7 +189,7 @@ async def test_account_and_gallery_on_chain(auto_session: Session) -> None:
     acct = structured(await s.call("account", {}))
     assert acct["wallet"] == dev0 and acct["chain_id"] == s.chain.chain_id and acct["note"] is None
     assert acct["credits_offchain"] == 4 and acct["credits_onchain"] == 2
-    assert acct["free_quota_left_today"] == s.services.settings.free_daily_quota - 1
+    assert acct["free_quota_left_today"] == s.services.settings.limits.free_daily_quota - 1
     assert acct["staked_token_ids"] == [1]
     assert acct["voting_power_now"] == 1 and acct["voting_power_next_contest"] == 1
     assert acct["current_contest_id"] == 2
@@ -245,17 +245,3 @@ async def test_account_and_gallery_on_chain(auto_session: Session) -> None:
 async def test_gallery_rejects_bad_filters_naming_the_field(auto_session: Session, args: dict, field: str) -> None:
     text = error_text(await auto_session.call("gallery", args))
     assert text.startswith(f"{field}: must "), text
-
-
-async def test_account_without_a_chain_has_nulls_and_a_note(auto_session: Session) -> None:
-    from sf_mcp.server.tools_community import account_of
-
-    s = auto_session
-    chain, s.services.chain = s.services.chain, None
-    try:
-        acct = await account_of(s.services, DEV_ADDRESSES[3])
-    finally:
-        s.services.chain = chain
-    assert acct.credits_onchain is None and acct.claimable_rewards is None and acct.voting_power_now is None
-    assert acct.stats.can_vote is False and "no chain connection" in (acct.note or "")
-    assert acct.free_quota_left_today == acct.free_daily_quota

@@ -9,7 +9,7 @@ import pytest
 from mcp.client import Client
 from pydantic import BaseModel, Field, ValidationError
 
-from sf_mcp.server.arguments import describe
+from sf_mcp.server.mcp.arguments import describe
 
 pytestmark = pytest.mark.anyio
 

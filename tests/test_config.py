@@ -6,15 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from sf_mcp.chain import is_dev_chain
 from sf_mcp.cli import main
-from sf_mcp.config import load_settings
+from sf_mcp.config import Settings, load_settings
 from sf_mcp.errors import ConfigError
+from sf_mcp.generation import local_renderer_enabled
 
 
 def test_embedded_defaults(settings) -> None:
-    assert settings.embedded and settings.local_renderer_enabled
-    assert settings.database == f"sqlite:///{settings.data_dir / 'sf-mcp.db'}"
-    assert settings.image_models[0] == "black-forest-labs/FLUX.1-schnell"
+    assert settings.chain.embedded and _local_renderer(settings)
+    assert settings.storage.database == f"sqlite:///{settings.storage.data_dir / 'sf-mcp.db'}"
+    assert settings.providers.image_models[0] == "black-forest-labs/FLUX.1-schnell"
 
 
 def test_env_then_toml_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -23,7 +25,7 @@ def test_env_then_toml_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("SF_CONFIG_FILE", str(toml))
     monkeypatch.setenv("SF_WORKERS", "7")
     s = load_settings(data_dir=tmp_path)
-    assert s.free_daily_quota == 9 and s.workers == 7 and s.image_models == ["a/b"]
+    assert s.limits.free_daily_quota == 9 and s.jobs.workers == 7 and s.providers.image_models == ["a/b"]
 
 
 @pytest.mark.parametrize(
@@ -51,7 +53,7 @@ def test_secrets_are_never_printed(monkeypatch: pytest.MonkeyPatch, tmp_path) ->
     secret = "hf_supersecretvalue123"
     monkeypatch.setenv("SF_HF_TOKEN", secret)
     s = load_settings(data_dir=tmp_path)
-    assert s.hf_token.get_secret_value() == secret
+    assert s.providers.hf_token.get_secret_value() == secret
     assert secret not in repr(s) and secret not in str(s.model_dump())
 
 
@@ -80,11 +82,15 @@ async def test_two_data_dirs_share_nothing(tmp_path, monkeypatch) -> None:
 def test_local_renderer_defaults_on_for_dev_chains_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SF_LOCAL_RENDERER", raising=False)
     rpc = "http://127.0.0.1:8545"
-    assert load_settings(data_dir=tmp_path).local_renderer_enabled  # embedded
-    assert not load_settings(data_dir=tmp_path, rpc_url=rpc).local_renderer_enabled  # no deployment yet
+    assert _local_renderer(load_settings(data_dir=tmp_path))  # embedded
+    assert not _local_renderer(load_settings(data_dir=tmp_path, rpc_url=rpc))  # no deployment yet
     (tmp_path / "deployment.json").write_text('{"chain_id": 31337, "dev": true, "contracts": {}}')
-    assert load_settings(data_dir=tmp_path, rpc_url=rpc).local_renderer_enabled  # `sf-mcp deploy --dev`
+    assert _local_renderer(load_settings(data_dir=tmp_path, rpc_url=rpc))  # `sf-mcp deploy --dev`
     (tmp_path / "deployment.json").write_text('{"chain_id": 146, "dev": false, "contracts": {}}')
-    assert not load_settings(data_dir=tmp_path, rpc_url=rpc).local_renderer_enabled  # a real deployment
+    assert not _local_renderer(load_settings(data_dir=tmp_path, rpc_url=rpc))  # a real deployment
     monkeypatch.setenv("SF_LOCAL_RENDERER", "true")
-    assert load_settings(data_dir=tmp_path, rpc_url=rpc).local_renderer_enabled
+    assert _local_renderer(load_settings(data_dir=tmp_path, rpc_url=rpc))
+
+
+def _local_renderer(settings: Settings) -> bool:
+    return local_renderer_enabled(settings, dev_chain=is_dev_chain(settings))

@@ -10,14 +10,12 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp.client import Client
 
 import sf_mcp.jobs.runner as runner_module
 import sf_mcp.store.db as db_module
 from sf_mcp.config import Settings
 from sf_mcp.errors import StoreUnavailable
-from sf_mcp.server import build_server
-from sf_mcp.server.app import running_services
+from support import connected
 
 pytestmark = pytest.mark.anyio
 SMALL = {"width": 64, "height": 64}
@@ -43,10 +41,8 @@ async def test_a_locked_database_is_a_retryable_error_and_loses_no_job(settings:
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 50)
     monkeypatch.setattr(runner_module, "STORE_RETRY_MAX_S", 0.2, raising=False)
-    server = build_server(settings)
     with anyio.fail_after(120):
-        async with Client(server, mode="auto") as client:
-            services = running_services(server)
+        async with connected(settings, mode="auto") as (client, services):
             started, gate = anyio.Event(), anyio.Event()
             real_run = services.providers.run
 
@@ -71,7 +67,7 @@ async def test_a_locked_database_is_a_retryable_error_and_loses_no_job(settings:
                 claim_failed = _signal_failures(services.store.generations, "claim_next", monkeypatch)
                 write_failed = _signal_failures(services.store.generations, "mark_succeeded", monkeypatch)
 
-                outside = sqlite3.connect(settings.data_dir / "sf-mcp.db", isolation_level=None)
+                outside = sqlite3.connect(settings.storage.data_dir / "sf-mcp.db", isolation_level=None)
                 outside.execute("BEGIN IMMEDIATE")  # an operator's shell holds the write lock
                 try:
                     services.runner.wake()

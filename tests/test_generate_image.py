@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 
-import anyio
 import pytest
 from mcp.client import Client
 from PIL import Image
@@ -42,7 +41,7 @@ async def test_free_generation_returns_preview_link_and_structured_result(client
     kinds = [block.type for block in result.content]
     assert kinds == ["image", "resource_link", "text"]
     preview = Image.open(io.BytesIO(base64.b64decode(result.content[0].data)))
-    assert max(preview.size) <= settings.preview_max_px
+    assert max(preview.size) <= settings.providers.preview_max_px
     info = result.structured_content
     assert info["status"] == "succeeded"
     assert info["prompt"] == "a red fox"  # markup stripped, text kept

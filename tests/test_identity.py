@@ -6,7 +6,7 @@ import pytest
 
 from sf_mcp.config import load_settings
 from sf_mcp.errors import Unauthorized
-from sf_mcp.server.identity import DEV_WALLET, caller_wallet
+from sf_mcp.server.mcp.identity import DEV_WALLET, caller_wallet
 
 AGENT_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # dev account #1 (public)
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp.client import Client
 from prometheus_client import CollectorRegistry
+from tests.chain.conftest import Session
+from tests.fakes._server import Behavior, LoopbackServer, RecordedRequest
 
 from sf_mcp.chain import Signer
 from sf_mcp.chain.accounts import DEV_KEYS
@@ -19,12 +20,9 @@ from sf_mcp.chain.contracts import NATIVE_TOKEN, USDC
 from sf_mcp.cli import main
 from sf_mcp.config import Settings, load_settings
 from sf_mcp.errors import ChainError, GenerationError
-from sf_mcp.server import build_server
-from sf_mcp.server.app import running_services
 from sf_mcp.server.ops import PaymentAlerts
 from sf_mcp.store import ChainEvent, Store
-from tests.chain.conftest import Session
-from tests.fakes._server import Behavior, LoopbackServer, RecordedRequest
+from support import connected
 
 pytestmark = pytest.mark.anyio
 
@@ -68,8 +66,7 @@ async def test_alert_thresholds_log_metric_and_webhook(webhook: WebhookServer, d
     settings = load_settings(data_dir=data_dir, alert_payment_s="5", alert_payment_usdc="2.5",
                              alert_webhook_url=f"{webhook.origin}/hook")
     registry = CollectorRegistry()
-    alerts = PaymentAlerts(settings, registry=registry)
-    alerts.watch_tokens({NATIVE_TOKEN: ("S", 18), USDC_ADDRESS: ("USDC", 6)})
+    alerts = PaymentAlerts(settings, registry=registry, tokens={NATIVE_TOKEN: ("S", 18), USDC_ADDRESS: ("USDC", 6)})
     with caplog.at_level(logging.WARNING, logger="sf_mcp.alerts"):
         assert await alerts.on_payment(_payment(5 * 10**18 - 1)) is None  # just below
         assert await alerts.on_payment(_payment(2_499_999, USDC_ADDRESS)) is None
@@ -93,8 +90,7 @@ async def test_a_failing_webhook_is_logged_and_counted_not_raised(webhook: Webho
     secret_url = f"{webhook.origin}/hook?token=s3cret"
     settings = load_settings(data_dir=data_dir, alert_payment_s="1", alert_webhook_url=secret_url)
     registry = CollectorRegistry()
-    alerts = PaymentAlerts(settings, registry=registry)
-    alerts.watch_tokens({NATIVE_TOKEN: ("S", 18)})
+    alerts = PaymentAlerts(settings, registry=registry, tokens={NATIVE_TOKEN: ("S", 18)})
     assert await alerts.on_payment(_payment(10**18)) is not None  # route misses (query string): 404
     webhook.close()
     assert await alerts.on_payment(_payment(10**18, n=2)) is not None  # connection refused
@@ -105,7 +101,7 @@ async def test_a_failing_webhook_is_logged_and_counted_not_raised(webhook: Webho
 async def test_alert_counters_are_served_with_the_http_metrics(settings: Settings) -> None:
     from prometheus_client import generate_latest
 
-    from sf_mcp.server.http import build_http_app
+    from sf_mcp.server import build_http_app
 
     _, surface = build_http_app(settings)
     text = generate_latest(surface.metrics.registry).decode()
@@ -113,8 +109,7 @@ async def test_alert_counters_are_served_with_the_http_metrics(settings: Setting
 
 
 async def test_alerts_off_by_default(data_dir: Path) -> None:
-    alerts = PaymentAlerts(load_settings(data_dir=data_dir))
-    alerts.watch_tokens({NATIVE_TOKEN: ("S", 18)})
+    alerts = PaymentAlerts(load_settings(data_dir=data_dir), tokens={NATIVE_TOKEN: ("S", 18)})
     assert not alerts.enabled and await alerts.on_payment(_payment(10**30)) is None
 
 
@@ -123,9 +118,8 @@ async def alerting(webhook: WebhookServer, data_dir: Path, monkeypatch: pytest.M
     _clean_env(monkeypatch)
     settings = load_settings(data_dir=data_dir, alert_payment_s="2.5", alert_payment_usdc="2",
                              alert_webhook_url=f"{webhook.origin}/hook", indexer=False)
-    server = build_server(settings)
-    async with Client(server, mode="auto") as client:
-        yield Session(client=client, services=running_services(server))
+    async with connected(settings, mode="auto") as (client, services):
+        yield Session(client=client, services=services)
 
 
 async def test_indexer_alerts_once_for_a_payment_above_the_threshold(alerting: Session, webhook: WebhookServer) -> None:
@@ -158,9 +152,8 @@ class FailingRefunder:
 async def no_indexer(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Session]:
     """The indexer is polled by the test only, so its retry pass cannot refund behind the test's back."""
     _clean_env(monkeypatch)
-    server = build_server(load_settings(data_dir=data_dir, indexer=False))
-    async with Client(server, mode="auto") as client:
-        yield Session(client=client, services=running_services(server))
+    async with connected(load_settings(data_dir=data_dir, indexer=False), mode="auto") as (client, services):
+        yield Session(client=client, services=services)
 
 
 async def test_a_failed_refund_is_listed_for_review_and_by_the_cli(
@@ -215,11 +208,11 @@ async def test_review_queue_over_http_is_for_operator_wallets_only(settings: Set
     from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
     from mcp.server.auth.provider import AccessToken
 
-    from sf_mcp.server.ops import _require_operator
+    from sf_mcp.server.mcp.resources import require_operator
 
     operator = "0x" + "aa" * 20
-    configured = load_settings(data_dir=settings.data_dir, operator_wallets=[operator.upper().replace("0X", "0x")])
-    _require_operator(configured)  # stdio: no token, the local operator
+    configured = load_settings(data_dir=settings.storage.data_dir, operator_wallets=[operator.upper().replace("0X", "0x")])
+    require_operator(configured)  # stdio: no token, the local operator
 
     def as_wallet(wallet: str) -> Any:
         token = AccessToken(token="t", client_id=wallet, scopes=[], subject=wallet)
@@ -227,12 +220,12 @@ async def test_review_queue_over_http_is_for_operator_wallets_only(settings: Set
 
     reset = as_wallet(operator)
     try:
-        _require_operator(configured)
+        require_operator(configured)
     finally:
         auth_context_var.reset(reset)
     reset = as_wallet("0x" + "bb" * 20)
     try:
         with pytest.raises(Exception, match="SF_OPERATOR_WALLETS"):
-            _require_operator(configured)
+            require_operator(configured)
     finally:
         auth_context_var.reset(reset)

@@ -9,7 +9,7 @@ from mcp.client import Client
 from fakes.huggingface import FakeHuggingFace
 from sf_mcp.config import Settings, load_settings
 from sf_mcp.server import build_server
-from sf_mcp.server.identity import DEV_WALLET
+from sf_mcp.server.mcp.identity import DEV_WALLET
 from sf_mcp.store import Store
 from support import generate, read_json
 
@@ -19,7 +19,7 @@ CREDITS = {"method": "credits"}
 
 
 async def _grant(settings: Settings, wallet: str, amount: int) -> None:
-    store = await Store.open(settings.database)
+    store = await Store.open(settings.storage.database)
     try:
         await store.accounts.add_credits(wallet, amount, reason="test grant")
     finally:
@@ -27,7 +27,7 @@ async def _grant(settings: Settings, wallet: str, amount: int) -> None:
 
 
 async def _balance(settings: Settings, wallet: str) -> tuple[int, list[dict]]:
-    store = await Store.open(settings.database)
+    store = await Store.open(settings.storage.database)
     try:
         return await store.accounts.credits(wallet), await store.accounts.ledger(wallet, limit=500)
     finally:

@@ -9,7 +9,7 @@ from fakes.cloudflare import FakeCloudflare
 from fakes.huggingface import FakeHuggingFace
 from sf_mcp.config import load_settings
 from sf_mcp.server import build_server
-from sf_mcp.server.identity import DEV_WALLET
+from sf_mcp.server.mcp.identity import DEV_WALLET
 from sf_mcp.store import Store
 from support import generate
 
@@ -24,7 +24,7 @@ def _no_ambient_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def _credits(settings, wallet: str, add: int = 0) -> int:  # type: ignore[no-untyped-def]
-    store = await Store.open(settings.database)
+    store = await Store.open(settings.storage.database)
     try:
         if add:
             await store.accounts.add_credits(wallet, add, reason="test grant")

@@ -27,6 +27,9 @@ from eth_account import Account
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from moto.server import ThreadedMotoServer
+from tests.chain.test_anvil import cast_pay
+from tests.http.http_support import sign
+from tests.pg_support import PgServer
 
 from fakes._server import Behavior
 from fakes.huggingface import FakeHuggingFace
@@ -34,9 +37,6 @@ from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.chain.devnet import find_anvil, start_anvil
 from sf_mcp.store import Store
 from support import UpdateWatcher, subscribed, wait_until_serving
-from tests.chain.test_anvil import cast_pay
-from tests.http.http_support import sign
-from tests.pg_support import PgServer
 
 pytestmark = [
     pytest.mark.anyio,

@@ -10,7 +10,7 @@ from sf_mcp.config import Settings
 from sf_mcp.jobs import CreditsPayment, FreePayment
 from sf_mcp.server import build_server
 from sf_mcp.server.app import running_services
-from sf_mcp.server.identity import DEV_WALLET
+from sf_mcp.server.mcp.identity import DEV_WALLET
 from support import generate
 
 pytestmark = pytest.mark.anyio

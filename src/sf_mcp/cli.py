@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
@@ -14,8 +14,6 @@ from sf_mcp import package_version
 from sf_mcp.config import Settings, load_settings
 from sf_mcp.errors import SfMcpError
 from sf_mcp.generation.base import GenerationKind
-
-Command = Callable[[argparse.Namespace, Settings], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -160,18 +158,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from sf_mcp.store import check_schema
 
     check_settings(settings)
-    anyio.run(lambda: check_schema(settings.database))  # replicas never start on a half-migrated database
+    anyio.run(lambda: check_schema(settings.storage.database))  # replicas never start on a half-migrated database
     from sf_mcp.generation import warn_unserved_in_background
 
     warn_unserved_in_background(settings)
     if args.transport == "stdio":
         anyio.run(build_server(settings).run_stdio_async)
     else:
-        from sf_mcp.server.auth import public_url
-        from sf_mcp.server.http import serve_http
+        from sf_mcp.server import serve_http
+        from sf_mcp.server.http.auth import public_url
 
         if getattr(args, "log_json", False):
-            from sf_mcp.server.observability import configure_json_logging
+            from sf_mcp.server.http.observability import configure_json_logging
 
             configure_json_logging()
         def announce() -> None:
@@ -195,28 +193,27 @@ def _login(args: argparse.Namespace, settings: Settings) -> int:
     import os
 
     import httpx2
-    from eth_account import Account
-    from eth_account.messages import encode_defunct
+
+    from sf_mcp.signatures import address_of_key, sign_text
 
     key = os.environ.get(args.key_env)
     if not key:
         print(f"sf-mcp: environment variable {args.key_env} is not set (it should hold the private key)", file=sys.stderr)
         return 2
     try:
-        account = Account.from_key(key.strip())
+        address = address_of_key(key)
     except Exception:
         print(f"sf-mcp: {args.key_env} does not hold a valid private key", file=sys.stderr)
         return 2
     base = args.url.rstrip("/").removesuffix("/mcp")
     try:
         with httpx2.Client(base_url=base, timeout=30) as http:
-            issued = http.get("/auth/nonce", params={"address": account.address})
+            issued = http.get("/auth/nonce", params={"address": address})
             if issued.status_code != 200:
                 print(f"sf-mcp: {base}/auth/nonce answered {issued.status_code}: {_reason(issued)}", file=sys.stderr)
                 return 1
             message = issued.json()["message"]
-            signature = account.sign_message(encode_defunct(text=message)).signature
-            verified = http.post("/auth/verify", json={"message": message, "signature": "0x" + bytes(signature).hex()})
+            verified = http.post("/auth/verify", json={"message": message, "signature": sign_text(key, message)})
     except httpx2.HTTPError as exc:
         print(f"sf-mcp: cannot reach {base}: {type(exc).__name__}", file=sys.stderr)
         return 1
@@ -237,14 +234,13 @@ def _reason(response) -> str:
 
 
 def _deploy(args: argparse.Namespace, settings: Settings) -> int:
-    from sf_mcp.chain.client import deployment_path
     from sf_mcp.chain.devnet import describe, run_deploy
 
     deployment = anyio.run(lambda: run_deploy(
         settings, dev=args.dev, usdc=args.usdc, nft=args.nft, operator=args.operator, dev_wallet=args.dev_wallet,
         treasury=args.treasury, contest_duration=args.contest_duration,
     ))
-    print(describe(deployment, deployment_path(settings)))
+    print(describe(deployment, settings.deployment_path))
     return 0
 
 
@@ -265,8 +261,8 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     """Apply pending migrations (replicas on PostgreSQL refuse to start until this ran)."""
     from sf_mcp.store import migrate, redacted_url
 
-    before, after = anyio.run(lambda: migrate(settings.database))
-    where = redacted_url(settings.database)
+    before, after = anyio.run(lambda: migrate(settings.storage.database))
+    where = redacted_url(settings.storage.database)
     print(f"{where}: at migration {after}" + ("" if before == after else f" (was {before or 'empty'})"))
     return 0
 
@@ -279,7 +275,7 @@ def _review(args: argparse.Namespace, settings: Settings) -> int:
     from sf_mcp.store import Store
 
     async def items() -> list:
-        store = await Store.open(settings.database)
+        store = await Store.open(settings.storage.database)
         try:
             return await store.review.items()
         finally:
@@ -302,7 +298,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.data_dir is None and "SF_DATA_DIR" not in os.environ:
         with tempfile.TemporaryDirectory(prefix="sf-mcp-demo-") as fresh:
-            demo_settings = settings.model_copy(update={"data_dir": Path(fresh)})
+            demo_settings = settings.updated(data_dir=Path(fresh))
             anyio.run(lambda: run_demo(demo_settings, out_dir=args.out))
         return 0
     anyio.run(lambda: run_demo(settings, out_dir=args.out))

@@ -32,9 +32,9 @@ def _say(text: str = "") -> None:
 async def run_demo(settings: Settings, *, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("SF_WALLET", "SF_RPC_URL")}
-    env.update(SF_DATA_DIR=str(settings.data_dir), SF_AGENT_KEY=DEV_KEYS[0])
+    env.update(SF_DATA_DIR=str(settings.storage.data_dir), SF_AGENT_KEY=DEV_KEYS[0])
     params = StdioServerParameters(command=sys.executable, args=["-m", "sf_mcp.cli", "serve", "--transport", "stdio"], env=env)
-    _say(f"sf-mcp demo: data in {settings.data_dir}, images in {out_dir.resolve()}")
+    _say(f"sf-mcp demo: data in {settings.storage.data_dir}, images in {out_dir.resolve()}")
     async with Client(params, mode="legacy") as client:
         _say(f"connected to {client.server_info.name} {client.server_info.version} (protocol {client.protocol_version})")
         tools = await client.list_tools()

@@ -12,9 +12,8 @@ from mcp.client import Client
 from sf_mcp.chain import ChainClient, Indexer, Signer
 from sf_mcp.chain.accounts import DEV_ADDRESSES, DEV_KEYS
 from sf_mcp.config import Settings
-from sf_mcp.server import build_server
-from sf_mcp.server.app import running_services
 from sf_mcp.server.services import Services
+from support import connected
 
 
 @dataclass
@@ -55,17 +54,15 @@ def error_text(result: Any) -> str:
 
 @pytest.fixture
 async def session(settings: Settings, mode: str) -> AsyncIterator[Session]:
-    server = build_server(settings)
-    async with Client(server, mode=mode) as client:
-        yield Session(client=client, services=running_services(server))
+    async with connected(settings, mode=mode) as (client, services):
+        yield Session(client=client, services=services)
 
 
 @pytest.fixture
 async def auto_session(settings: Settings) -> AsyncIterator[Session]:
     """One protocol mode, for tests where the mode does not matter."""
-    server = build_server(settings)
-    async with Client(server, mode="auto") as client:
-        yield Session(client=client, services=running_services(server))
+    async with connected(settings, mode="auto") as (client, services):
+        yield Session(client=client, services=services)
 
 
 DEV0, DEV1, DEV2 = DEV_ADDRESSES[0], DEV_ADDRESSES[1], DEV_ADDRESSES[2]

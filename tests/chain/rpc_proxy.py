@@ -20,7 +20,7 @@ class RpcProxy:
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
 
-    async def __aenter__(self) -> "RpcProxy":
+    async def __aenter__(self) -> RpcProxy:
         app = web.Application()
         app.router.add_post("/", self._forward)
         self._runner = web.AppRunner(app, access_log=None)

@@ -11,16 +11,14 @@ from pathlib import Path
 
 import anyio
 import pytest
-from mcp.client import Client
+from tests.chain.conftest import DEV0, Session, error_text, structured
+from tests.chain.rpc_proxy import RpcProxy
 
 from sf_mcp.chain import Signer
 from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.chain.devnet import Anvil, find_anvil, start_anvil
 from sf_mcp.config import load_settings
-from sf_mcp.server import build_server
-from sf_mcp.server.app import running_services
-from tests.chain.conftest import DEV0, Session, error_text, structured
-from tests.chain.rpc_proxy import RpcProxy
+from support import connected
 
 pytestmark = [
     pytest.mark.anyio,
@@ -63,9 +61,8 @@ async def proxy(anvil) -> AsyncIterator[RpcProxy]:
 
 @pytest.fixture
 async def node_session(anvil, proxy: RpcProxy, data_dir: Path, mode: str, monkeypatch) -> AsyncIterator[Session]:
-    server = build_server(_settings(data_dir, proxy.url, anvil[1], monkeypatch))
-    async with Client(server, mode=mode) as client:
-        yield Session(client=client, services=running_services(server))
+    async with connected(_settings(data_dir, proxy.url, anvil[1], monkeypatch), mode=mode) as (client, services):
+        yield Session(client=client, services=services)
 
 
 def cast_pay(url: str, payment: str, prompt: str, key: str = DEV_KEYS[0]) -> str:
@@ -101,9 +98,8 @@ async def test_cast_payment_verify_generate_replay_refuse(node_session: Session,
 
 
 async def test_payment_without_tool_call_and_twenty_concurrent_calls(anvil, proxy, data_dir, monkeypatch) -> None:
-    server = build_server(_settings(data_dir, proxy.url, anvil[1], monkeypatch))
-    async with Client(server, mode="auto") as client:
-        s = Session(client=client, services=running_services(server))
+    async with connected(_settings(data_dir, proxy.url, anvil[1], monkeypatch), mode="auto") as (client, services):
+        s = Session(client=client, services=services)
         store = s.services.store
         tx = await s.pay_s("dApp payment on anvil", account=2)
         await s.indexer.sync()
@@ -131,10 +127,9 @@ async def test_payment_without_tool_call_and_twenty_concurrent_calls(anvil, prox
 
 
 async def test_rpc_killed_mid_call_is_retryable_and_consumes_nothing(anvil, proxy, data_dir, monkeypatch) -> None:
-    server = build_server(_settings(data_dir, proxy.url, anvil[1], monkeypatch)
-                          .model_copy(update={"indexer": False}))
-    async with Client(server, mode="auto") as client:
-        s = Session(client=client, services=running_services(server))
+    async with connected(_settings(data_dir, proxy.url, anvil[1], monkeypatch)
+                          .updated(indexer=False), mode="auto") as (client, services):
+        s = Session(client=client, services=services)
         tx = await s.pay_s("killed mid call")
         args = {"prompt": "killed mid call", "payment": {"method": "crypto", "tx_hash": tx}, "width": 128, "height": 128}
         proxy.drop_after(1)  # the receipt comes back, then the node dies
@@ -148,9 +143,8 @@ async def test_rpc_killed_mid_call_is_retryable_and_consumes_nothing(anvil, prox
 
 
 async def test_reorg_on_anvil_is_followed(anvil, proxy, data_dir, monkeypatch) -> None:
-    server = build_server(_settings(data_dir, proxy.url, anvil[1], monkeypatch).model_copy(update={"indexer": False}))
-    async with Client(server, mode="auto") as client:
-        s = Session(client=client, services=running_services(server))
+    async with connected(_settings(data_dir, proxy.url, anvil[1], monkeypatch).updated(indexer=False), mode="auto") as (client, services):
+        s = Session(client=client, services=services)
         chain, store = s.chain, s.services.store
         rpc = chain.w3.provider.make_request
         await s.indexer.sync()

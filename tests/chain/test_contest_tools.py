@@ -9,11 +9,11 @@ import pytest
 from eth_account import Account
 from eth_utils import to_checksum_address
 from mcp.client import Client
+from tests.chain.conftest import DEV0, Session, error_text, structured
 
 from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.config import load_settings
 from sf_mcp.server import build_server
-from tests.chain.conftest import DEV0, Session, error_text, structured
 
 pytestmark = pytest.mark.anyio
 

@@ -19,15 +19,14 @@ import pytest
 from eth_account import Account
 from mcp import StdioServerParameters
 from mcp.client import Client
+from tests.chain.conftest import DEV0, Session, structured
+from tests.chain.test_tools import sign_and_send
 from web3 import Web3
 
 from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.chain.journal import JournalDB
 from sf_mcp.config import Settings
-from sf_mcp.server import build_server
-from sf_mcp.server.app import running_services
-from tests.chain.conftest import DEV0, Session, structured
-from tests.chain.test_tools import sign_and_send
+from support import connected
 
 pytestmark = pytest.mark.anyio
 SMALL = {"width": 64, "height": 64}
@@ -35,9 +34,8 @@ SMALL = {"width": 64, "height": 64}
 
 @asynccontextmanager
 async def _serve(settings: Settings) -> AsyncIterator[Session]:
-    server = build_server(settings)
-    async with Client(server, mode="auto") as client:
-        yield Session(client=client, services=running_services(server))
+    async with connected(settings, mode="auto") as (client, services):
+        yield Session(client=client, services=services)
 
 
 async def _pay_and_generate(s: Session, prompt: str) -> tuple[str, dict[str, Any]]:
@@ -74,7 +72,7 @@ async def test_a_new_embedded_chain_never_answers_an_old_task(settings: Settings
             tx, answer = await _pay_and_generate(s, "same prompt every run")
             assert answer["payment"]["replay"] is False
             tasks.append((tx, answer["task_id"]))
-        shutil.rmtree(settings.data_dir / "chain")  # the sandbox is thrown away; the database stays
+        shutil.rmtree(settings.storage.data_dir / "chain")  # the sandbox is thrown away; the database stays
     assert tasks[0][0] == tasks[1][0]  # the new chain repeats the same deterministic transaction hash
     assert tasks[0][1] != tasks[1][1]  # but it is a new task
 

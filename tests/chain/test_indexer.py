@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from tests.chain.conftest import DEV0, DEV1, Session, structured
 
 from sf_mcp.chain import Signer
 from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.errors import GenerationError
-from tests.chain.conftest import DEV0, DEV1, Session, structured
 
 pytestmark = pytest.mark.anyio
 

@@ -13,30 +13,29 @@ import anyio
 import pytest
 from mcp.client import Client
 from prometheus_client import generate_latest
-
-from sf_mcp.chain import IndexerState
-from sf_mcp.server import build_server
-from sf_mcp.server.app import running_services
-from sf_mcp.server.http import HttpSurface
 from tests.chain.conftest import Session
 from tests.chain.rpc_proxy import RpcProxy
 from tests.chain.test_anvil import _settings, anvil, cast_pay, proxy  # noqa: F401 (fixtures)
+
+from sf_mcp.chain import IndexerState
+from sf_mcp.server import build_server
+from sf_mcp.server.http import HttpSurface
 
 pytestmark = [pytest.mark.anyio, pytest.mark.anvil]
 MAX_BACKOFF_S = 0.4
 
 
 async def test_the_indexer_backs_off_through_an_rpc_outage_and_recovers_by_itself(
-    anvil: Any, proxy: RpcProxy, data_dir: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    anvil: Any, proxy: RpcProxy, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     node, deployment = anvil
-    settings = _settings(data_dir, proxy.url, deployment, monkeypatch).model_copy(
-        update={"indexer_max_backoff_s": MAX_BACKOFF_S})
+    settings = _settings(data_dir, proxy.url, deployment, monkeypatch).updated(
+        indexer_max_backoff_s=MAX_BACKOFF_S)
     surface = HttpSurface(settings)
     server = build_server(settings, http=surface)
     with anyio.fail_after(120):
         async with Client(server, mode="auto") as client:
-            s = Session(client=client, services=running_services(server))
+            s = Session(client=client, services=surface.services())
             indexer = s.indexer
             await indexer.sync()
             waits: list[float] = []

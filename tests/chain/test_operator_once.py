@@ -13,13 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tests.chain.conftest import Session
+from tests.chain.test_review_fixes import _credits, _failed_crypto_job
 
 import sf_mcp.chain.operator as operator_module
 from sf_mcp.chain import OperatorActions, Signer
 from sf_mcp.chain.accounts import DEV_ADDRESSES, DEV_KEYS
 from sf_mcp.errors import ChainError
-from tests.chain.conftest import Session
-from tests.chain.test_review_fixes import _credits, _failed_crypto_job
 
 pytestmark = pytest.mark.anyio
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import anyio
 import pytest
+from tests.chain.conftest import DEV0, DEV1, Session, error_text, structured
 
 from sf_mcp.chain import Signer
 from sf_mcp.chain.accounts import DEV_KEYS
-from tests.chain.conftest import DEV0, DEV1, Session, error_text, structured
 
 pytestmark = pytest.mark.anyio
 

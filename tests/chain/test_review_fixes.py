@@ -9,17 +9,17 @@ from typing import Any
 import anyio
 import pytest
 from eth_account import Account
+from tests.chain.conftest import DEV0, Session, error_text, structured
+from tests.chain.test_tools import sign_and_send
 
 from sf_mcp.chain import OperatorActions, Signer
 from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.chain.payments import crypto_payment_key, display_amount
 from sf_mcp.chain.txplan import Limits, Step, TxPlanner
 from sf_mcp.chain.units import format_units
+from sf_mcp.domain import Payout
 from sf_mcp.errors import ChainError, ChainUnavailable, GenerationError, InsufficientFunds, NotFound, SfMcpError
-from sf_mcp.server.tools_chain import Payout
 from sf_mcp.store import ChainEvent, Cursor, JobFromPayment, Store
-from tests.chain.conftest import DEV0, Session, error_text, structured
-from tests.chain.test_tools import sign_and_send
 
 pytestmark = pytest.mark.anyio
 

@@ -7,13 +7,11 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from mcp.client import Client
+from tests.chain.conftest import DEV0, DEV1, Session, error_text, structured
 
 from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.config import Settings, load_settings
-from sf_mcp.server import build_server
-from sf_mcp.server.app import running_services
-from tests.chain.conftest import DEV0, DEV1, Session, error_text, structured
+from support import connected
 
 pytestmark = pytest.mark.anyio
 
@@ -71,9 +69,8 @@ def agent_settings(data_dir, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 @pytest.fixture
 async def agent(agent_settings: Settings) -> AsyncIterator[Session]:
-    server = build_server(agent_settings)
-    async with Client(server, mode="auto") as client:
-        yield Session(client=client, services=running_services(server))
+    async with connected(agent_settings, mode="auto") as (client, services):
+        yield Session(client=client, services=services)
 
 
 async def test_agent_stakes_votes_and_the_leaderboard_follows(agent: Session) -> None:

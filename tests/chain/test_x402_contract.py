@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from tests.chain.conftest import Session
 from web3.logs import DISCARD
 
 from sf_mcp.chain import Signer
 from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.chain.contracts import USDC
 from sf_mcp.errors import ChainError
-from tests.chain.conftest import Session
 
 pytestmark = pytest.mark.anyio
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fakes import FakeCloudflare, FakeHuggingFace
 
+from fakes import FakeCloudflare, FakeHuggingFace
 from sf_mcp.config import Settings
 from sf_mcp.errors import ConfigError
 from sf_mcp.generation import ErrorClass, GenerationKind, GenerationRequest, build_provider_chain
@@ -44,9 +44,9 @@ async def test_full_chain_from_settings_falls_back_hf_to_cloudflare_to_local(
     chain = build_provider_chain(settings)
     assert [p.name for p in chain.providers] == ["huggingface", "cloudflare", "local"]
     assert chain.models(GenerationKind.IMAGE)[0] == ("huggingface", "black-forest-labs/FLUX.1-schnell")
-    for model in settings.image_models:
+    for model in settings.providers.image_models:
         fake_hf.loading(model)
-    for model in settings.cloudflare_image_models:
+    for model in settings.providers.cloudflare_image_models:
         fake_cf.fail(model, 502, "Bad gateway")
     try:
         outcome = await chain.run(GenerationRequest(kind=GenerationKind.IMAGE, prompt="a kite", width=64, height=64))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx2
 import pytest
-from fakes import Behavior, FakeCloudflare, tiny_png
 
+from fakes import Behavior, FakeCloudflare, tiny_png
 from sf_mcp.errors import GenerationError
 from sf_mcp.generation import ErrorClass, FallbackChain, GenerationKind, GenerationRequest
 from sf_mcp.generation.providers.cloudflare import CloudflareProvider

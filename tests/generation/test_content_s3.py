@@ -14,13 +14,7 @@ from moto.server import ThreadedMotoServer
 
 from sf_mcp.config import Settings
 from sf_mcp.errors import NotFound
-from sf_mcp.generation import (
-    GenerationKind,
-    GenerationRequest,
-    LocalContentStore,
-    S3ContentStore,
-    build_content_store,
-)
+from sf_mcp.generation import GenerationKind, GenerationRequest, LocalContentStore, S3ContentStore, build_content_store
 from sf_mcp.generation.providers.local import render_png
 
 pytestmark = pytest.mark.anyio

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import httpx2
 import huggingface_hub
 import pytest
-from fakes import FakeHuggingFace, tiny_mp4, tiny_png
 from huggingface_hub.utils import _http as hub_http
 
+from fakes import FakeHuggingFace, tiny_mp4, tiny_png
 from sf_mcp.errors import GenerationError, PromptRefused
 from sf_mcp.generation import ErrorClass, FallbackChain, GenerationKind, GenerationRequest
 from sf_mcp.generation.providers.huggingface import HuggingFaceProvider
@@ -49,8 +49,9 @@ async def test_wire_format_and_url(fake_hf: FakeHuggingFace) -> None:
 async def test_jpeg_answer_is_kept_as_jpeg(fake_hf: FakeHuggingFace) -> None:
     import io
 
-    from fakes import Behavior
     from PIL import Image
+
+    from fakes import Behavior
 
     out = io.BytesIO()
     Image.new("RGB", (96, 64), "navy").save(out, "JPEG")

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import anyio
 import pytest
-from fakes import Behavior, FakeHub, offer, route_hub_to
 
+from fakes import Behavior, FakeHub, offer, route_hub_to
 from sf_mcp.config import Settings
 from sf_mcp.errors import GenerationError, PromptRefused
 from sf_mcp.generation import ErrorClass, FallbackChain, GenerationKind, GenerationRequest

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes import FakeCloudflare, FakeHub, offer, route_hub_to
 from pydantic import SecretStr
 
+from fakes import FakeCloudflare, FakeHub, offer, route_hub_to
 from sf_mcp.cli import main
 from sf_mcp.config import Settings
 from sf_mcp.generation import GenerationKind, check_providers, render_report, warn_unserved_in_background
@@ -74,11 +74,11 @@ async def test_live_sends_one_tiny_request_per_provider(tmp_path: Path, hub: Fak
 @pytest.mark.anyio
 async def test_check_names_a_workers_ai_model_the_account_does_not_have(tmp_path: Path, hub: FakeHub,
                                                                        fake_cf: FakeCloudflare) -> None:
-    config = settings(tmp_path, fake_cf, [SCHNELL]).model_copy(
-        update={"cloudflare_image_models": ["@cf/acme/no-such-model", "@cf/black-forest-labs/flux-1-schnell"]})
+    config = settings(tmp_path, fake_cf, [SCHNELL]).updated(
+        cloudflare_image_models=["@cf/acme/no-such-model", "@cf/black-forest-labs/flux-1-schnell"])
     text = render_report(await check_providers(config))
     assert "cloudflare/@cf/acme/no-such-model SKIPPED: Workers AI has no model @cf/acme/no-such-model" in text
-    wrong = config.model_copy(update={"cloudflare_api_token": SecretStr("cf_wrong_token")})
+    wrong = config.updated(cloudflare_api_token=SecretStr("cf_wrong_token"))
     text = render_report(await check_providers(wrong))
     assert "SKIPPED: Cloudflare rejected the API token" in text and "cf_wrong_token" not in text
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from http_support import LiveServer
+
 from support import http_server_thread
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
 from http_support import LiveServer, new_account, sign
 
-from sf_mcp.server.siwe import SiweError, format_time, parse_message
+from sf_mcp.signatures.siwe import SiweError, format_time, parse_message
 
 pytestmark = pytest.mark.anyio
 
@@ -40,7 +40,7 @@ async def test_nonce_returns_a_ready_to_sign_message(server: LiveServer) -> None
         bad = await http.get("/auth/nonce", params={"address": "0x123"})
     message = parse_message(issued["message"])
     assert message.address == account.address and message.nonce == issued["nonce"]
-    assert message.domain == issued["domain"] == f"127.0.0.1:{server.settings.port}"
+    assert message.domain == issued["domain"] == f"127.0.0.1:{server.settings.http.port}"
     assert message.uri == issued["uri"] == server.base_url
     assert message.chain_id == issued["chain_id"]
     assert format_time(message.issued_at) == issued["issued_at"]
@@ -128,9 +128,9 @@ async def test_tampered_message_is_refused(server: LiveServer) -> None:
         ({"domain": "evil.example"}, "domain"),
         ({"uri": "https://evil.example"}, "URI"),
         ({"chain_id": 1}, "chain id"),
-        ({"expiration_time": datetime.now(timezone.utc) - timedelta(seconds=5)}, "expired"),
-        ({"issued_at": datetime.now(timezone.utc) + timedelta(hours=1)}, "future"),
-        ({"not_before": datetime.now(timezone.utc) + timedelta(hours=1)}, "Not Before"),
+        ({"expiration_time": datetime.now(UTC) - timedelta(seconds=5)}, "expired"),
+        ({"issued_at": datetime.now(UTC) + timedelta(hours=1)}, "future"),
+        ({"not_before": datetime.now(UTC) + timedelta(hours=1)}, "Not Before"),
     ],
     ids=["other-domain", "other-uri", "wrong-chain", "expired", "issued-in-future", "not-yet-valid"],
 )

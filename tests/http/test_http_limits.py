@@ -71,7 +71,7 @@ async def test_foreign_origin_and_host_are_refused(server: LiveServer) -> None:
         assert rebinding.status_code == 421
         allowed = await http.get("/healthz", headers={"Origin": "https://app.example"})
         assert allowed.status_code == 200
-        local = await http.get("/healthz", headers={"Origin": f"http://localhost:{server.settings.port}"})
+        local = await http.get("/healthz", headers={"Origin": f"http://localhost:{server.settings.http.port}"})
         assert local.status_code == 200
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from http_support import LiveServer, new_account
 
-from sf_mcp.server.observability import JsonFormatter
+from sf_mcp.server.http.observability import JsonFormatter
 
 pytestmark = pytest.mark.anyio
 
@@ -95,7 +95,7 @@ async def test_readyz_fails_when_every_provider_is_open(server: LiveServer) -> N
     async def open_all(services):
         for provider in services.providers.providers:
             breaker = services.providers.breaker(provider.name)
-            for _ in range(services.settings.breaker_failures):
+            for _ in range(services.settings.providers.breaker_failures):
                 breaker.record_failure()
 
     async def close_all(services):

@@ -11,7 +11,7 @@ from http_support import LiveServer, new_account, sign
 from mcp.shared.exceptions import MCPError
 from oauth_support import CALLBACK, OAuthFlow, pkce, query
 
-from sf_mcp.server.auth import load_jwt_secret
+from sf_mcp.server.http.auth import load_jwt_secret
 
 pytestmark = pytest.mark.anyio
 
@@ -71,7 +71,7 @@ async def test_code_flow_issues_scoped_tokens_that_call_tools_and_refresh_rotate
     assert query(grant.redirect)["state"] == "st4te"
     assert query(grant.redirect)["iss"] == flow.server.base_url  # RFC 9207
     assert tokens["token_type"] == "Bearer" and tokens["scope"] == "read generate"
-    assert tokens["expires_in"] == flow.server.settings.oauth_access_token_ttl_s
+    assert tokens["expires_in"] == flow.server.settings.http.oauth_access_token_ttl_s
     async with flow.server.mcp(tokens["access_token"]) as client:
         account_view = await client.call_tool("account", {})
         assert not account_view.is_error

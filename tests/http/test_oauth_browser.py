@@ -33,6 +33,7 @@ from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 from oauth_support import OAuthFlow, pkce, query
+
 from support import wait_until_serving
 
 pytestmark = pytest.mark.anyio

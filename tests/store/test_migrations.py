@@ -10,11 +10,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from tests.pg_support import PgServer
 
 from sf_mcp.cli import main
 from sf_mcp.errors import ConfigError
 from sf_mcp.store import Store, migrations
-from tests.pg_support import PgServer
 
 LEGACY = Path(__file__).parent / "legacy_sql"  # the SQL files of main at 3095f67, applied as its runner did
 TX = "0x" + "AB" * 32

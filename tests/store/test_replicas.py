@@ -13,6 +13,7 @@ import anyio
 import pytest
 from mcp.server.request_state import InvalidRequestState, RequestStateSecurity
 from mcp.server.subscriptions import ResourceUpdated
+from tests.pg_support import PgServer
 
 from sf_mcp.config import load_settings
 from sf_mcp.errors import ConfigError
@@ -21,7 +22,6 @@ from sf_mcp.generation.providers.local import LocalRenderer
 from sf_mcp.jobs import JobRunner
 from sf_mcp.server.notify import ReplicaBus
 from sf_mcp.store import JOBS_QUEUED, Store
-from tests.pg_support import PgServer
 
 pytestmark = pytest.mark.anyio
 WALLET = "0x" + "ab" * 20

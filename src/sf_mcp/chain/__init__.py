@@ -12,7 +12,7 @@ Public API:
 
 from __future__ import annotations
 
-from sf_mcp.chain.client import ChainClient, Signer, connect_rpc, deployment_path
+from sf_mcp.chain.client import ChainClient, Signer, connect_rpc, is_dev_chain
 from sf_mcp.chain.contracts import Deployment
 from sf_mcp.chain.deploy import deploy
 from sf_mcp.chain.embedded import EmbeddedChain, NewChainHook, start_embedded
@@ -34,7 +34,7 @@ __all__ = [
     "Signer",
     "connect_rpc",
     "deploy",
-    "deployment_path",
+    "is_dev_chain",
     "open_chain",
     "start_embedded",
 ]
@@ -43,7 +43,7 @@ __all__ = [
 async def open_chain(settings: Settings, *, on_new_chain: NewChainHook | None = None) -> ChainClient:
     """The chain these settings name: the embedded chain of the data dir when no RPC URL is set (``on_new_chain``
     runs when it is created), else the RPC's (checked)."""
-    if settings.embedded:
-        return await start_embedded(confirmations=settings.confirmations, home=settings.data_dir / "chain",
+    if settings.chain.embedded:
+        return await start_embedded(confirmations=settings.chain.confirmations, home=settings.storage.data_dir / "chain",
                                     on_new_chain=on_new_chain)
     return await connect_rpc(settings)

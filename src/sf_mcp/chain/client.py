@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
@@ -214,7 +214,7 @@ class ChainClient:
         except SfMcpError:
             raise
         except Exception as exc:
-            raise self._map(exc, what) from exc
+            raise self.map_error(exc, what) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def call(self, fn: Any, what: str | None = None) -> Any:
@@ -227,7 +227,8 @@ class ChainClient:
     async def get_block(self, ident: int | str) -> Any:
         return await self.read(f"reading block {ident}", lambda: self.w3.eth.get_block(ident))
 
-    def _map(self, exc: BaseException, what: str) -> SfMcpError:
+    def map_error(self, exc: BaseException, what: str) -> SfMcpError:
+        """``exc`` from web3 while doing ``what``, as the sf-mcp error a caller can act on (retryable or not)."""
         if is_unavailable(exc):
             return ChainUnavailable(f"{what}: the {self.label} RPC endpoint is unreachable ({type(exc).__name__})")
         if is_revert(exc):
@@ -282,13 +283,13 @@ class ChainClient:
             try:
                 tx_hash = await self.w3.eth.send_raw_transaction(raw)
             except Exception as exc:
-                raise self._map(exc, f"sending {what}") from exc
+                raise self.map_error(exc, f"sending {what}") from exc
         if on_sent is not None:
             await on_sent(tx_hash.to_0x_hex())
         try:
             receipt = await self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.1)
         except Exception as exc:
-            raise self._map(exc, f"waiting for {what} ({tx_hash.to_0x_hex()})") from exc
+            raise self.map_error(exc, f"waiting for {what} ({tx_hash.to_0x_hex()})") from exc
         if receipt["status"] != 1:
             raise ChainError(f"{what} transaction {tx_hash.to_0x_hex()} reverted on chain")
         return dict(receipt)
@@ -307,11 +308,11 @@ class ChainClient:
             await self.w3.eth.send_raw_transaction(raw)
         except Exception as exc:
             if "known" not in str(exc).lower():  # "already known": the node has it; wait for it below
-                raise self._map(exc, f"sending {what}") from exc
+                raise self.map_error(exc, f"sending {what}") from exc
         try:
             receipt = await self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.1)
         except Exception as exc:
-            raise self._map(exc, f"waiting for {what} ({tx_hash})") from exc
+            raise self.map_error(exc, f"waiting for {what} ({tx_hash})") from exc
         return dict(receipt)
 
     async def send_as_operator(
@@ -355,8 +356,17 @@ class ChainClient:
                 logger.debug("closing the RPC session failed", exc_info=True)
 
 
-def deployment_path(settings: Settings) -> Path:
-    return settings.deployment_path
+def is_dev_chain(settings: Settings) -> bool:
+    """The embedded chain, or a ``sf-mcp deploy --dev`` deployment (mock tokens, public dev keys).
+
+    Reads the deployment file: called once where the services are built, never from a property.
+    """
+    if settings.chain.embedded:
+        return True
+    try:
+        return bool(json.loads(settings.deployment_path.read_text(encoding="utf-8")).get("dev"))
+    except (OSError, ValueError, AttributeError):  # no file yet, or not ours: not a dev deployment
+        return False
 
 
 def http_web3(rpc_url: str, *, timeout_s: float = 10.0) -> AsyncWeb3:
@@ -366,10 +376,10 @@ def http_web3(rpc_url: str, *, timeout_s: float = 10.0) -> AsyncWeb3:
 
 
 async def connect_rpc(settings: Settings) -> ChainClient:
-    """Connect to ``settings.rpc_url`` and check it against the deployment file; refuse any other chain."""
-    assert settings.rpc_url is not None
-    url = settings.rpc_url
-    w3 = http_web3(url, timeout_s=settings.rpc_timeout_s)
+    """Connect to ``settings.chain.rpc_url`` and check it against the deployment file; refuse any other chain."""
+    assert settings.chain.rpc_url is not None
+    url = settings.chain.rpc_url
+    w3 = http_web3(url, timeout_s=settings.chain.rpc_timeout_s)
     try:
         chain_id = await w3.eth.chain_id
     except Exception as exc:
@@ -377,7 +387,7 @@ async def connect_rpc(settings: Settings) -> ChainClient:
         if is_unavailable(exc):
             raise ChainUnavailable(f"cannot reach the RPC endpoint {_safe_url(url)} ({type(exc).__name__})") from exc
         raise ChainError(f"the RPC endpoint {_safe_url(url)} did not answer eth_chainId: {exc}") from exc
-    path = deployment_path(settings)
+    path = settings.deployment_path
     try:
         deployment = Deployment.load(path)
     except ConfigError:
@@ -404,12 +414,12 @@ async def connect_rpc(settings: Settings) -> ChainClient:
     if missing:
         await _quiet_close(w3)
         raise ConfigError(f"deployment file {path} lacks {', '.join(missing)}")
-    operator = Signer(settings.operator_key.get_secret_value()) if settings.operator_key else None
+    operator = Signer(settings.chain.operator_key.get_secret_value()) if settings.chain.operator_key else None
     if operator is None and deployment.dev:
         from sf_mcp.chain.accounts import DEV_KEYS
 
         operator = Signer(DEV_KEYS[0])
-    return ChainClient(w3, deployment, confirmations=settings.confirmations, operator=operator)
+    return ChainClient(w3, deployment, confirmations=settings.chain.confirmations, operator=operator)
 
 
 async def _quiet_close(w3: AsyncWeb3) -> None:

@@ -25,7 +25,6 @@ VOTING = "GenerationVotingAndLeaderboard"
 USDC = "MockUSDC"
 NFT = "BanditKidz"
 CORE_CONTRACTS = (PAYMENT, STAKING, VOTING)
-MOCK_CONTRACTS = (USDC, NFT)
 
 NATIVE_TOKEN = "0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
@@ -104,7 +103,7 @@ class Deployment(BaseModel):
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: Path) -> "Deployment":
+    def load(cls, path: Path) -> Deployment:
         if not path.is_file():
             raise ConfigError(
                 f"no deployment file at {path}: run `sf-mcp deploy --rpc-url URL` first "

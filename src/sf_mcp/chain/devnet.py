@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 
 from sf_mcp.chain.accounts import DEV_ADDRESSES, DEV_KEYS, FUNDED_ACCOUNTS
-from sf_mcp.chain.client import Signer, deployment_path, http_web3, is_unavailable
+from sf_mcp.chain.client import Signer, http_web3, is_unavailable
 from sf_mcp.chain.contracts import Deployment, chain_name
 from sf_mcp.chain.deploy import deploy
 from sf_mcp.config import Settings
@@ -96,22 +96,22 @@ def start_anvil(*, port: int | None = None, block_time: float | None = None, qui
 async def run_deploy(settings: Settings, *, dev: bool, usdc: str | None = None, nft: str | None = None,
                      dev_wallet: str | None = None, treasury: str | None = None, operator: str | None = None,
                      contest_duration: int | None = None, min_stake_period: int | None = None) -> Deployment:
-    """Deploy to ``settings.rpc_url`` and write the deployment file; the key is SF_OPERATOR_KEY (or dev key #0)."""
-    if settings.rpc_url is None:
+    """Deploy to ``settings.chain.rpc_url`` and write the deployment file; the key is SF_OPERATOR_KEY (or dev key #0)."""
+    if settings.chain.rpc_url is None:
         raise ConfigError("deploy: give --rpc-url (the embedded chain deploys itself at start-up)")
-    if settings.operator_key is not None:
-        deployer = Signer(settings.operator_key.get_secret_value())
+    if settings.chain.operator_key is not None:
+        deployer = Signer(settings.chain.operator_key.get_secret_value())
     elif dev:
         deployer = Signer(DEV_KEYS[0])
     else:
         raise ConfigError("deploy: set SF_OPERATOR_KEY to the deploying (admin and operator) key, or use --dev on anvil")
-    w3 = http_web3(settings.rpc_url, timeout_s=settings.rpc_timeout_s)
+    w3 = http_web3(settings.chain.rpc_url, timeout_s=settings.chain.rpc_timeout_s)
     try:
         try:
             chain_id = await w3.eth.chain_id
         except Exception as exc:
             if is_unavailable(exc):
-                raise ChainUnavailable(f"deploy: cannot reach {settings.rpc_url} ({type(exc).__name__})") from exc
+                raise ChainUnavailable(f"deploy: cannot reach {settings.chain.rpc_url} ({type(exc).__name__})") from exc
             raise
         if dev and chain_id in (146, 14601):
             raise ConfigError(f"deploy: --dev deploys mocks with public keys; refusing on {chain_name(chain_id)}")
@@ -125,7 +125,7 @@ async def run_deploy(settings: Settings, *, dev: bool, usdc: str | None = None, 
             await w3.provider.disconnect()
         except Exception:
             pass
-    deployment.save(deployment_path(settings))
+    deployment.save(settings.deployment_path)
     return deployment
 
 
@@ -145,9 +145,9 @@ def devnet(settings: Settings, *, port: int) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     node = start_anvil(port=port, quiet=True)
     try:
-        dev_settings = settings.model_copy(update={"rpc_url": node.url})
+        dev_settings = settings.updated(rpc_url=node.url)
         deployment = anyio.run(lambda: run_deploy(dev_settings, dev=True))
-        print(describe(deployment, deployment_path(settings)))
+        print(describe(deployment, settings.deployment_path))
         print(f"\nanvil is listening at {node.url} (Ctrl-C stops it). Funded accounts (public dev keys):")
         for i, (address, key) in enumerate(zip(DEV_ADDRESSES, DEV_KEYS, strict=True)):
             extra = " + 1000 USDC, 3 BanditKidz" if i < FUNDED_ACCOUNTS else ""
@@ -174,17 +174,17 @@ async def run_indexer(settings: Settings) -> dict[str, Any]:
     from sf_mcp.chain import Indexer, OperatorActions, open_chain
     from sf_mcp.store import Store
 
-    if settings.rpc_url is None:
+    if settings.chain.rpc_url is None:
         raise ConfigError("indexer: give --rpc-url; the embedded chain only lives inside `sf-mcp serve`")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
     chain = await open_chain(settings)
     try:
-        store = await Store.open(settings.database)
+        store = await Store.open(settings.storage.database)
     except BaseException:
         await chain.close()
         raise
-    indexer = Indexer(chain, store, operator=OperatorActions(chain, store), batch_blocks=settings.indexer_batch_blocks,
-                      poll_s=settings.indexer_poll_s, max_backoff_s=settings.indexer_max_backoff_s)
+    indexer = Indexer(chain, store, operator=OperatorActions(chain, store), batch_blocks=settings.chain.indexer_batch_blocks,
+                      poll_s=settings.chain.indexer_poll_s, max_backoff_s=settings.chain.indexer_max_backoff_s)
     try:
         await indexer.run()
     finally:

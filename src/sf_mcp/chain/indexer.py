@@ -27,7 +27,7 @@ stored cursor is always a consistent checkpoint.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -35,13 +35,7 @@ import anyio
 from anyio.abc import TaskStatus
 from hexbytes import HexBytes
 from pydantic import BaseModel
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    wait_exponential,
-    wait_random_exponential,
-)
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential, wait_random_exponential
 from web3.exceptions import BlockNotFound
 
 from sf_mcp.chain.client import ChainClient
@@ -95,6 +89,7 @@ class Indexer:
         max_backoff_s: float = 60.0,
         on_jobs: Callable[[], None] | None = None,
         publish: Publish | None = None,
+        on_payment: Sequence[Callable[[ChainEvent], Awaitable[Any]]] = (),
     ) -> None:
         self._client = client
         self._store = store
@@ -106,7 +101,7 @@ class Indexer:
         self._publish = publish
         # Called once per PaymentReceived event stored for the first time (operations: large-payment alerts).
         # Hooks are given by the wiring (server/services.py), so chain/ never imports what reacts to payments.
-        self.on_payment: list[Callable[[ChainEvent], Awaitable[Any]]] = []
+        self._on_payment = list(on_payment)
         self.state = IndexerState.STARTING
         self.checkpoint = Checkpoint(chain_id=client.chain_id)
         self._nudge = anyio.Event()
@@ -332,7 +327,7 @@ class Indexer:
             self._on_jobs()
         for ev in events:
             if ev.event == "PaymentReceived":
-                for hook in list(self.on_payment):
+                for hook in self._on_payment:
                     try:
                         await hook(ev)
                     except Exception:  # a broken hook must not stop indexing; the event is already stored

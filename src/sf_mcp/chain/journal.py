@@ -40,13 +40,13 @@ class JournalDB(MemoryDB):
         self._file = None
 
     @classmethod
-    def open(cls, path: Path) -> "JournalDB":
+    def open(cls, path: Path) -> JournalDB:
         db = cls(path)
         size = db._load()
         live = sum(len(k) + len(v) for k, v in db.kv_store.items())
         if size > 2 * live + COMPACT_OVER:
             db._rewrite()
-        db._file = open(path, "ab")  # noqa: SIM115 (kept open for the process's life; closed by close())
+        db._file = open(path, "ab")
         return db
 
     def __setitem__(self, key: bytes, value: bytes) -> None:

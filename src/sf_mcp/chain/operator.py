@@ -59,7 +59,7 @@ from web3.logs import DISCARD
 from sf_mcp.chain.client import ChainClient
 from sf_mcp.chain.payments import crypto_key_prefix
 from sf_mcp.errors import ChainError, ChainUnavailable, ConfigError, SfMcpError
-from sf_mcp.store import GenerationRow, Store
+from sf_mcp.store import GenerationRow, JobStatus, Store
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +83,9 @@ class OperatorActions:
         """Give the payer one on-chain credit (``addCredits(payer, 1)``) for a failed crypto job, once."""
         client = self._client
         fresh = await self._store.generations.get(job.task_id) or job
-        if fresh.status == "refunded" and fresh.refund is not None:
+        if fresh.status is JobStatus.REFUNDED and fresh.refund is not None:
             return fresh.refund
-        if fresh.status != "failed" or not self._ours(fresh):
+        if fresh.status is not JobStatus.FAILED or not self._ours(fresh):
             raise ChainError(f"task {job.task_id} is not a failed crypto job of {client.label}; nothing to refund")
         if fresh.payment_orphaned_at is not None:
             raise ChainError(f"the payment of task {job.task_id} left the chain in a reorg; its refund is held "
@@ -101,7 +101,7 @@ class OperatorActions:
 
     async def submit(self, job: GenerationRow) -> dict[str, Any] | None:
         """Enter a succeeded crypto job into the current contest; None when it is not one to submit."""
-        if job.status != "succeeded" or job.chain_request_id is None or job.submission is not None:
+        if job.status is not JobStatus.SUCCEEDED or job.chain_request_id is None or job.submission is not None:
             return None
         if not self._ours(job) or job.payment_orphaned_at is not None:
             return None
@@ -312,7 +312,7 @@ class OperatorActions:
             text = str(exc).lower()
             if quiet or "known" in text or "already" in text:
                 return
-            raise self._client._map(exc, f"sending {what}") from exc
+            raise self._client.map_error(exc, f"sending {what}") from exc
 
     async def _wait(self, tx_hash: str, what: str, *, timeout: float = 120) -> dict[str, Any] | None:
         try:
@@ -321,7 +321,7 @@ class OperatorActions:
         except Exception as exc:
             if type(exc).__name__ == "TimeExhausted":
                 return None
-            raise self._client._map(exc, f"waiting for {what} ({tx_hash})") from exc
+            raise self._client.map_error(exc, f"waiting for {what} ({tx_hash})") from exc
         return dict(receipt)
 
 

@@ -24,9 +24,9 @@ from web3.logs import DISCARD as _DISCARD
 
 from sf_mcp.chain.client import ChainClient
 from sf_mcp.chain.contracts import NATIVE_TOKEN, ZERO_ADDRESS, chain_name
+from sf_mcp.chain.units import format_s, format_usdc
 from sf_mcp.errors import InvalidRequest, PaymentRejected, SfMcpError
 from sf_mcp.generation.media import clean_prompt
-from sf_mcp.chain.units import format_units
 from sf_mcp.store import Store
 from sf_mcp.store.chain import crypto_payment_key
 
@@ -127,9 +127,9 @@ def token_of(client: ChainClient, address: str) -> str:
 
 def display_amount(token: str, amount: int) -> str:
     if token == "S":
-        return f"{format_units(amount, 18)} S"
+        return f"{format_s(amount)} S"
     if token == "USDC":
-        return f"{format_units(amount, 6)} USDC"
+        return f"{format_usdc(amount)} USDC"
     if token == "credits":
         return f"{amount} credit" + ("s" if amount != 1 else "")
     return f"{amount} of {token}"

@@ -10,7 +10,6 @@ refused whole, never clipped.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, Literal
 
 from eth_account import Account
@@ -21,8 +20,9 @@ from pydantic import BaseModel, Field
 
 from sf_mcp.chain.client import ChainClient, Signer
 from sf_mcp.chain.contracts import CORE_CONTRACTS, NFT, PAYMENT, STAKING, USDC, chain_name
-from sf_mcp.chain.units import fee_fields, format_units, plain
-from sf_mcp.errors import ChainError, InsufficientFunds, InvalidRequest, SfMcpError
+from sf_mcp.chain.units import S_DECIMALS, USDC_DECIMALS, fee_fields, format_units, plain, to_base_units
+from sf_mcp.config import LimitSettings
+from sf_mcp.errors import ChainError, InsufficientFunds, InvalidRequest
 from sf_mcp.store import Store
 
 
@@ -103,12 +103,12 @@ class Limits(BaseModel):
     usdc_per_day: int
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "Limits":
+    def from_settings(cls, limits: LimitSettings) -> Limits:
         return cls(
-            s_per_tx=int(Decimal(str(settings.agent_max_s_per_tx)) * 10**18),
-            s_per_day=int(Decimal(str(settings.agent_max_s_per_day)) * 10**18),
-            usdc_per_tx=int(Decimal(str(settings.agent_max_usdc_per_tx)) * 10**6),
-            usdc_per_day=int(Decimal(str(settings.agent_max_usdc_per_day)) * 10**6),
+            s_per_tx=to_base_units(limits.agent_max_s_per_tx, S_DECIMALS),
+            s_per_day=to_base_units(limits.agent_max_s_per_day, S_DECIMALS),
+            usdc_per_tx=to_base_units(limits.agent_max_usdc_per_tx, USDC_DECIMALS),
+            usdc_per_day=to_base_units(limits.agent_max_usdc_per_day, USDC_DECIMALS),
         )
 
 
@@ -287,4 +287,4 @@ def _raw_bytes(signed_tx: str) -> bytes:
 
 
 def _fmt(token: str, amount: int) -> str:
-    return f"{format_units(amount, 18 if token == 'S' else 6)} {token}"
+    return f"{format_units(amount, S_DECIMALS if token == 'S' else USDC_DECIMALS)} {token}"

@@ -6,9 +6,14 @@ no trailing zeros, no exponent, ``"10"`` for ten S and ``"0.000000000000000001"`
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 DEFAULT_TIP = 10**9  # 1 gwei, when the node cannot suggest a priority fee
+
+# The one place token decimals are written: S is the native coin (18, like ether); USDC has 6.
+S_DECIMALS = 18
+USDC_DECIMALS = 6
 
 
 def format_units(units: int, decimals: int) -> str:
@@ -24,11 +29,16 @@ def format_units(units: int, decimals: int) -> str:
 
 
 def format_s(wei: int) -> str:
-    return format_units(wei, 18)
+    return format_units(wei, S_DECIMALS)
 
 
 def format_usdc(units: int) -> str:
-    return format_units(units, 6)
+    return format_units(units, USDC_DECIMALS)
+
+
+def to_base_units(amount: float | Decimal | str, decimals: int) -> int:
+    """Whole tokens (as configured, e.g. ``2.5``) in base units, exactly: via the decimal text, never a float product."""
+    return int(Decimal(str(amount)) * 10**decimals)
 
 
 def fee_fields(base_fee: int, tip: int | None = None) -> dict[str, int]:

@@ -8,8 +8,8 @@ make a preview. Only ``generation.providers`` talks to model APIs.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
+from sf_mcp.config import Settings
 from sf_mcp.generation.base import (
     Attempt,
     ErrorClass,
@@ -32,9 +32,6 @@ from sf_mcp.generation.content import (
 )
 from sf_mcp.generation.media import clean_prompt, make_preview, validate_media
 
-if TYPE_CHECKING:
-    from sf_mcp.config import Settings
-
 __all__ = [
     "Attempt",
     "BreakerState",
@@ -56,6 +53,7 @@ __all__ = [
     "build_provider_chain",
     "build_providers",
     "check_providers",
+    "local_renderer_enabled",
     "clean_prompt",
     "content_uri",
     "make_preview",
@@ -68,27 +66,35 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def build_providers(settings: Settings) -> tuple[list[Provider], dict[str, str]]:
+def local_renderer_enabled(settings: Settings, *, dev_chain: bool) -> bool:
+    """The offline renderer is the last provider on development chains unless switched off."""
+    local = settings.providers.local_renderer
+    return dev_chain if local is None else local
+
+
+def build_providers(settings: Settings, *, dev_chain: bool | None = None) -> tuple[list[Provider], dict[str, str]]:
     """The providers the settings enable, in chain order, and why each other one was left out.
 
     Hugging Face needs a token or a base URL, Cloudflare an account id and a
-    token; the local renderer is on in embedded mode unless SF_LOCAL_RENDERER=false.
+    token; the local renderer is on for development chains (``dev_chain``, default: the
+    embedded chain) unless SF_LOCAL_RENDERER=false.
     """
+    dev = settings.chain.embedded if dev_chain is None else dev_chain
     providers: list[Provider] = []
     left_out: dict[str, str] = {}
-    if settings.hf_token is not None or settings.hf_base_url:
+    if settings.providers.hf_token is not None or settings.providers.hf_base_url:
         from sf_mcp.generation.providers.huggingface import HuggingFaceProvider
 
         providers.append(HuggingFaceProvider.from_settings(settings))
     else:
         left_out["huggingface"] = "no SF_HF_TOKEN / HF_TOKEN and no SF_HF_BASE_URL"
-    if settings.cloudflare_account_id and settings.cloudflare_api_token is not None:
+    if settings.providers.cloudflare_account_id and settings.providers.cloudflare_api_token is not None:
         from sf_mcp.generation.providers.cloudflare import CloudflareProvider
 
         providers.append(CloudflareProvider.from_settings(settings))
     else:
         left_out["cloudflare"] = "needs both SF_CLOUDFLARE_ACCOUNT_ID and SF_CLOUDFLARE_API_TOKEN"
-    if settings.local_renderer_enabled:
+    if local_renderer_enabled(settings, dev_chain=dev):
         from sf_mcp.generation.providers.local import LocalRenderer
 
         providers.append(LocalRenderer())
@@ -97,11 +103,11 @@ def build_providers(settings: Settings) -> tuple[list[Provider], dict[str, str]]
     return providers, left_out
 
 
-def build_provider_chain(settings: Settings) -> FallbackChain:
+def build_provider_chain(settings: Settings, *, dev_chain: bool | None = None) -> FallbackChain:
     """The fallback chain for these settings; ConfigError when no provider at all is enabled."""
     from sf_mcp.errors import ConfigError
 
-    providers, left_out = build_providers(settings)
+    providers, left_out = build_providers(settings, dev_chain=dev_chain)
     for name, reason in left_out.items():
         log.info("generation provider %s left out: %s", name, reason)
     if not providers:
@@ -111,12 +117,12 @@ def build_provider_chain(settings: Settings) -> FallbackChain:
         )
     chain = FallbackChain(
         providers,
-        attempt_timeout_s=settings.attempt_timeout_s,
-        deadline_s=settings.generation_deadline_s,
-        breaker_failures=settings.breaker_failures,
-        breaker_cooldown_s=settings.breaker_cooldown_s,
-        video_attempt_timeout_s=settings.video_attempt_timeout_s,
-        video_deadline_s=settings.video_deadline_s,
+        attempt_timeout_s=settings.providers.attempt_timeout_s,
+        deadline_s=settings.providers.generation_deadline_s,
+        breaker_failures=settings.providers.breaker_failures,
+        breaker_cooldown_s=settings.providers.breaker_cooldown_s,
+        video_attempt_timeout_s=settings.providers.video_attempt_timeout_s,
+        video_deadline_s=settings.providers.video_deadline_s,
         left_out=left_out,
     )
     log.info("generation chain: %s", " -> ".join(p.name for p in providers))

@@ -155,7 +155,7 @@ def warn_unserved_in_background(settings: Settings) -> threading.Thread | None:
     Only Inference Providers have a mapping to ask; without a Hugging Face token (or with
     a dedicated endpoint) there is nothing to look up and no thread is started.
     """
-    if settings.hf_token is None or settings.hf_base_url:
+    if settings.providers.hf_token is None or settings.providers.hf_base_url:
         return None
 
     def run() -> None:

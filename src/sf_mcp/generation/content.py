@@ -16,14 +16,12 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
-from sf_mcp.errors import ConfigError, InvalidRequest, NotFound
-
-if TYPE_CHECKING:
-    from sf_mcp.config import Settings
+from sf_mcp.config import ContentBackend, Settings
+from sf_mcp.errors import InvalidRequest, NotFound
 
 __all__ = [
     "ContentStore",
@@ -243,20 +241,17 @@ def _make_s3_client(
 
 def build_content_store(settings: Settings) -> ContentStore:
     """The store the settings select: local files by default, an S3 bucket with SF_CONTENT_BACKEND=s3."""
-    from sf_mcp.config import ContentBackend
-
-    if settings.content_backend is ContentBackend.S3:
-        if not settings.s3_bucket:
-            raise ConfigError("SF_S3_BUCKET is required when SF_CONTENT_BACKEND=s3")
+    if settings.storage.content_backend is ContentBackend.S3:
+        assert settings.storage.s3_bucket is not None  # StorageSettings requires it with the S3 backend
         return S3ContentStore(
-            settings.s3_bucket,
-            endpoint_url=settings.s3_endpoint_url,
-            region=settings.s3_region,
-            access_key_id=_secret(settings.s3_access_key_id),
-            secret_access_key=_secret(settings.s3_secret_access_key),
-            public_base_url=settings.s3_public_base_url,
+            settings.storage.s3_bucket,
+            endpoint_url=settings.storage.s3_endpoint_url,
+            region=settings.storage.s3_region,
+            access_key_id=_secret(settings.storage.s3_access_key_id),
+            secret_access_key=_secret(settings.storage.s3_secret_access_key),
+            public_base_url=settings.storage.s3_public_base_url,
         )
-    return LocalContentStore(settings.content_dir)
+    return LocalContentStore(settings.storage.content_dir)
 
 
 def _secret(value: Any) -> str | None:

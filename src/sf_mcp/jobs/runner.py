@@ -25,7 +25,7 @@ import os
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -74,6 +74,7 @@ class JobRunner:
         lease_s: float,
         max_runs: int,
         refunder: Refunder | None = None,
+        on_finished: Sequence[FinishedHook] = (),
         idle_poll_s: float = 2.0,
     ) -> None:
         self._store = store
@@ -88,7 +89,7 @@ class JobRunner:
         self._wakeup = anyio.Event()
         self._finished_events: dict[str, anyio.Event] = {}
         self._progress: dict[str, list[Callable[[Progress], Awaitable[None]]]] = defaultdict(list)
-        self.on_finished: list[FinishedHook] = []
+        self.on_finished: list[FinishedHook] = list(on_finished)
         self._hooks: TaskGroup | None = None  # where finished-job hooks run while the pool runs
         self._settled: dict[str, anyio.Event] = {}  # task id -> set once its hooks have run
         self._mine: set[str] = set()  # jobs this process's workers are running

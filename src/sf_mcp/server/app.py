@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
+import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.request_state import RequestStateSecurity
+from starlette.types import ASGIApp
 
 from sf_mcp import package_version
 from sf_mcp.config import Settings
-from sf_mcp.server import ops, prompts, resources, tools_chain, tools_community, tools_generate
-from sf_mcp.server.arguments import SfMcpServer
+from sf_mcp.server import mcp as mcp_surface
+from sf_mcp.server.http.surface import HttpSurface
+from sf_mcp.server.mcp.arguments import SfMcpServer
 from sf_mcp.server.notify import ReplicaBus, ResourceNotifier
 from sf_mcp.server.services import Services, open_services
-
-if TYPE_CHECKING:
-    from sf_mcp.server.http import HttpSurface
 
 INSTRUCTIONS = """\
 sf-mcp creates AI images and videos paid on the Sonic chain and enters them in a weekly
@@ -28,67 +27,93 @@ after paying the SonicAIGenerationPayment contract. Give a request_id to make a 
 retry. A task still running when a tool answers: get_generation(task_id) waits for it.
 Results live at generation://{task_id}; media bytes at content://{sha256}."""
 
+Lifespan = Callable[[MCPServer[Services]], AbstractAsyncContextManager[Services]]
 
-def build_server(settings: Settings, *, http: "HttpSurface | None" = None) -> MCPServer[Services]:
-    """Build the server for ``settings``; nothing is opened until a client connects.
+
+def build_server(
+    settings: Settings, *, http: HttpSurface | None = None, services: Services | None = None
+) -> MCPServer[Services]:
+    """Build the server for ``settings``.
+
+    By default nothing is opened until a client connects: the lifespan opens the services
+    (``open_services``) for the connection and closes them after. Given ``services`` that the
+    caller opened (and closes), every connection shares them instead.
 
     Over stdio (``http=None``) there is no auth: the caller is the configured wallet. With an
-    ``HttpSurface`` (``server.http``) /mcp requires a Sign-In with Ethereum bearer token, tool calls
-    are rate limited and measured, and the sign-in, health and metrics routes are added.
+    ``HttpSurface`` /mcp requires a Sign-In with Ethereum bearer token, tool calls are rate
+    limited and measured, and the sign-in, health and metrics routes are added.
     """
-    bus = ReplicaBus()
-    notifier = ResourceNotifier(bus)
-    running: list[Services] = []  # the lifespan's services while a client is connected
-    # One per server: its counters join the HTTP metrics registry (served at /metrics) when there is one.
-    alerts = ops.PaymentAlerts(settings, registry=http.metrics.registry if http is not None else None)
-
-    @asynccontextmanager
-    async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
-        async with open_services(settings, notifier, alerts=alerts) as services:
-            running.append(services)
-            if http is not None:
-                services.over_http = True
-                http.attach(services)
-            try:
-                yield services
-            finally:
-                if http is not None:
-                    http.detach(services)
-                running.remove(services)
-
-    options: dict[str, Any] = http.server_options() if http is not None else {}
-    if settings.request_state_key_list:  # replicas share the keys, so any of them opens another's requestState
-        options["request_state_security"] = RequestStateSecurity(keys=settings.request_state_key_list)
+    notifier = services.notifier if services is not None else ResourceNotifier(ReplicaBus())
+    lifespan = _shared(services) if services is not None else _owning(settings, notifier, http)
+    options = http.server_options() if http is not None else {}
+    if settings.http.request_state_key_list:  # replicas share the keys, so any of them opens another's requestState
+        options["request_state_security"] = RequestStateSecurity(keys=settings.http.request_state_key_list)
     server: MCPServer[Services] = SfMcpServer(
         "sf-mcp",
         instructions=INSTRUCTIONS,
         version=package_version(),
         lifespan=lifespan,
-        subscriptions=bus,
+        subscriptions=notifier.bus,
+        middleware=[mcp_surface.ServicesMiddleware(), *options.pop("middleware", [])],
         **options,
     )
     notifier.install(server)
-    tools_generate.register(server)
-    tools_chain.register(server)
-    tools_community.register(server)
-    prompts.register(server)
-    if settings.dev_tools:
-        tools_chain.register_dev(server)
-    resources.register(server, lambda: running[-1])
-    tools_chain.register_resources(server, lambda: running[-1])
-    ops.register_resources(server, lambda: running[-1])
-    _RUNNING[server] = running
+    mcp_surface.register(server, settings)
     if http is not None:
         http.install(server)
     return server
 
 
-_RUNNING: "weakref.WeakKeyDictionary[MCPServer[Services], list[Services]]" = weakref.WeakKeyDictionary()
+def _owning(settings: Settings, notifier: ResourceNotifier, http: HttpSurface | None) -> Lifespan:
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
+        if http is None:
+            async with open_services(settings, notifier=notifier) as services:
+                yield services
+            return
+        async with open_services(settings, notifier=notifier, over_http=True, alert_counters=http.alert_counters,
+                                 on_finished=[http.metrics.on_finished]) as services:
+            with http.serving(services):
+                yield services
+
+    return lifespan
 
 
-def running_services(server: MCPServer[Services]) -> Services:
-    """The services of ``server`` while a client is connected (tests and in-process embedding)."""
-    running = _RUNNING.get(server)
-    if not running:
-        raise RuntimeError("the server is not running: no client is connected")
-    return running[-1]
+def _shared(services: Services) -> Lifespan:
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
+        yield services
+
+    return lifespan
+
+
+def build_http_app(settings: Settings) -> tuple[ASGIApp, HttpSurface]:
+    """The whole HTTP application for ``settings`` (its lifespan opens the services)."""
+    surface = HttpSurface(settings)
+    server = build_server(settings, http=surface)
+    return surface.asgi_app(server), surface
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """uvicorn that says so once it accepts connections, so scripts can wait for that line."""
+
+    def __init__(self, config: uvicorn.Config, announce: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._announce = announce
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self._announce is not None:
+            self._announce()
+
+
+async def serve_http(
+    settings: Settings, *, sockets: list[Any] | None = None, announce: Callable[[], None] | None = None
+) -> None:
+    """Run until cancelled; binds 127.0.0.1 unless the operator chose otherwise.
+
+    ``announce`` is called once the socket is bound and the app has started.
+    """
+    app, _ = build_http_app(settings)
+    config = uvicorn.Config(app, host=settings.http.host, port=settings.http.port, log_level="warning", lifespan="on")
+    await _AnnouncingServer(config, announce).serve(sockets=sockets)

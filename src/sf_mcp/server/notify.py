@@ -79,8 +79,8 @@ class ReplicaBus:
 class ResourceNotifier:
     """Publishes that a resource changed to every client that asked to hear it, on any replica."""
 
-    def __init__(self, bus: SubscriptionBus) -> None:
-        self._bus = bus
+    def __init__(self, bus: SubscriptionBus | None = None) -> None:
+        self.bus: SubscriptionBus = bus if bus is not None else ReplicaBus()
         self._legacy: dict[str, weakref.WeakSet[Any]] = defaultdict(weakref.WeakSet)
         self._pending: deque[str] = deque(maxlen=10_000)  # updates for legacy sessions, oldest dropped first
         self._arrived = anyio.Event()
@@ -109,11 +109,18 @@ class ResourceNotifier:
 
     async def attach(self, store: Store) -> Callable[[], None]:
         """Carry updates across the replicas sharing ``store`` (when the bus is a :class:`ReplicaBus`)."""
-        return await self._bus.attach(store) if isinstance(self._bus, ReplicaBus) else (lambda: None)
+        return await self.bus.attach(store) if isinstance(self.bus, ReplicaBus) else (lambda: None)
 
-    def install(self, server: MCPServer) -> None:
-        """Serve the legacy ``resources/subscribe`` and ``resources/unsubscribe`` requests."""
-        low = server._lowlevel_server  # the SDK documents registering legacy subscribe here
+    def install(self, server: MCPServer[Any]) -> None:
+        """Serve the legacy ``resources/subscribe`` and ``resources/unsubscribe`` requests.
+
+        The one place sf-mcp touches SDK private fields, for want of public ones in mcp 2.3:
+        MCPServer has no public way to add a request handler, and the low-level server advertises
+        ``resources.subscribe`` only when that handler is registered on it; and a request's
+        ServerSession lives only for that request, while the client connection that outlives it
+        (where later updates go) is reachable only as ``session._connection`` (``_connection_of``).
+        """
+        low = server._lowlevel_server
 
         async def subscribe(ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
             self._legacy[str(params.uri)].add(_connection_of(ctx))
@@ -128,7 +135,7 @@ class ResourceNotifier:
 
     async def updated(self, *uris: str) -> None:
         for uri in uris:
-            await self._bus.publish(ResourceUpdated(uri=uri))
+            await self.bus.publish(ResourceUpdated(uri=uri))
 
 
 def _connection_of(ctx: Any) -> Any:

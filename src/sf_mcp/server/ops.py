@@ -17,24 +17,17 @@ stdio the local user is the operator.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx2
-from mcp.server.auth.middleware.auth_context import get_access_token
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel
 
 from sf_mcp.config import Settings
 from sf_mcp.store import ChainEvent, ReviewItem
-
-if TYPE_CHECKING:  # services wires the alerts in: import it only for types
-    from sf_mcp.server.services import Services
 
 logger = logging.getLogger("sf_mcp.alerts")
 
@@ -57,31 +50,39 @@ class PaymentAlert(BaseModel):
     generation_type: str | None = None
 
 
-class PaymentAlerts:
-    """Checks indexed payments against the configured thresholds and raises the alarm."""
+class AlertCounters:
+    """The alert metrics; made once per server so they join the HTTP metrics registry (served at /metrics)."""
 
-    def __init__(
-        self, settings: Settings, *, registry: CollectorRegistry | None = None,
-        transport: httpx2.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._limits: dict[str, Decimal | None] = {"S": settings.alert_payment_s, "USDC": settings.alert_payment_usdc}
-        self._webhook = settings.alert_webhook_url.get_secret_value() if settings.alert_webhook_url else None
-        self._timeout_s = settings.alert_webhook_timeout_s
-        self._transport = transport
-        self._tokens: dict[str, tuple[str, int]] = {}  # lower-case token address -> (symbol, decimals)
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
         registry = registry if registry is not None else CollectorRegistry()
         self.alerts = Counter("sf_mcp_payment_alerts", "Payments at or above the alert threshold, by token", ["token"],
                               registry=registry)
         self.webhook_failures = Counter("sf_mcp_payment_alert_webhook_failures",
                                         "Alert webhooks that failed or answered an error", registry=registry)
 
+
+class PaymentAlerts:
+    """Checks indexed payments against the configured thresholds and raises the alarm."""
+
+    def __init__(
+        self, settings: Settings, *, tokens: Mapping[str, tuple[str, int]],
+        counters: AlertCounters | None = None, registry: CollectorRegistry | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        """``tokens``: the chain's payment tokens, address -> (symbol, decimals), from the deployment."""
+        alerts = settings.alerts
+        self._limits: dict[str, Decimal | None] = {"S": alerts.alert_payment_s, "USDC": alerts.alert_payment_usdc}
+        self._webhook = alerts.alert_webhook_url.get_secret_value() if alerts.alert_webhook_url else None
+        self._timeout_s = alerts.alert_webhook_timeout_s
+        self._transport = transport
+        self._tokens = {address.lower(): spec for address, spec in tokens.items()}
+        counters = counters if counters is not None else AlertCounters(registry)
+        self.alerts = counters.alerts
+        self.webhook_failures = counters.webhook_failures
+
     @property
     def enabled(self) -> bool:
         return any(v is not None for v in self._limits.values())
-
-    def watch_tokens(self, tokens: dict[str, tuple[str, int]]) -> None:
-        """Name the chain's payment tokens: address -> (symbol, decimals); the wiring knows the deployment."""
-        self._tokens = {address.lower(): spec for address, spec in tokens.items()}
 
     async def on_payment(self, event: ChainEvent) -> PaymentAlert | None:
         """The indexer's ``on_payment`` hook; returns the alert it raised, if any."""
@@ -125,25 +126,6 @@ def _plain(value: Decimal) -> str:
 
 
 # -- the review queue ---------------------------------------------------------------------
-def register_resources(server: MCPServer, current_services: Callable[[], "Services"]) -> None:
-    @server.resource(REVIEW_URI, mime_type="application/json")
-    async def review_queue() -> str:
-        """For the operator: payments that could not be matched to a job or refunded, oldest first."""
-        services = current_services()
-        _require_operator(services.settings)
-        items = await services.store.review.items()
-        return json.dumps([i.model_dump(mode="json") for i in items], indent=2)
-
-
-def _require_operator(settings: Settings) -> None:
-    token = get_access_token()
-    if token is None:
-        return  # stdio: the person running the server is its operator
-    wallet = str(getattr(token, "subject", None) or token.client_id).lower()
-    if wallet not in settings.operator_wallets:
-        raise ResourceError(f"{REVIEW_URI} is for the server's operators; {wallet} is not in SF_OPERATOR_WALLETS")
-
-
 def review_table(items: list[ReviewItem]) -> str:
     """The queue as a fixed-width table for a terminal."""
     if not items:

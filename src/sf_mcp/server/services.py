@@ -1,96 +1,96 @@
-"""The running server's parts, built once from the settings and shared by every tool call."""
+"""The running server's parts, built once from the settings and shared by every tool call.
+
+:func:`open_services` is the one place that builds them: each part gets what it
+needs through its constructor, in dependency order (store and chain first, then
+the payment gate, the job runner, the planner and the indexer), and nothing is
+assigned after construction. Tools reach the result through the SDK's typed
+lifespan context (``Context[Services]``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import anyio
 
-from sf_mcp.chain import ChainClient, ChainPaymentVerifier, Indexer, OperatorActions, Signer, open_chain
-from sf_mcp.chain.contracts import NATIVE_TOKEN, USDC
+from sf_mcp.chain import ChainClient, ChainPaymentVerifier, Indexer, OperatorActions, Signer, is_dev_chain, open_chain
 from sf_mcp.chain.txplan import Limits, TxPlanner
+from sf_mcp.chain.views import Contracts
 from sf_mcp.config import Settings
 from sf_mcp.errors import ConfigError
 from sf_mcp.generation import ContentStore, FallbackChain, build_content_store, build_provider_chain
-from sf_mcp.jobs import JobRunner, PaymentGate
+from sf_mcp.jobs import FinishedHook, JobRunner, PaymentGate
 from sf_mcp.server.notify import ResourceNotifier
-from sf_mcp.server.ops import PaymentAlerts
-from sf_mcp.store import GenerationRow, Leadership, Store
+from sf_mcp.server.ops import AlertCounters, PaymentAlerts
+from sf_mcp.store import GenerationRow, JobStatus, Leadership, Store
+
+# Chain ids of Sonic mainnet and its testnet: development tools never run there.
+_PUBLIC_CHAIN_IDS = (146, 14601)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
-    """What a tool needs: typed, built by the lifespan, never module globals."""
+    """What a tool needs: typed, built once by :func:`open_services`, never module globals."""
 
     settings: Settings
     store: Store
     providers: FallbackChain
     content: ContentStore
-    runner: JobRunner
+    chain: ChainClient
+    verifier: ChainPaymentVerifier
     gate: PaymentGate
+    runner: JobRunner
+    contracts: Contracts  # typed reads and call steps of the deployment
+    planner: TxPlanner  # user actions -> unsigned plans, or agent-signed transactions
+    plan_only: TxPlanner  # the same without the agent key: for callers with a bearer token
+    operator: OperatorActions  # the server key's refunds and contest submissions
+    indexer: Indexer
+    leadership: Leadership | None  # who runs the indexer among replicas sharing the database (None: no indexer)
     notifier: ResourceNotifier
     alerts: PaymentAlerts
-    over_http: bool = False  # callers are identified by bearer tokens only (set by the HTTP surface)
-    # Set once the chain is connected (always, in every mode the server runs in today).
-    chain: ChainClient | None = None
-    planner: TxPlanner | None = None  # user actions -> unsigned plans, or agent-signed transactions
-    operator: OperatorActions | None = None  # the server key's refunds and contest submissions
-    indexer: Indexer | None = None
-    leadership: Leadership | None = None  # who runs the indexer among replicas sharing the database
+    over_http: bool  # callers are identified by bearer tokens only
 
 
 def check_settings(settings: Settings) -> None:
     """Raise the ConfigError a running server would hit, before any transport starts."""
-    build_provider_chain(settings)
+    build_provider_chain(settings, dev_chain=is_dev_chain(settings))
     build_content_store(settings)
 
 
 @asynccontextmanager
 async def open_services(
-    settings: Settings, notifier: ResourceNotifier, *, alerts: PaymentAlerts | None = None
+    settings: Settings,
+    *,
+    notifier: ResourceNotifier | None = None,
+    over_http: bool = False,
+    alert_counters: AlertCounters | None = None,
+    on_finished: Sequence[FinishedHook] = (),
 ) -> AsyncIterator[Services]:
-    """Open the store, build the provider chain and run the job workers until the server stops.
+    """Open the store and the chain, build every part, and run the job workers and the indexer until closed.
 
-    ``alerts`` is made once per server (its counters live in the HTTP metrics registry); by default
-    a private one is made here.
+    ``notifier`` publishes resource updates (by default one with its own bus); ``alert_counters`` are the
+    server's alert metrics (by default private ones); ``on_finished`` are extra hooks run
+    after every finished job (the HTTP metrics).
     """
-    providers = build_provider_chain(settings)  # configuration errors surface before anything is opened
+    notifier = notifier if notifier is not None else ResourceNotifier()
+    # Configuration errors surface before anything is opened.
+    providers = build_provider_chain(settings, dev_chain=is_dev_chain(settings))
     content = build_content_store(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = await Store.open(settings.database)
-    runner = JobRunner(
-        store,
-        providers,
-        content,
-        workers=settings.workers,
-        lease_s=settings.job_lease_s,
-        max_runs=settings.job_max_attempts,
-    )
-    gate = PaymentGate(store, free_daily_quota=settings.free_daily_quota)
-    services = Services(
-        settings, store, providers, content, runner, gate, notifier,
-        alerts=alerts if alerts is not None else PaymentAlerts(settings),
-    )
-
-    async def publish(row: GenerationRow) -> None:
-        await notifier.updated(
-            f"generation://{row.task_id}", "generations://recent", f"generations://wallet/{row.wallet}"
-        )
-
-    runner.on_finished.append(publish)
-    chain = None
+    settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    store = await Store.open(settings.storage.database)
+    chain: ChainClient | None = None
     detach = None
     try:
-        chain = await _attach_chain(services)
+        chain = await _open_chain(settings, store)
+        services = _build(settings, store, providers, content, chain, notifier, over_http, alert_counters, on_finished)
         async with anyio.create_task_group() as tg:
             await tg.start(store.notifications.run)
             detach = await notifier.attach(store)
             await tg.start(notifier.run)
-            await tg.start(runner.run)
-            if services.indexer is not None and settings.indexer:
-                services.leadership = store.leadership(f"indexer:{chain.chain_id}", lease_s=settings.leader_lease_s)
+            await tg.start(services.runner.run)
+            if services.leadership is not None:
                 await tg.start(services.leadership.run, services.indexer.run)
             yield services
             tg.cancel_scope.cancel()
@@ -104,37 +104,66 @@ async def open_services(
             await store.close()
 
 
-async def _attach_chain(services: Services) -> ChainClient:
-    """Connect the chain: crypto payments, on-chain refunds, contest submissions and the event indexer."""
-    settings, store, runner = services.settings, services.store, services.runner
+async def _open_chain(settings: Settings, store: Store) -> ChainClient:
     # A new embedded chain reuses the chain id (and replays the same first transaction hashes) of any earlier
     # one this database knew: forget that one before the new chain is reachable.
     chain = await open_chain(settings, on_new_chain=store.chain.reset)
-    if settings.dev_tools and chain.embedded is None and (not chain.deployment.dev or chain.chain_id in (146, 14601)):
+    if settings.chain.dev_tools and chain.embedded is None and (
+        not chain.deployment.dev or chain.chain_id in _PUBLIC_CHAIN_IDS
+    ):
         await chain.close()
         raise ConfigError(f"SF_DEV_TOOLS moves the chain's clock: only for the embedded chain or a --dev anvil "
                           f"deployment, not {chain.label} (chain id {chain.chain_id}); unset it")
-    operator = OperatorActions(chain, store)
-    services.gate.verifier = ChainPaymentVerifier(chain, store)
-    if chain.operator is not None:
-        runner.refunder = operator
-
-        async def submit(row: GenerationRow) -> None:
-            if row.status == "succeeded" and row.chain_request_id is not None:
-                await operator.submit(row)
-
-        runner.on_finished.append(submit)
-    services.chain = chain
-    agent = Signer(settings.agent_key.get_secret_value()) if settings.agent_key else None
-    services.planner = TxPlanner(chain, store, agent=agent, limits=Limits.from_settings(settings))
-    services.operator = operator
-    services.indexer = Indexer(
-        chain, store, operator=operator, batch_blocks=settings.indexer_batch_blocks,
-        poll_s=settings.indexer_poll_s, max_backoff_s=settings.indexer_max_backoff_s,
-        on_jobs=runner.wake, publish=services.notifier.updated,
-    )
-    alerts = services.alerts
-    alerts.watch_tokens({NATIVE_TOKEN: ("S", 18), chain.address_of(USDC): ("USDC", 6)})
-    if alerts.enabled:
-        services.indexer.on_payment.append(alerts.on_payment)
     return chain
+
+
+def _build(
+    settings: Settings,
+    store: Store,
+    providers: FallbackChain,
+    content: ContentStore,
+    chain: ChainClient,
+    notifier: ResourceNotifier,
+    over_http: bool,
+    alert_counters: AlertCounters | None,
+    on_finished: Sequence[FinishedHook],
+) -> Services:
+    """Every part from its dependencies, in order: nothing is assigned after construction."""
+    operator = OperatorActions(chain, store)
+    verifier = ChainPaymentVerifier(chain, store)
+    gate = PaymentGate(store, free_daily_quota=settings.limits.free_daily_quota, verifier=verifier)
+
+    async def publish(row: GenerationRow) -> None:
+        await notifier.updated(
+            f"generation://{row.task_id}", "generations://recent", f"generations://wallet/{row.wallet}"
+        )
+
+    async def submit(row: GenerationRow) -> None:
+        if row.status is JobStatus.SUCCEEDED and row.chain_request_id is not None:
+            await operator.submit(row)
+
+    hooks: list[FinishedHook] = [publish, *on_finished]
+    if chain.operator is not None:
+        hooks.append(submit)
+    runner = JobRunner(
+        store, providers, content,
+        workers=settings.jobs.workers, lease_s=settings.jobs.job_lease_s, max_runs=settings.jobs.job_max_attempts,
+        refunder=operator if chain.operator is not None else None, on_finished=hooks,
+    )
+    agent = Signer(settings.chain.agent_key.get_secret_value()) if settings.chain.agent_key else None
+    planner = TxPlanner(chain, store, agent=agent, limits=Limits.from_settings(settings.limits))
+    contracts = Contracts(chain)
+    alerts = PaymentAlerts(settings, counters=alert_counters, tokens=contracts.payment_tokens())
+    indexer = Indexer(
+        chain, store, operator=operator, batch_blocks=settings.chain.indexer_batch_blocks,
+        poll_s=settings.chain.indexer_poll_s, max_backoff_s=settings.chain.indexer_max_backoff_s,
+        on_jobs=runner.wake, publish=notifier.updated,
+        on_payment=[alerts.on_payment] if alerts.enabled else [],
+    )
+    leadership = (store.leadership(f"indexer:{chain.chain_id}", lease_s=settings.chain.leader_lease_s)
+                  if settings.chain.indexer else None)
+    return Services(
+        settings=settings, store=store, providers=providers, content=content, chain=chain, verifier=verifier, gate=gate,
+        runner=runner, contracts=contracts, planner=planner, plan_only=TxPlanner(chain, store), operator=operator, indexer=indexer, leadership=leadership, notifier=notifier, alerts=alerts,
+        over_http=over_http,
+    )

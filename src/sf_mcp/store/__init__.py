@@ -10,13 +10,13 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
+from sf_mcp.store import migrations
 from sf_mcp.store.accounts import Accounts
 from sf_mcp.store.chain import AppliedBatch, ChainEvent, ChainStore, Cursor, JobFromPayment
-from sf_mcp.store import migrations
 from sf_mcp.store.coordination import Leadership, Notifications
 from sf_mcp.store.db import Database, redacted
 from sf_mcp.store.gallery import CreatorStats, Gallery, GalleryEntry, GalleryPage
-from sf_mcp.store.generations import JOB_FINISHED, JOBS_QUEUED, GenerationRow, Generations, utc_day
+from sf_mcp.store.generations import JOB_FINISHED, JOBS_QUEUED, GenerationRow, Generations, JobStatus, utc_day
 from sf_mcp.store.oauth import CodeRow, OAuthStore, RefreshRow
 from sf_mcp.store.rate_limits import RateBuckets
 from sf_mcp.store.review import ReviewItem, ReviewQueue
@@ -34,6 +34,7 @@ __all__ = [
     "GalleryEntry",
     "GalleryPage",
     "GenerationRow",
+    "JobStatus",
     "Generations",
     "JOB_FINISHED",
     "JOBS_QUEUED",
@@ -80,7 +81,7 @@ class Store:
         self.rate_buckets = RateBuckets(db)
 
     @classmethod
-    async def open(cls, url: str | Path, *, migrate: bool | None = None) -> "Store":
+    async def open(cls, url: str | Path, *, migrate: bool | None = None) -> Store:
         """Open a SQLite file (a path or ``sqlite:///``) or a ``postgresql://`` database.
 
         ``migrate`` None: a SQLite file is upgraded in place; a PostgreSQL database must already be

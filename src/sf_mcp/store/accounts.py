@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from sf_mcp.store.db import Database
 from sf_mcp.store.generations import utc_day
@@ -30,6 +31,7 @@ class Accounts:
                 (wallet, amount, reason, now),
             )
             row = await tx.fetchone("SELECT balance FROM user_credits WHERE wallet = ?", (wallet,))
+            assert row is not None  # upserted above
             return int(row["balance"])
 
     async def credits(self, wallet: str) -> int:
@@ -42,7 +44,7 @@ class Accounts:
         )
         return int(row["used"]) if row else 0
 
-    async def ledger(self, wallet: str, *, limit: int = 50) -> list[dict]:
+    async def ledger(self, wallet: str, *, limit: int = 50) -> list[dict[str, Any]]:
         return await self._db.fetchall(
             "SELECT entry_id, delta, reason, task_id, created_at FROM credit_ledger WHERE wallet = ? "
             "ORDER BY entry_id DESC LIMIT ?",

@@ -28,6 +28,7 @@ class AgentSpending:
                 "RETURNING spend_id",
                 (wallet, day, token, str(amount), time.time()),
             )
+            assert row is not None  # INSERT ... RETURNING
             return int(row["spend_id"])
 
     async def spent_today(self, *, wallet: str, token: str) -> int:

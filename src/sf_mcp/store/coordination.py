@@ -99,7 +99,7 @@ class Notifications:
                 await anyio.sleep(RECONNECT_S)
                 continue
             try:
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 self._listening = set(self._listeners)
                 for channel in self._listening:
                     await conn.add_listener(channel, self._on_notify)

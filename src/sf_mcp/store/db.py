@@ -75,7 +75,7 @@ class Database:
         return self.dialect == "postgresql"
 
     @classmethod
-    async def open(cls, url: str | Path, *, migrate: bool | None = None) -> "Database":
+    async def open(cls, url: str | Path, *, migrate: bool | None = None) -> Database:
         """Connect; ``migrate`` None upgrades a SQLite file and checks that a PostgreSQL database is current."""
         db = await cls.connect(url)
         try:
@@ -89,7 +89,7 @@ class Database:
         return db
 
     @classmethod
-    async def connect(cls, url: str | Path) -> "Database":
+    async def connect(cls, url: str | Path) -> Database:
         """Connect without looking at the schema (``sf-mcp migrate``, readiness checks)."""
         target = engine_url(url)
         if target.startswith("sqlite"):
@@ -142,7 +142,7 @@ class Database:
                     raise
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator["Transaction"]:
+    async def transaction(self) -> AsyncIterator[Transaction]:
         """Run statements atomically: all of them commit, or none (an exception rolls back)."""
         async with self.connection(write=True) as conn:
             tx = Transaction(conn, self.dialect)
@@ -241,7 +241,8 @@ async def _run(conn: AsyncConnection, sql: str, params: Iterable[Any]) -> Cursor
     """One statement, never cut off by a cancellation: an interrupted driver call would ruin the connection
     (SQLite's is the process's only one); the caller's cancellation lands right after it."""
     with anyio.CancelScope(shield=True):
-        return await conn.execute(_text(sql), _bind(params))
+        result = await conn.execute(_text(sql), _bind(params))
+    return result
 
 
 _LITERAL_OR_MARK = re.compile(r"'(?:[^']|'')*'|\?")

@@ -46,7 +46,7 @@ class ChainEvent(BaseModel):
     payment_key: str | None = None  # GenerationRequested only: the key of the job it pays for
 
     @model_validator(mode="after")
-    def _default_payment_key(self) -> "ChainEvent":
+    def _default_payment_key(self) -> ChainEvent:
         if self.event == "GenerationRequested" and self.payment_key is None:
             self.payment_key = crypto_payment_key(self.chain_id, self.tx_hash)
         return self
@@ -129,6 +129,7 @@ class IndexedEvents:
                     "IS NULL THEN ? ELSE chain_request_id END WHERE task_id = ? RETURNING *",
                     (job.chain_request_id, row.task_id),
                 )
+                assert joined is not None  # the job was read in this transaction
                 out.joined.append(GenerationRow.from_row(joined))
             await set_cursor(tx, chain_id, block_number, block_hash, now)
         return out

@@ -17,7 +17,7 @@ not push later pages down.
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -81,7 +81,7 @@ class CreatorStats(BaseModel):
 
 def trending_score(votes: int, age_s: float) -> float:
     """votes / (age_hours + 2) ** 1.5: the SQL below computes the same, this is its reference for tests and docs."""
-    return votes / (max(age_s, 0.0) / 3600.0 + TRENDING_OFFSET_H) ** TRENDING_GRAVITY
+    return float(votes / (max(age_s, 0.0) / 3600.0 + TRENDING_OFFSET_H) ** TRENDING_GRAVITY)
 
 
 class Gallery:
@@ -109,7 +109,8 @@ class Gallery:
         now = time.time() if now is None else now
         chain = chain_id if chain_id is not None else -1
         # Placeholders bind positionally: keep each list in the SQL's order.
-        where, args = ["g.status = 'succeeded'", "g.created_at <= ?"], [now]
+        where: list[str] = ["g.status = 'succeeded'", "g.created_at <= ?"]
+        args: list[Any] = [now]
         if timeframe == "today":
             where.append("g.created_at >= ?")
             args.append(now - (now % DAY_S))

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,7 +20,18 @@ from sf_mcp.errors import InsufficientFunds, NotFound, RequestIdUsed
 from sf_mcp.store.db import Database, Row, Transaction, dumps
 from sf_mcp.store.users import ensure_user
 
-TERMINAL = ("succeeded", "failed", "refunded")
+
+class JobStatus(StrEnum):
+    """Where a generation job is; stored as its value, compared as the enum."""
+
+    QUEUED = "queued"  # paid for, waiting for a worker
+    RUNNING = "running"  # a worker holds its lease
+    SUCCEEDED = "succeeded"  # media stored
+    FAILED = "failed"  # every provider failed; a crypto payment waits for its on-chain refund (or review)
+    REFUNDED = "refunded"  # failed, and the payment went back
+
+
+TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.REFUNDED})
 JOBS_QUEUED = "sf_jobs_queued"  # notified (payload: task id) when a job is queued, to wake idle workers anywhere
 JOB_FINISHED = "sf_job_finished"  # notified (payload: task id) when a job ends or is refunded
 
@@ -32,7 +44,7 @@ class GenerationRow(BaseModel):
     kind: str
     prompt: str
     params: dict[str, Any]
-    status: str
+    status: JobStatus
     payment_method: str
     payment_key: str
     payment: dict[str, Any]
@@ -56,7 +68,7 @@ class GenerationRow(BaseModel):
     client_request_id: str | None = None  # the caller's idempotency key (request_id), unique per wallet
 
     @classmethod
-    def from_row(cls, row: Row) -> "GenerationRow":
+    def from_row(cls, row: Row) -> GenerationRow:
         data = dict(row)
         for key in ("params", "payment", "attempts", "refund", "submission"):
             if data.get(key) is not None:
@@ -69,7 +81,7 @@ class GenerationRow(BaseModel):
 
 
 def utc_day(ts: float | None = None) -> str:
-    return datetime.fromtimestamp(ts if ts is not None else time.time(), tz=timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(ts if ts is not None else time.time(), tz=UTC).strftime("%Y-%m-%d")
 
 
 class Generations:
@@ -100,7 +112,9 @@ class Generations:
                     f"payment: the free tier allows {daily_quota} generations per UTC day and {wallet} has used "
                     "them all today; pay with credits or crypto instead"
                 )
-            used = (await tx.fetchone("SELECT used FROM free_usage WHERE wallet = ? AND day = ?", (wallet, day)))["used"]
+            usage = await tx.fetchone("SELECT used FROM free_usage WHERE wallet = ? AND day = ?", (wallet, day))
+            assert usage is not None  # upserted above
+            used = usage["used"]
             task_id = _new_task_id()
             payment = {"method": "free", "day": day, "slot": used}
             return await _insert(tx, task_id, wallet, kind, prompt, params, "free", f"free:{wallet}:{day}:{task_id}", payment,
@@ -125,11 +139,13 @@ class Generations:
                     "add credits or pay with crypto"
                 )
             task_id = _new_task_id()
-            entry = (await tx.fetchone(
+            inserted = await tx.fetchone(
                 "INSERT INTO credit_ledger (wallet, delta, reason, task_id, created_at) VALUES (?, ?, 'generation', ?, ?) "
                 "RETURNING entry_id",
                 (wallet, -cost, task_id, time.time()),
-            ))["entry_id"]
+            )
+            assert inserted is not None  # INSERT ... RETURNING
+            entry = inserted["entry_id"]
             payment = {"method": "credits", "credits": cost, "ledger_entry": entry}
             return await _insert(tx, task_id, wallet, kind, prompt, params, "credits", f"credits:{entry}", payment,
                                  client_request_id=request_id)
@@ -181,6 +197,7 @@ class Generations:
                 "run_count = run_count + 1, started_at = COALESCE(started_at, ?) WHERE task_id = ? RETURNING *",
                 (owner, now + lease_s, now, row["task_id"]),
             )
+            assert claimed is not None  # the row was just selected in this transaction
             return GenerationRow.from_row(claimed)
 
     async def renew_lease(self, task_id: str, *, owner: str, lease_s: float) -> bool:
@@ -261,6 +278,7 @@ class Generations:
                     "UPDATE ai_generations SET status = 'refunded', refund = ? WHERE task_id = ? RETURNING *",
                     (dumps(refund), task_id),
                 )
+                assert row is not None  # the job was read in this transaction
                 job = GenerationRow.from_row(row)
             return job
 
@@ -432,6 +450,7 @@ async def get_or_insert_keyed(
     )
     if row is None:  # PostgreSQL: another replica's transaction inserted it meanwhile (it waited for that commit)
         existing = await tx.fetchone("SELECT * FROM ai_generations WHERE payment_key = ?", (payment_key,))
+        assert existing is not None  # the insert conflicted with it
         return GenerationRow.from_row(existing), False
     return row, True
 
@@ -460,11 +479,13 @@ async def _refund_offchain(tx: Transaction, job: GenerationRow) -> dict[str, Any
         await tx.execute(
             "UPDATE user_credits SET balance = balance + ?, updated_at = ? WHERE wallet = ?", (credits, now, job.wallet)
         )
-        entry = (await tx.fetchone(
+        inserted = await tx.fetchone(
             "INSERT INTO credit_ledger (wallet, delta, reason, task_id, created_at) VALUES (?, ?, 'refund', ?, ?) "
             "RETURNING entry_id",
             (job.wallet, credits, job.task_id, now),
-        ))["entry_id"]
+        )
+        assert inserted is not None  # INSERT ... RETURNING
+        entry = inserted["entry_id"]
         return {"method": "credits", "credits": credits, "ledger_entry": entry}
     if job.payment_method == "free":
         await tx.execute(

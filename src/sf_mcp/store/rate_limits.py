@@ -39,7 +39,8 @@ class RateBuckets:
                     await tx.execute("DELETE FROM rate_buckets WHERE updated_at < ?", (now - window_s,))
                 return None
             row = await tx.fetchone("SELECT tokens, updated_at FROM rate_buckets WHERE key = ?", (key,))
-        tokens = min(capacity, row["tokens"] + max(0.0, now - row["updated_at"]) * rate)
+        assert row is not None  # the bucket exists: the take above found it empty
+        tokens = min(capacity, float(row["tokens"]) + max(0.0, now - float(row["updated_at"])) * rate)
         return max(0.0, (1.0 - tokens) / rate)
 
     async def give_back(self, key: str, *, capacity: int) -> None:

@@ -19,11 +19,12 @@ import binascii
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import httpx2
 
+from sf_mcp.config import Settings
 from sf_mcp.errors import ConfigError
 from sf_mcp.generation.base import (
     ErrorClass,
@@ -35,9 +36,6 @@ from sf_mcp.generation.base import (
 )
 from sf_mcp.generation.fitting import fit, limits_for
 from sf_mcp.generation.providers._status import classify_status, retry_after_s
-
-if TYPE_CHECKING:
-    from sf_mcp.config import Settings
 
 __all__ = ["CloudflareProvider"]
 
@@ -90,11 +88,11 @@ class CloudflareProvider(Provider):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CloudflareProvider:
-        if not settings.cloudflare_account_id or settings.cloudflare_api_token is None:
+        if not settings.providers.cloudflare_account_id or settings.providers.cloudflare_api_token is None:
             raise ConfigError("Cloudflare needs both SF_CLOUDFLARE_ACCOUNT_ID and SF_CLOUDFLARE_API_TOKEN")
-        return cls(account_id=settings.cloudflare_account_id,
-                   api_token=settings.cloudflare_api_token.get_secret_value(),
-                   image_models=settings.cloudflare_image_models, base_url=settings.cloudflare_base_url)
+        return cls(account_id=settings.providers.cloudflare_account_id,
+                   api_token=settings.providers.cloudflare_api_token.get_secret_value(),
+                   image_models=settings.providers.cloudflare_image_models, base_url=settings.providers.cloudflare_base_url)
 
     def models(self, kind: GenerationKind) -> list[str]:
         return list(self._image_models) if kind is GenerationKind.IMAGE else []

@@ -30,7 +30,7 @@ import io
 import json
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
@@ -39,6 +39,7 @@ from huggingface_hub import AsyncInferenceClient, get_async_session
 from huggingface_hub import constants as hub_constants
 from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
 
+from sf_mcp.config import Settings
 from sf_mcp.generation.base import (
     ErrorClass,
     GeneratedMedia,
@@ -51,9 +52,6 @@ from sf_mcp.generation.fitting import fit, limits_for
 from sf_mcp.generation.providers._status import MODEL_PROBLEMS, classify_status, retry_after_s
 from sf_mcp.generation.providers.hub_routes import HubRoute, HubRoutes
 from sf_mcp.generation.safety import BLACKED_OUT
-
-if TYPE_CHECKING:
-    from sf_mcp.config import Settings
 
 __all__ = ["HuggingFaceProvider"]
 
@@ -91,9 +89,9 @@ class HuggingFaceProvider(Provider):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HuggingFaceProvider:
-        token = settings.hf_token.get_secret_value() if settings.hf_token is not None else None
-        return cls(image_models=settings.image_models, video_models=settings.video_models, token=token,
-                   inference_provider=settings.hf_provider, base_url=settings.hf_base_url)
+        token = settings.providers.hf_token.get_secret_value() if settings.providers.hf_token is not None else None
+        return cls(image_models=settings.providers.image_models, video_models=settings.providers.video_models, token=token,
+                   inference_provider=settings.providers.hf_provider, base_url=settings.providers.hf_base_url)
 
     def models(self, kind: GenerationKind) -> list[str]:
         if kind is GenerationKind.VIDEO and not self._base_url and not self._token:

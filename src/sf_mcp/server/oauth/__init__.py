@@ -8,9 +8,9 @@ metadata document or dynamic registration (RFC 7591), and per-tool scopes.
 docs/oauth.md walks through it; ``OAuthServer`` is what the HTTP surface mounts.
 """
 
-from sf_mcp.server.oauth.scopes import ALL_SCOPES, SCOPE_DESCRIPTIONS, TOOL_SCOPES, ScopeMiddleware, required_scope
 from sf_mcp.server.oauth.clients import ClientMetadataError, MetadataDocuments, OAuthClient, redirect_matches
 from sf_mcp.server.oauth.provider import SfOAuthProvider
+from sf_mcp.server.oauth.scopes import ALL_SCOPES, SCOPE_DESCRIPTIONS, TOOL_SCOPES, ScopeMiddleware, required_scope
 from sf_mcp.server.oauth.server import OAuthServer
 
 __all__ = [

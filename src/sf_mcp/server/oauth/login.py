@@ -29,8 +29,8 @@ from sf_mcp.server.oauth.provider import LOGIN_PATH, OAuthFailed, SfOAuthProvide
 from sf_mcp.server.oauth.scopes import SCOPE_DESCRIPTIONS
 
 if TYPE_CHECKING:
-    from sf_mcp.server.auth import SiweAuth
-    from sf_mcp.server.observability import Metrics
+    from sf_mcp.server.http.auth import SiweAuth
+    from sf_mcp.server.http.observability import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def _static(name: str) -> str:
 class LoginPage:
     """The login page and its three JSON calls (message, approve, deny)."""
 
-    def __init__(self, provider: SfOAuthProvider, auth: "SiweAuth", metrics: "Metrics | None" = None) -> None:
+    def __init__(self, provider: SfOAuthProvider, auth: SiweAuth, metrics: Metrics | None = None) -> None:
         self._provider = provider
         self._auth = auth
         self._metrics = metrics

@@ -47,7 +47,7 @@ from sf_mcp.server.oauth.scopes import ALL_SCOPES, parse_scopes
 from sf_mcp.store.oauth import CodeRow
 
 if TYPE_CHECKING:
-    from sf_mcp.server.auth import SiweAuth
+    from sf_mcp.server.http.auth import SiweAuth
     from sf_mcp.store import Store
     from sf_mcp.store.oauth import OAuthStore
 
@@ -84,7 +84,7 @@ class SfOAuthProvider:
     """Clients, authorization requests, codes, grants and tokens (see the module docstring)."""
 
     def __init__(
-        self, settings: Settings, auth: "SiweAuth", store: Callable[[], "Store"], *,
+        self, settings: Settings, auth: SiweAuth, store: Callable[[], Store], *,
         documents: MetadataDocuments | None = None,
     ) -> None:
         self._settings = settings
@@ -93,10 +93,10 @@ class SfOAuthProvider:
         self.clock = auth.now  # one clock for sign-in checks and OAuth lifetimes (tests move it)
         self.issuer = auth.issuer
         self.resource = auth.resource
-        self.documents = documents or MetadataDocuments(allow_private=settings.oauth_allow_private_client_metadata)
+        self.documents = documents or MetadataDocuments(allow_private=settings.http.oauth_allow_private_client_metadata)
 
     @property
-    def _db(self) -> "OAuthStore":
+    def _db(self) -> OAuthStore:
         return self._store().oauth
 
     # -- clients ---------------------------------------------------------------------
@@ -252,12 +252,12 @@ class SfOAuthProvider:
 
     async def _tokens(self, grant_id: str, client_id: str, wallet: str, scopes: list[str]) -> OAuthToken:
         now = self.clock()
-        ttl = self._settings.oauth_access_token_ttl_s
+        ttl = self._settings.http.oauth_access_token_ttl_s
         access = await self._auth.issue_token(wallet, now, ttl_s=ttl, client_id=client_id, scopes=scopes,
                                               grant_id=grant_id)
         refresh = secrets.token_urlsafe(32)
         await self._db.add_refresh_token(token_hash(refresh), grant_id=grant_id, scopes=" ".join(scopes), now=now,
-                                         expires_at=now + self._settings.oauth_refresh_token_ttl_s)
+                                         expires_at=now + self._settings.http.oauth_refresh_token_ttl_s)
         return OAuthToken(access_token=access["token"], expires_in=ttl, scope=" ".join(scopes), refresh_token=refresh)
 
     # -- access tokens and revocation --------------------------------------------------------

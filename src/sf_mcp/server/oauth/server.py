@@ -19,8 +19,8 @@ from sf_mcp.server.oauth.routes import oauth_routes
 from sf_mcp.server.oauth.scopes import ALL_SCOPES, ScopeMiddleware
 
 if TYPE_CHECKING:
-    from sf_mcp.server.auth import SiweAuth
-    from sf_mcp.server.observability import Metrics
+    from sf_mcp.server.http.auth import SiweAuth
+    from sf_mcp.server.http.observability import Metrics
     from sf_mcp.store import Store
 
 
@@ -28,7 +28,7 @@ class OAuthServer:
     """Everything OAuth adds to the HTTP surface; built once, beside ``SiweAuth``."""
 
     def __init__(
-        self, settings: Settings, auth: "SiweAuth", store: Callable[[], "Store"], *, metrics: "Metrics | None" = None
+        self, settings: Settings, auth: SiweAuth, store: Callable[[], Store], *, metrics: Metrics | None = None
     ) -> None:
         self._auth = auth
         self.provider = SfOAuthProvider(settings, auth, store)

@@ -7,15 +7,27 @@ On PostgreSQL, concurrent migrators (several replicas started at once) queue on 
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Protocol
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sf_mcp.errors import ConfigError
+
+
+class Database(Protocol):
+    """What migrating needs of ``store.db.Database`` (which imports this module)."""
+
+    @property
+    def postgres(self) -> bool: ...
+
+    def connection(self, *, write: bool) -> AbstractAsyncContextManager[AsyncConnection]: ...
 
 MIGRATION_LOCK = 0x5F_4D_43_50  # the advisory lock key migrators take on PostgreSQL ("_MCP")
 
@@ -33,7 +45,7 @@ def head() -> str:
     return heads[0]
 
 
-async def upgrade(db) -> str:  # db: sf_mcp.store.db.Database (no import cycle)
+async def upgrade(db: Database) -> str:
     """Bring the database to the newest revision in one transaction; returns that revision."""
     async with db.connection(write=True) as conn:
         if db.postgres:
@@ -41,13 +53,13 @@ async def upgrade(db) -> str:  # db: sf_mcp.store.db.Database (no import cycle)
         return await conn.run_sync(_upgrade)
 
 
-async def current(db) -> str | None:
+async def current(db: Database) -> str | None:
     """The revision the database is at (None: empty, or never migrated)."""
     async with db.connection(write=False) as conn:
         return await conn.run_sync(_current)
 
 
-async def require_current(db, name: str) -> None:
+async def require_current(db: Database, name: str) -> None:
     """Refuse to work on a database that is behind (or ahead of) this code."""
     found, wanted = await current(db), head()
     if found == wanted:

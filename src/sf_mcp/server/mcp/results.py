@@ -7,18 +7,12 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
-from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
 from sf_mcp.errors import SfMcpError
-from sf_mcp.server.services import Services
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def services_of(ctx: Context) -> Services:
-    return ctx.request_context.lifespan_context
 
 
 def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:

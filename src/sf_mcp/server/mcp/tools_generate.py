@@ -9,14 +9,16 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult
 from pydantic import Field
 
+from sf_mcp.domain.generations import GenerationResult
 from sf_mcp.errors import NotFound, Unauthorized
 from sf_mcp.generation.base import GenerationKind
 from sf_mcp.generation.media import clean_prompt
 from sf_mcp.jobs import Payment, Progress, Reservation
-from sf_mcp.server.answers import MAX_WAIT_S, generation_answer
-from sf_mcp.server.identity import caller_wallet
-from sf_mcp.server.models import GenerationResult
-from sf_mcp.server.results import services_of, tool_errors
+from sf_mcp.server.mcp.answers import MAX_WAIT_S, generation_answer
+from sf_mcp.server.mcp.context import services_of
+from sf_mcp.server.mcp.identity import caller_wallet
+from sf_mcp.server.mcp.results import tool_errors
+from sf_mcp.server.services import Services
 from sf_mcp.store import GenerationRow
 
 PaymentArg = Annotated[
@@ -49,7 +51,7 @@ def register(server: MCPServer) -> None:
     async def generate_image(
         prompt: PromptArg,
         payment: PaymentArg,
-        ctx: Context,
+        ctx: Context[Services],
         width: Annotated[int, Field(ge=64, le=2048, description="Pixels, 64..2048.")] = 1024,
         height: Annotated[int, Field(ge=64, le=2048, description="Pixels, 64..2048.")] = 1024,
         steps: Annotated[int | None, Field(ge=1, le=100, description="Diffusion steps, 1..100.")] = None,
@@ -68,7 +70,7 @@ def register(server: MCPServer) -> None:
         params = {"width": width, "height": height, "steps": steps, "seed": seed,
                   "negative_prompt": negative_prompt, "model": model}
         reservation = await _reserve(ctx, GenerationKind.IMAGE, prompt, payment, params, request_id)
-        row = await _wait(ctx, reservation.job.task_id, services_of(ctx).settings.image_answer_within_s)
+        row = await _wait(ctx, reservation.job.task_id, services_of(ctx).settings.providers.image_answer_within_s)
         return await _answer(ctx, row, reservation)
 
     @server.tool(structured_output=True)
@@ -76,7 +78,7 @@ def register(server: MCPServer) -> None:
     async def generate_video(
         prompt: PromptArg,
         payment: PaymentArg,
-        ctx: Context,
+        ctx: Context[Services],
         duration_s: Annotated[float | None, Field(gt=0, le=30, description="Seconds of video, up to 30.")] = None,
         seed: SeedArg = None,
         model: ModelArg = None,
@@ -98,7 +100,7 @@ def register(server: MCPServer) -> None:
     @tool_errors
     async def get_generation(
         task_id: Annotated[str, Field(min_length=1, max_length=64, description="The task_id a generate tool gave.")],
-        ctx: Context,
+        ctx: Context[Services],
         wait_s: Annotated[
             float, Field(ge=0, le=MAX_WAIT_S, description=f"Wait up to this long for it to finish (0..{MAX_WAIT_S}).")
         ] = 30,
@@ -120,7 +122,7 @@ def register(server: MCPServer) -> None:
 
 
 async def _reserve(
-    ctx: Context, kind: GenerationKind, prompt: str, payment: Payment, params: dict, request_id: str | None
+    ctx: Context[Services], kind: GenerationKind, prompt: str, payment: Payment, params: dict, request_id: str | None
 ) -> Reservation:
     services = services_of(ctx)
     wallet = caller_wallet(services.settings, over_http=services.over_http)
@@ -133,7 +135,7 @@ async def _reserve(
     return reservation
 
 
-async def _wait(ctx: Context, task_id: str, within_s: float) -> GenerationRow:
+async def _wait(ctx: Context[Services], task_id: str, within_s: float) -> GenerationRow:
     """The task's row once it finished, or as it is after ``within_s`` (progress is reported meanwhile)."""
     services = services_of(ctx)
 
@@ -147,6 +149,6 @@ async def _wait(ctx: Context, task_id: str, within_s: float) -> GenerationRow:
     return row
 
 
-async def _answer(ctx: Context, row: GenerationRow, reservation: Reservation) -> CallToolResult:
+async def _answer(ctx: Context[Services], row: GenerationRow, reservation: Reservation) -> CallToolResult:
     notes = [reservation.note] if reservation.note else []
     return await generation_answer(services_of(ctx), row, replay=reservation.replay, notes=notes)

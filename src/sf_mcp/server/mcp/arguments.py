@@ -20,7 +20,6 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp_types import CallToolResult
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 

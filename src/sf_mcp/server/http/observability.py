@@ -32,7 +32,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sf_mcp.store import GenerationRow
+from sf_mcp.store import GenerationRow, JobStatus
 
 logger = logging.getLogger("sf_mcp.http")
 
@@ -176,7 +176,7 @@ class Metrics:
         self.generations.labels(kind=row.kind, model=row.model or "none", outcome=row.status).inc()
         if row.finished_at is not None:
             self.generation_latency.labels(kind=row.kind).observe(max(0.0, row.finished_at - row.created_at))
-        outcome = "settled" if row.status == "succeeded" else "refunded" if row.status == "refunded" else row.status
+        outcome = {JobStatus.SUCCEEDED: "settled", JobStatus.REFUNDED: "refunded"}.get(row.status, str(row.status))
         self.payments.labels(method=row.payment_method, outcome=outcome).inc()
 
 

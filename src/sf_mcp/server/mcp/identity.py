@@ -8,11 +8,13 @@ development account. No tool takes a wallet argument that could override it.
 
 from __future__ import annotations
 
-from eth_account import Account
 from mcp.server.auth.middleware.auth_context import get_access_token
 
 from sf_mcp.config import Settings
+from sf_mcp.domain.actions import Caller
 from sf_mcp.errors import Unauthorized
+from sf_mcp.server.services import Services
+from sf_mcp.signatures import address_of_key
 
 # Account #0 of the standard development mnemonic (anvil's first account); the
 # embedded chain funds the same accounts, so the demo works with no keys.
@@ -21,11 +23,11 @@ DEV_WALLET = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
 
 def configured_wallet(settings: Settings) -> str | None:
     """The stdio caller's wallet from the settings, if any."""
-    if settings.agent_key is not None:
-        return Account.from_key(settings.agent_key.get_secret_value()).address.lower()
-    if settings.wallet is not None:
-        return settings.wallet
-    if settings.embedded:
+    if settings.chain.agent_key is not None:
+        return address_of_key(settings.chain.agent_key.get_secret_value())
+    if settings.chain.wallet is not None:
+        return settings.chain.wallet
+    if settings.chain.embedded:
         return DEV_WALLET
     return None
 
@@ -46,3 +48,14 @@ def caller_wallet(settings: Settings, *, over_http: bool = False) -> str:
     if wallet is None:
         raise Unauthorized("no wallet: set SF_WALLET (an address) or SF_AGENT_KEY for this server")
     return wallet
+
+
+def caller_of(services: Services) -> Caller:
+    """The caller's wallet and the planner that may act for it.
+
+    The agent key signs only for the local user over stdio: a caller with a bearer token
+    always gets plans for its own wallet to sign.
+    """
+    wallet = caller_wallet(services.settings, over_http=services.over_http)
+    planner = services.planner if get_access_token() is None else services.plan_only
+    return Caller(wallet=wallet, planner=planner)

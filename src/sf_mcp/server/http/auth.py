@@ -27,9 +27,9 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
@@ -40,13 +40,19 @@ from starlette.responses import JSONResponse
 
 from sf_mcp.config import Settings, normalize_address
 from sf_mcp.errors import ChainUnavailable, SfMcpError
+from sf_mcp.server.http.limits import Limits
+from sf_mcp.server.http.observability import Metrics
 from sf_mcp.server.oauth.scopes import ALL_SCOPES
-from sf_mcp.server.siwe import SiweError, SiweMessage, build_message, message_hash, parse_message, recover_signer
-
-if TYPE_CHECKING:
-    from sf_mcp.server.limits import Limits
-    from sf_mcp.server.observability import Metrics
-    from sf_mcp.server.services import Services
+from sf_mcp.server.services import Services
+from sf_mcp.signatures import (
+    SiweError,
+    SiweMessage,
+    build_message,
+    is_valid_signature,
+    message_hash,
+    parse_message,
+    recover_signer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,23 +70,23 @@ class AuthFailed(SfMcpError):
 
 def public_url(settings: Settings) -> str:
     """The base URL clients reach this server at, without a trailing slash."""
-    if settings.public_url:
-        return settings.public_url.rstrip("/")
-    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    if settings.http.public_url:
+        return settings.http.public_url.rstrip("/")
+    host = settings.http.host if settings.http.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{settings.port}"
+    return f"http://{host}:{settings.http.port}"
 
 
 def load_jwt_secret(settings: Settings) -> bytes:
     """``SF_JWT_SECRET``, or a random key generated once into the data dir (mode 0600)."""
-    if settings.jwt_secret is not None:
-        value = settings.jwt_secret.get_secret_value().encode()
+    if settings.http.jwt_secret is not None:
+        value = settings.http.jwt_secret.get_secret_value().encode()
         if len(value) < 32:
             raise AuthFailed("SF_JWT_SECRET must be at least 32 characters")
         return value
-    path: Path = settings.data_dir / SECRET_FILE
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path: Path = settings.storage.data_dir / SECRET_FILE
+    settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -100,10 +106,10 @@ class SiweAuth:
     def __init__(
         self,
         settings: Settings,
-        services: Callable[[], "Services"],
+        services: Callable[[], Services],
         *,
-        limits: "Limits",
-        metrics: "Metrics",
+        limits: Limits,
+        metrics: Metrics,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
@@ -115,8 +121,8 @@ class SiweAuth:
         self.issuer = public_url(settings)
         self.resource = f"{self.issuer}/mcp"
         split = urlsplit(self.issuer)
-        self.domain = settings.siwe_domain or split.netloc
-        self.uri = settings.siwe_uri or self.issuer
+        self.domain = settings.http.siwe_domain or split.netloc
+        self.uri = settings.http.siwe_uri or self.issuer
         self._checked: dict[str, float] = {}  # jti -> until when it is known to be active
 
     def auth_settings(self) -> AuthSettings:
@@ -129,8 +135,8 @@ class SiweAuth:
 
     def chain_id(self) -> int:
         """The chain sign-in messages name: configured, else the connected chain's, else Sonic."""
-        if self._settings.siwe_chain_id is not None:
-            return self._settings.siwe_chain_id
+        if self._settings.http.siwe_chain_id is not None:
+            return self._settings.http.siwe_chain_id
         try:
             chain = self._services().chain
         except Exception:  # not started yet
@@ -149,8 +155,8 @@ class SiweAuth:
             raise AuthFailed(f"address: {exc}") from None
         now = self._clock()
         nonce = secrets.token_hex(16)
-        issued = datetime.fromtimestamp(now, tz=timezone.utc).replace(microsecond=0)
-        expires = issued + timedelta(seconds=self._settings.nonce_ttl_s)
+        issued = datetime.fromtimestamp(now, tz=UTC).replace(microsecond=0)
+        expires = issued + timedelta(seconds=self._settings.http.nonce_ttl_s)
         message = build_message(
             domain=self.domain, address=wallet, uri=self.uri, chain_id=self.chain_id(), nonce=nonce,
             issued_at=issued, expiration_time=expires, statement=statement, request_id=request_id,
@@ -192,7 +198,7 @@ class SiweAuth:
                 "sign-in message: issued for an OAuth authorization; finish it on the login page"
             )
         now = self._clock()
-        skew = self._settings.clock_skew_s
+        skew = self._settings.http.clock_skew_s
         if message.domain != self.domain:
             raise AuthFailed(f"sign-in message: domain {message.domain!r} is not this server's ({self.domain!r})")
         if message.scheme is not None and message.scheme != urlsplit(self.issuer).scheme:
@@ -204,7 +210,7 @@ class SiweAuth:
         issued = message.issued_at.timestamp()
         if issued > now + skew:
             raise AuthFailed("sign-in message: Issued At is in the future")
-        if issued < now - self._settings.nonce_ttl_s - skew:
+        if issued < now - self._settings.http.nonce_ttl_s - skew:
             raise AuthFailed("sign-in message: Issued At is too old; ask for a new nonce")
         if message.expiration_time is not None and message.expiration_time.timestamp() <= now:
             raise AuthFailed("sign-in message: expired (Expiration Time has passed); ask for a new nonce")
@@ -220,21 +226,12 @@ class SiweAuth:
         signer = recover_signer(text, signature)
         if signer == address.lower():
             return
-        chain = self._services().chain
-        if chain is None:
-            raise AuthFailed("signature: not made by the address in the message")
         try:
             sig = bytes.fromhex(signature.removeprefix("0x"))
         except (ValueError, AttributeError):
             raise AuthFailed("signature: not hex") from None
-        check = getattr(chain, "is_valid_signature", None)
         try:
-            if check is not None:
-                ok = await check(address, message_hash(text), sig)
-            else:
-                from sf_mcp.chain.eip1271 import is_valid_signature
-
-                ok = await is_valid_signature(chain, address, message_hash(text), sig)
+            ok = await is_valid_signature(self._services().chain, address, message_hash(text), sig)
         except ChainUnavailable:
             raise
         except SfMcpError as exc:
@@ -248,7 +245,7 @@ class SiweAuth:
     ) -> dict[str, Any]:
         """A bearer JWT for ``wallet`` and its session row; OAuth tokens name their client, scopes and grant."""
         jti = uuid.uuid4().hex
-        expires_at = int(now) + (ttl_s or self._settings.token_ttl_s)
+        expires_at = int(now) + (ttl_s or self._settings.http.token_ttl_s)
         claims: dict[str, Any] = {
             "iss": self.issuer, "aud": self.resource, "sub": wallet, "jti": jti,
             "iat": int(now), "nbf": int(now) - 1, "exp": expires_at, "chain_id": self.chain_id(),
@@ -264,7 +261,7 @@ class SiweAuth:
             "token": token,
             "token_type": "Bearer",
             "wallet": wallet,
-            "expires_at": datetime.fromtimestamp(expires_at, tz=timezone.utc).isoformat().replace("+00:00", "Z"),
+            "expires_at": datetime.fromtimestamp(expires_at, tz=UTC).isoformat().replace("+00:00", "Z"),
         }
 
     # -- step 3: every request --------------------------------------------------

@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from eth_utils import is_checksum_address, keccak, to_checksum_address
+from eth_utils.address import is_checksum_address, to_checksum_address
+from eth_utils.crypto import keccak
 
 from sf_mcp.errors import SfMcpError
 
@@ -98,7 +99,7 @@ class SiweMessage:
 
 def format_time(value: datetime) -> str:
     """RFC 3339 in UTC with a Z, seconds precision (what wallets display)."""
-    return value.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(value: str, name: str) -> datetime:
@@ -108,7 +109,7 @@ def parse_time(value: str, name: str) -> datetime:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise SiweError(f"sign-in message: {name} {value!r} is not a valid date-time") from None
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def parse_message(text: str) -> SiweMessage:
@@ -217,6 +218,6 @@ def recover_signer(text: str, signature: str) -> str | None:
     if not isinstance(signature, str) or not re.match(r"^0x[0-9a-fA-F]+$", signature):
         return None
     try:
-        return Account.recover_message(encode_defunct(text=text), signature=signature).lower()
+        return str(Account.recover_message(encode_defunct(text=text), signature=signature)).lower()
     except Exception:  # eth-account raises several types for malformed signatures
         return None

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from sf_mcp.generation.base import Attempt
-from sf_mcp.store import GenerationRow
+from sf_mcp.store import GenerationRow, JobStatus
 
 LOCAL_RENDERER = "local"
 LOCAL_NOTICE = (
@@ -40,7 +40,7 @@ class PublicGeneration(BaseModel):
     created_at: datetime
 
     @classmethod
-    def from_row(cls, row: GenerationRow) -> "PublicGeneration":
+    def from_row(cls, row: GenerationRow) -> PublicGeneration:
         return cls(**_public_fields(row))
 
 
@@ -64,7 +64,7 @@ class GenerationResult(PublicGeneration):
     elapsed_ms: int | None = None
 
     @classmethod
-    def from_row(cls, row: GenerationRow, *, replay: bool = False, notes: Sequence[str] = ()) -> "GenerationResult":
+    def from_row(cls, row: GenerationRow, *, replay: bool = False, notes: Sequence[str] = ()) -> GenerationResult:
         local = row.provider == LOCAL_RENDERER
         requested = row.params.get("model")
         elapsed = None
@@ -82,7 +82,7 @@ class GenerationResult(PublicGeneration):
             payment=PaymentView(
                 method=row.payment_method,
                 replay=replay,
-                refunded=row.status == "refunded",
+                refunded=row.status is JobStatus.REFUNDED,
                 details=row.payment,
                 refund=row.refund,
             ),
@@ -116,7 +116,7 @@ def _public_fields(row: GenerationRow) -> dict[str, Any]:
 
 def _model_note(row: GenerationRow, requested: str | None) -> str | None:
     """Say so when the model asked for did not make the result (unknown to every provider, or failed)."""
-    if not requested or row.status != "succeeded" or row.model == requested:
+    if not requested or row.status is not JobStatus.SUCCEEDED or row.model == requested:
         return None
     tried = any(a.get("model") == requested for a in row.attempts)
     why = "failed" if tried else "is not available on this server (no configured provider serves it)"
@@ -127,8 +127,8 @@ def iso_utc(ts: float | None) -> str | None:
     """Unix seconds as an ISO 8601 UTC time (``2026-11-30T00:00:00Z``), for fields beside the unix ones."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
 def _dt(ts: float | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, tz=timezone.utc) if ts is not None else None
+    return datetime.fromtimestamp(ts, tz=UTC) if ts is not None else None

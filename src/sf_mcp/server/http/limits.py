@@ -24,7 +24,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp_types import CallToolResult, TextContent
 
 from sf_mcp.config import Settings
-from sf_mcp.server.observability import Metrics, current_request
+from sf_mcp.server.http.observability import Metrics, current_request
 from sf_mcp.store import RateBuckets
 
 MAX_KEYS = 100_000
@@ -101,10 +101,10 @@ class Limits:
     """The configured limits of one server."""
 
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
-        window = settings.rate_limit_window_s
-        self.tool_ip = RateLimiter("tool_ip", settings.rate_limit_ip, window, clock=clock)
-        self.tool_wallet = RateLimiter("tool_wallet", settings.rate_limit_wallet, window, clock=clock)
-        self.auth_ip = RateLimiter("auth_ip", settings.rate_limit_auth_ip, window, clock=clock)
+        window = settings.limits.rate_limit_window_s
+        self.tool_ip = RateLimiter("tool_ip", settings.limits.rate_limit_ip, window, clock=clock)
+        self.tool_wallet = RateLimiter("tool_wallet", settings.limits.rate_limit_wallet, window, clock=clock)
+        self.auth_ip = RateLimiter("auth_ip", settings.limits.rate_limit_auth_ip, window, clock=clock)
 
     def share(self, buckets: RateBuckets | None) -> None:
         """Count every limit in the database shared by the replicas (None: in this process)."""

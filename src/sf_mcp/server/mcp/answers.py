@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import anyio
 from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent
 
+from sf_mcp.domain.generations import GenerationResult
 from sf_mcp.generation.media import make_preview
-from sf_mcp.server.models import GenerationResult
 from sf_mcp.server.services import Services
 from sf_mcp.store import GenerationRow
 
@@ -30,7 +30,7 @@ async def generation_answer(
     content: list[ImageContent | ResourceLink | TextContent] = []
     if row.status == "succeeded" and row.content_sha256 and row.mime_type and row.mime_type.startswith("image/"):
         data, _ = await services.content.get(row.content_sha256)
-        preview, mime = await anyio.to_thread.run_sync(make_preview, data, services.settings.preview_max_px)
+        preview, mime = await anyio.to_thread.run_sync(make_preview, data, services.settings.providers.preview_max_px)
         content.append(ImageContent(type="image", data=base64.b64encode(preview).decode(), mime_type=mime))
     content.append(_link(result))
     content.append(TextContent(type="text", text=summary(result)))

@@ -1,9 +1,8 @@
 """MCP prompts for the common flows, so an assistant can offer them to its user as ready-made tasks.
 
 Each prompt returns one user message that names our real tools (in backticks;
-nothing else is) in the order to call them. A step that needs an optional tool (``contest`` for prize claims) is
-included only when that tool is registered on this server, so a prompt never
-sends the assistant to a tool that does not exist (the tests check every name).
+nothing else is) in the order to call them, so a prompt never sends the assistant
+to a tool that does not exist (the tests check every name).
 """
 
 from __future__ import annotations
@@ -40,9 +39,6 @@ class _CheckedPrompt(Prompt):
 
 
 def register(server: MCPServer) -> None:
-    def has(tool: str) -> bool:
-        return server._tool_manager.get_tool(tool) is not None  # the SDK keeps no public sync lookup
-
     def prompt(title: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def add(fn: Callable[..., Any]) -> Callable[..., Any]:
             server.add_prompt(_CheckedPrompt.from_function(fn, title=title))
@@ -91,8 +87,7 @@ def register(server: MCPServer) -> None:
             '`stake` with action "claim"; if I have NFTs but no voting power, explain it starts with the next '
             "contest; if can_vote is true, offer to vote for favourites.",
         ]
-        if has("contest"):
-            steps.insert(4, 'If pending_prize is above zero, offer `contest` with action "claim" to collect it.')
+        steps.insert(4, 'If pending_prize is above zero, offer `contest` with action "claim" to collect it.')
         return [UserMessage(_numbered("Review my sf-mcp account.", steps))]
 
     @prompt(title="Vote for favourites")

@@ -1,18 +1,18 @@
 """Serving the MCP server over streamable HTTP: many wallets, one server.
 
-``/mcp`` needs a bearer token from Sign-In with Ethereum (``server.auth``);
+``/mcp`` needs a bearer token from Sign-In with Ethereum (``server.http.auth``);
 without one the SDK answers 401 with ``WWW-Authenticate: Bearer ...,
 resource_metadata=...`` and serves the protected-resource metadata at
 ``/.well-known/oauth-protected-resource/mcp``. Around it:
 
-    /auth/nonce, /auth/verify, /auth/logout   sign-in (server.auth)
+    /auth/nonce, /auth/verify, /auth/logout   sign-in (server.http.auth)
     /authorize, /token, /register, /revoke,   OAuth 2.1 for hosted assistants (server.oauth),
     /oauth/login, /.well-known/...            with Sign-In with Ethereum as the login page
     /healthz                                  liveness: the process answers
     /readyz                                   readiness: database, chain, providers
     /metrics                                  Prometheus text format
 
-Tool calls are rate limited per IP and per wallet (``server.limits``); Host and
+Tool calls are rate limited per IP and per wallet (``server.http.limits``); Host and
 Origin are checked on every route; bodies over ``SF_MAX_REQUEST_BODY_BYTES``
 get 413; the server binds 127.0.0.1 unless ``SF_HOST`` says otherwise.
 """
@@ -20,14 +20,13 @@ get 413; the server binds 127.0.0.1 unless ``SF_HOST`` says otherwise.
 from __future__ import annotations
 
 import contextlib
-
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
-import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import RequestBodyLimitMiddleware, TransportSecuritySettings
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -37,13 +36,12 @@ from starlette.types import ASGIApp
 
 from sf_mcp.config import Settings
 from sf_mcp.errors import SfMcpError
-from sf_mcp.server.auth import SiweAuth, public_url
-from sf_mcp.server.limits import Limits, RateLimitMiddleware
+from sf_mcp.server.http.auth import SiweAuth, public_url
+from sf_mcp.server.http.limits import Limits, RateLimitMiddleware
+from sf_mcp.server.http.observability import Metrics, RequestMiddleware, ToolCallMiddleware
 from sf_mcp.server.oauth import OAuthServer
-from sf_mcp.server.observability import Metrics, RequestMiddleware, ToolCallMiddleware
-
-if TYPE_CHECKING:
-    from sf_mcp.server.services import Services
+from sf_mcp.server.ops import AlertCounters
+from sf_mcp.server.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +61,16 @@ def add_health_routes(server: MCPServer) -> None:
 class HttpSurface:
     """What HTTP mode adds around the MCP server: sign-in, limits, metrics, logs and readiness.
 
-    Built before the server (the server's constructor takes the token verifier
-    and middleware), attached to the running services by the server's lifespan.
+    Built before the server (the server's constructor takes the token verifier and
+    middleware). The sign-in, OAuth and readiness routes are Starlette routes outside any
+    MCP request, so they cannot use the lifespan context: the server's lifespan hands the
+    services over with :meth:`serving` while it runs (HTTP runs that lifespan once).
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
+        self.alert_counters = AlertCounters(self.metrics.registry)
         self.limits = Limits(settings)
         self._services: Services | None = None
         self.auth = SiweAuth(settings, self.services, limits=self.limits, metrics=self.metrics)
@@ -77,7 +78,7 @@ class HttpSurface:
         self.metrics.watch_indexer(lambda: self.services().indexer)
         self.metrics.watch_services(self.services)
 
-    def services(self) -> "Services":
+    def services(self) -> Services:
         if self._services is None:
             raise SfMcpError("the server is starting; try again in a moment")
         return self._services
@@ -108,17 +109,15 @@ class HttpSurface:
                 self.metrics.queue_depth.set(await self.services().store.generations.queue_depth())
             return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    def attach(self, services: "Services") -> None:
-        """Called by the lifespan once the services run."""
+    @contextmanager
+    def serving(self, services: Services) -> Iterator[None]:
+        """While the lifespan runs: the routes outside /mcp use ``services``."""
         self._services = services
-        services.runner.on_finished.append(self.metrics.on_finished)
         if services.store.postgres:  # replicas share one database: limits hold in total, not per replica
             self.limits.share(services.store.rate_buckets)
-
-    def detach(self, services: "Services") -> None:
-        if self.metrics.on_finished in services.runner.on_finished:
-            services.runner.on_finished.remove(self.metrics.on_finished)
-        if self._services is services:
+        try:
+            yield
+        finally:
             self._services = None
             self.limits.share(None)
 
@@ -141,13 +140,7 @@ class HttpSurface:
         checks["database"] = await _check(services.store.migration_state(), detail=_migration_detail)
         if checks["database"]["ok"] and "behind" in checks["database"]["detail"]:
             checks["database"]["ok"] = False
-        chain = services.chain
-        if chain is None:
-            checks["chain"] = {"ok": True, "detail": "no chain client (crypto payments disabled)"}
-        elif hasattr(chain, "block_number"):
-            checks["chain"] = await _check(chain.block_number(), detail=lambda n: f"block {n}")
-        else:
-            checks["chain"] = {"ok": True, "detail": "connected"}
+        checks["chain"] = await _check(services.chain.block_number(), detail=lambda n: f"block {n}")
         circuits = [p for p in services.providers.describe() if "circuit" in p]
         usable = [p["provider"] for p in circuits if p["circuit"] != "open"]
         checks["providers"] = {
@@ -155,27 +148,26 @@ class HttpSurface:
             "detail": f"available: {', '.join(usable)}" if usable else "every provider's circuit is open",
         }
         indexer = services.indexer
-        if indexer is not None:
-            state = str(getattr(indexer, "state", "unknown"))
-            lag = self.metrics.indexer_lag()
-            detail = state + (f", {lag:g} blocks behind" if lag is not None else "")
-            checkpoint = getattr(indexer, "checkpoint", None)
-            if state == "degraded" and checkpoint is not None:
-                detail += f" ({checkpoint.failures_in_a_row} failed polls in a row: {checkpoint.last_error})"[:300]
-            leadership = services.leadership
-            if leadership is not None and not leadership.is_leader:  # another replica indexes: nothing to check
-                checks["indexer"] = {"ok": True, "detail": "another replica leads the indexer", "leader": False}
-            else:
-                checks["indexer"] = {"ok": state not in ("degraded", "stopped"), "detail": detail,
-                                     "leader": leadership is not None}
+        state = str(indexer.state)
+        lag = self.metrics.indexer_lag()
+        detail = state + (f", {lag:g} blocks behind" if lag is not None else "")
+        if state == "degraded":
+            checkpoint = indexer.checkpoint
+            detail += f" ({checkpoint.failures_in_a_row} failed polls in a row: {checkpoint.last_error})"[:300]
+        leadership = services.leadership
+        if leadership is not None and not leadership.is_leader:  # another replica indexes: nothing to check
+            checks["indexer"] = {"ok": True, "detail": "another replica leads the indexer", "leader": False}
+        else:
+            checks["indexer"] = {"ok": state not in ("degraded", "stopped"), "detail": detail,
+                                 "leader": leadership is not None}
         return checks
 
     # -- the ASGI app ---------------------------------------------------------------------
     def transport_security(self) -> TransportSecuritySettings:
         """Allowed Host and Origin headers: loopback, the public URL's, and the configured extras."""
         public = urlsplit(public_url(self.settings))
-        hosts = [*_LOOPBACK_HOSTS, public.netloc, *self.settings.allowed_hosts]
-        origins = [*_LOOPBACK_ORIGINS, f"{public.scheme}://{public.netloc}", *self.settings.allowed_origins]
+        hosts = [*_LOOPBACK_HOSTS, public.netloc, *self.settings.http.allowed_hosts]
+        origins = [*_LOOPBACK_ORIGINS, f"{public.scheme}://{public.netloc}", *self.settings.http.allowed_origins]
         return TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
             allowed_hosts=list(dict.fromkeys(hosts)),
@@ -185,13 +177,13 @@ class HttpSurface:
     def asgi_app(self, server: MCPServer) -> ASGIApp:
         security = self.transport_security()
         app = server.streamable_http_app(
-            host=self.settings.host,
+            host=self.settings.http.host,
             transport_security=security,
-            max_request_body_size=self.settings.max_request_body_bytes,
+            max_request_body_size=self.settings.http.max_request_body_bytes,
         )
         self.oauth.mount(app)
         # The SDK limits /mcp bodies itself; this limits every other route (/auth/verify reads JSON) too.
-        limited = RequestBodyLimitMiddleware(self.oauth.guard(app), self.settings.max_request_body_bytes)
+        limited = RequestBodyLimitMiddleware(self.oauth.guard(app), self.settings.http.max_request_body_bytes)
         return RequestMiddleware(limited, metrics=self.metrics, security=security)
 
 
@@ -209,37 +201,3 @@ async def _check(awaitable: Any, *, detail: Any = None) -> dict[str, Any]:
     except Exception as exc:
         return {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:200]}
     return {"ok": True, "detail": detail(value) if detail else "ok"}
-
-
-def build_http_app(settings: Settings) -> tuple[ASGIApp, HttpSurface]:
-    """The whole HTTP application for ``settings`` (its lifespan opens the services)."""
-    from sf_mcp.server.app import build_server
-
-    surface = HttpSurface(settings)
-    server = build_server(settings, http=surface)
-    return surface.asgi_app(server), surface
-
-
-class _AnnouncingServer(uvicorn.Server):
-    """uvicorn that says so once it accepts connections, so scripts can wait for that line."""
-
-    def __init__(self, config: uvicorn.Config, announce: Callable[[], None] | None) -> None:
-        super().__init__(config)
-        self._announce = announce
-
-    async def startup(self, sockets: list[Any] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started and self._announce is not None:
-            self._announce()
-
-
-async def serve_http(
-    settings: Settings, *, sockets: list[Any] | None = None, announce: Callable[[], None] | None = None
-) -> None:
-    """Run until cancelled; binds 127.0.0.1 unless the operator chose otherwise.
-
-    ``announce`` is called once the socket is bound and the app has started.
-    """
-    app, _ = build_http_app(settings)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
-    await _AnnouncingServer(config, announce).serve(sockets=sockets)
