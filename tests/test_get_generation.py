@@ -11,8 +11,7 @@ from fakes._server import Behavior
 from fakes.huggingface import FakeHuggingFace
 from sf_mcp.config import Settings, load_settings
 from sf_mcp.server import build_server
-from sf_mcp.server.app import running_services
-from support import generate, read_json
+from support import connected, generate, read_json
 
 pytestmark = pytest.mark.anyio
 SLOW_MODEL = "image/slow-model"
@@ -52,11 +51,10 @@ async def test_a_slow_image_answers_running_and_get_generation_returns_it(data_d
 
 
 async def test_get_generation_of_unknown_or_foreign_tasks(settings: Settings) -> None:
-    server = build_server(settings)
-    async with Client(server) as client:
+    async with connected(settings) as (client, services):
         unknown = await client.call_tool("get_generation", {"task_id": "f" * 32})
         assert unknown.is_error and "no generation task" in unknown.content[0].text
-        store = running_services(server).store
+        store = services.store
         theirs = await store.generations.reserve_free(wallet="0x" + "12" * 20, kind="image", prompt="theirs",
                                                       params={}, daily_quota=5)
         refused = await client.call_tool("get_generation", {"task_id": theirs.task_id})

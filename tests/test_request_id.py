@@ -8,10 +8,8 @@ from mcp.client import Client
 
 from sf_mcp.config import Settings
 from sf_mcp.jobs import CreditsPayment, FreePayment
-from sf_mcp.server import build_server
-from sf_mcp.server.app import running_services
 from sf_mcp.server.mcp.identity import DEV_WALLET
-from support import generate
+from support import connected, generate
 
 pytestmark = pytest.mark.anyio
 
@@ -46,9 +44,7 @@ async def test_a_different_request_under_a_used_request_id_is_refused_naming_the
 
 
 async def test_parallel_retries_with_one_request_id_make_one_task_and_spend_one_credit(settings: Settings) -> None:
-    server = build_server(settings)
-    async with Client(server) as client:
-        services = running_services(server)
+    async with connected(settings) as (client, services):
         await services.store.accounts.add_credits(DEV_WALLET, 5, reason="test grant")
         results = []
 
@@ -66,9 +62,8 @@ async def test_parallel_retries_with_one_request_id_make_one_task_and_spend_one_
 
 
 async def test_request_ids_are_per_wallet(settings: Settings) -> None:
-    server = build_server(settings)
-    async with Client(server):
-        gate = running_services(server).gate
+    async with connected(settings) as (_, services):
+        gate = services.gate
         params = {"width": 64, "height": 64}
         mine = await gate.reserve(wallet=DEV_WALLET, kind="image", prompt="p", params=params, payment=FreePayment(
             method="free"), request_id="r")
