@@ -68,7 +68,7 @@ def chain(*providers, timeout: float = 10.0, failures: int = 3) -> FallbackChain
 # -- 3: the defaults are served, by the routes the docs show ----------------------------------------
 
 async def test_default_models_route_as_the_docs_show(hub: FakeHub) -> None:
-    defaults = Settings(_env_file=None).image_models  # type: ignore[call-arg]
+    defaults = Settings(_env_file=None).providers.image_models  # type: ignore[call-arg]
     assert defaults == [SCHNELL, DEV, SD3]
     provider = hf(defaults)
     routes = [(await provider.routes.choose(m, "text-to-image")).provider for m in defaults]
@@ -77,7 +77,7 @@ async def test_default_models_route_as_the_docs_show(hub: FakeHub) -> None:
         outcome = await chain(provider).run(GenerationRequest(kind=GenerationKind.IMAGE, prompt="a kite",
                                                               model=model))
         assert outcome.media.model == model and outcome.attempts[0].outcome == "ok"
-    assert Settings(_env_file=None).video_models[0] == WAN  # type: ignore[call-arg]
+    assert Settings(_env_file=None).providers.video_models[0] == WAN  # type: ignore[call-arg]
 
 
 # -- 5: the mapping lookup, with the token, and what its failures mean ---------------------------

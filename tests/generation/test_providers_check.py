@@ -124,4 +124,4 @@ def test_serve_starts_the_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(generation, "warn_unserved_in_background", started.append)
     monkeypatch.setattr(server, "build_server", lambda settings: Idle())
     assert main(["--data-dir", str(tmp_path), "serve"]) == 0
-    assert len(started) == 1 and started[0].data_dir == tmp_path
+    assert len(started) == 1 and started[0].storage.data_dir == tmp_path

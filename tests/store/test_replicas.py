@@ -196,9 +196,9 @@ async def test_a_resource_update_on_one_replica_reaches_subscribers_of_the_other
 def test_request_state_sealed_by_one_replica_opens_on_another(tmp_path, monkeypatch) -> None:
     keys = "k" * 40 + "," + "o" * 40
     monkeypatch.setenv("SF_REQUEST_STATE_KEYS", keys)
-    sealed = RequestStateSecurity(keys=load_settings(data_dir=tmp_path).request_state_key_list).codec.seal(b"x")
+    sealed = RequestStateSecurity(keys=load_settings(data_dir=tmp_path).http.request_state_key_list).codec.seal(b"x")
     monkeypatch.setenv("SF_REQUEST_STATE_KEYS", "o" * 40 + "," + "k" * 40)  # rotating: the old key still opens
-    assert RequestStateSecurity(keys=load_settings(data_dir=tmp_path).request_state_key_list).codec.unseal(sealed) \
+    assert RequestStateSecurity(keys=load_settings(data_dir=tmp_path).http.request_state_key_list).codec.unseal(sealed) \
         == b"x"
     with pytest.raises(InvalidRequestState):
         RequestStateSecurity(keys=["z" * 40]).codec.unseal(sealed)

@@ -84,7 +84,7 @@ class ResourceNotifier:
         self._legacy: dict[str, weakref.WeakSet[Any]] = defaultdict(weakref.WeakSet)
         self._pending: deque[str] = deque(maxlen=10_000)  # updates for legacy sessions, oldest dropped first
         self._arrived = anyio.Event()
-        bus.subscribe(self._on_event)
+        self.bus.subscribe(self._on_event)
 
     def _on_event(self, event: ServerEvent) -> None:
         if isinstance(event, ResourceUpdated) and self._legacy.get(str(event.uri)):
