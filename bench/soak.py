@@ -83,10 +83,11 @@ class Soak:
             "type": "function", "name": "payWithS", "stateMutability": "payable", "outputs": [],
             "inputs": [{"name": "prompt", "type": "string"}, {"name": "generationType", "type": "string"}]}])
         signer = Signer(key)
+        sender = w3.to_checksum_address(signer.address)
         async with _NONCES[key]:
             tx = await contract.functions.payWithS(prompt, "image").build_transaction({
-                "from": signer.address, "value": 3 * 10**18, "nonce": await w3.eth.get_transaction_count(
-                    signer.address, "pending"), "gas": 400_000})
+                "from": sender, "value": 3 * 10**18, "nonce": await w3.eth.get_transaction_count(sender, "pending"),
+                "gas": 400_000})
             sent = await w3.eth.send_raw_transaction(signer.sign(tx))
         await w3.eth.wait_for_transaction_receipt(sent, timeout=120)
         return sent.to_0x_hex().lower()
@@ -165,7 +166,7 @@ async def settle(store: Store, txs: list[str], within_s: float = 300) -> None:
         await asyncio.sleep(2)
 
 
-async def books(store: Store, txs: list[str], wallets: list[str]) -> tuple[dict[str, int], list[str]]:
+async def books(store: Store, txs: list[str], wallets: list[str], chain_id: int) -> tuple[dict[str, int], list[str]]:
     rows = await store.generations.recent(limit=100_000)
     problems: list[str] = []
     by_status = Counter(r.status for r in rows)
@@ -174,8 +175,7 @@ async def books(store: Store, txs: list[str], wallets: list[str]) -> tuple[dict[
     for tx in txs:
         if jobs_per_tx[tx] != 1:
             problems.append(f"payment {tx} has {jobs_per_tx[tx]} jobs")
-    chain_id = next((r.payment["chain_id"] for r in rows if r.payment_method == "crypto"), None)
-    events = await store.chain.events(chain_id, event="GenerationRequested", limit=100_000) if chain_id else []
+    events = await store.chain.events(chain_id, event="GenerationRequested", limit=100_000)
     with_job = {r.payment_key for r in rows}
     for ev in events:
         if ev.payment_key not in with_job:
@@ -252,7 +252,7 @@ async def run(args: argparse.Namespace) -> int:
                     print(f"soak: {args.minutes:g} min of load over 3 replicas in {time.monotonic() - started:.0f} s; "
                           "settling")
                     await settle(store, soak.paid_txs)
-                    counts, problems = await books(store, soak.paid_txs, wallets)
+                    counts, problems = await books(store, soak.paid_txs, wallets, deployment["chain_id"])
                     for name, value in sorted({**soak.counts, **counts}.items()):
                         print(f"  {name}: {value}")
                     for problem in problems[:30]:
