@@ -62,3 +62,24 @@ async def test_a_started_indexer_job_says_the_parameters_were_not_applied(store:
                                payment=CryptoPayment(method="crypto", tx_hash=TX))
     assert retry.replay  # the caller's own retry is a replay, and it still says its settings were not applied
     assert retry.note and "the first request's settings stand: width 1024 (asked 512)" in retry.note
+
+
+async def test_parallel_retries_under_one_request_id_charge_once_on_either_database(store: Store) -> None:
+    import anyio
+
+    from sf_mcp.jobs import CreditsPayment
+
+    await store.accounts.add_credits(WALLET, 3, reason="test grant")
+    gate = PaymentGate(store, free_daily_quota=0)
+    answers = []
+
+    async def retry() -> None:
+        answers.append(await gate.reserve(wallet=WALLET, kind="image", prompt="a fox", params={"width": 64},
+                                          payment=CreditsPayment(method="credits"), request_id="same-key"))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(8):
+            tg.start_soon(retry)
+    assert len({a.job.task_id for a in answers}) == 1 and sum(not a.replay for a in answers) == 1
+    assert await store.accounts.credits(WALLET) == 2
+    assert (await store.generations.by_request_id(WALLET, "same-key")).task_id == answers[0].job.task_id
