@@ -16,6 +16,7 @@ from sf_mcp.chain.client import ChainClient, Signer, connect_rpc, is_dev_chain
 from sf_mcp.chain.contracts import Deployment
 from sf_mcp.chain.deploy import deploy
 from sf_mcp.chain.embedded import EmbeddedChain, NewChainHook, start_embedded
+from sf_mcp.chain.events import ChainUpdate
 from sf_mcp.chain.indexer import Checkpoint, Indexer, IndexerState
 from sf_mcp.chain.operator import OperatorActions
 from sf_mcp.chain.payments import ChainPaymentVerifier, PaymentVerdict
@@ -23,6 +24,7 @@ from sf_mcp.config import Settings
 
 __all__ = [
     "ChainClient",
+    "ChainUpdate",
     "ChainPaymentVerifier",
     "Checkpoint",
     "Deployment",

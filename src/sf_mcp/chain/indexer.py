@@ -10,8 +10,9 @@ It runs inside ``sf-mcp serve`` and standalone as ``sf-mcp indexer``. Each poll:
    ``batch_blocks`` blocks, up to the head minus the required confirmations;
 3. stores the decoded events, the jobs their ``GenerationRequested`` payments
    pay for (or joins the job a tool call made: same payment key) and the new
-   cursor in one transaction, then wakes the workers and publishes resource
-   updates;
+   cursor in one transaction, then wakes the workers and tells ``on_update``
+   what changed (a :class:`~sf_mcp.chain.events.ChainUpdate`: jobs created or
+   changed, contest standings moved; the server maps it to resource URIs);
 4. retries operator work left behind: refunds of failed crypto jobs and
    ``submitGeneration`` for finished ones.
 
@@ -40,6 +41,7 @@ from web3.exceptions import BlockNotFound
 
 from sf_mcp.chain.client import ChainClient
 from sf_mcp.chain.contracts import NATIVE_TOKEN, PAYMENT, STAKING, VOTING, abi
+from sf_mcp.chain.events import ChainUpdate
 from sf_mcp.chain.operator import OperatorActions
 from sf_mcp.chain.payments import EMPTY_PROMPT_HELD, cleaned_or_none, crypto_key_prefix, crypto_payment_key, token_of
 from sf_mcp.errors import ChainUnavailable, SfMcpError
@@ -47,7 +49,10 @@ from sf_mcp.store import ChainEvent, Cursor, GenerationRow, JobFromPayment, Stor
 
 logger = logging.getLogger(__name__)
 
-Publish = Callable[..., Awaitable[None]]
+OnUpdate = Callable[[ChainUpdate], Awaitable[None]]
+
+# Events besides votes that move the contest standings (or what the leaderboard shows).
+STANDINGS_EVENTS = frozenset({"Staked", "Unstaked", "EmergencyUnstaked", "ContestFinalized", "GenerationSubmitted"})
 
 DEFAULT_PARAMS = {
     "image": {"width": 1024, "height": 1024, "steps": None, "seed": None, "negative_prompt": None, "model": None},
@@ -88,7 +93,7 @@ class Indexer:
         poll_s: float = 1.0,
         max_backoff_s: float = 60.0,
         on_jobs: Callable[[], None] | None = None,
-        publish: Publish | None = None,
+        on_update: OnUpdate | None = None,
         on_payment: Sequence[Callable[[ChainEvent], Awaitable[Any]]] = (),
     ) -> None:
         self._client = client
@@ -98,7 +103,7 @@ class Indexer:
         self._poll_s = poll_s
         self._max_backoff_s = max_backoff_s
         self._on_jobs = on_jobs
-        self._publish = publish
+        self._on_update = on_update
         # Called once per PaymentReceived event stored for the first time (operations: large-payment alerts).
         # Hooks are given by the wiring (server/services.py), so chain/ never imports what reacts to payments.
         self._on_payment = list(on_payment)
@@ -269,8 +274,8 @@ class Indexer:
                 if job is not None:
                     logger.warning("reorg: the payment of task %s (%s) left the chain; its refund and contest entry "
                                    "are held for review unless it is mined again", job.task_id, ev.tx_hash)
-        if removed and self._publish is not None:
-            await self._publish("leaderboard://week")
+        if removed:
+            await self._emit(ChainUpdate(standings_changed=True))
 
     # -- decoding --------------------------------------------------------------
     def _decode(self, log: Any) -> ChainEvent | None:
@@ -332,23 +337,19 @@ class Indexer:
                         await hook(ev)
                     except Exception:  # a broken hook must not stop indexing; the event is already stored
                         logger.exception("payment hook failed for %s", ev.tx_hash)
-        if self._publish is None:
+        if self._on_update is None:
             return
-        uris: list[str] = []
-        for job in jobs:
-            uris += [f"generation://{job.task_id}", f"generations://wallet/{job.wallet}"]
-        if jobs:
-            uris.append("generations://recent")
+        voted: list[GenerationRow] = []
+        standings = False
         for ev in events:
             if ev.event == "VoteCast":
                 job = await self._store.chain.job_by_request_id(ev.chain_id, int(ev.args["generationId"]))
                 if job is not None:
-                    uris.append(f"generation://{job.task_id}")
-                uris.append("leaderboard://week")
-            elif ev.event in ("Staked", "Unstaked", "EmergencyUnstaked", "ContestFinalized", "GenerationSubmitted"):
-                uris.append("leaderboard://week")
-        if uris:
-            await self._publish(*dict.fromkeys(uris))
+                    voted.append(job)
+                standings = True
+            elif ev.event in STANDINGS_EVENTS:
+                standings = True
+        await self._emit(ChainUpdate(created=tuple(jobs), changed=tuple(voted), standings_changed=standings))
 
     async def retry_operator_work(self) -> None:
         """Submit finished crypto jobs and refund failed ones that an earlier attempt left behind."""
@@ -372,8 +373,11 @@ class Indexer:
                     break
                 continue
             row = await self._store.generations.record_refund(job.task_id, refund)
-            if self._publish is not None:
-                await self._publish(f"generation://{row.task_id}", f"generations://wallet/{row.wallet}")
+            await self._emit(ChainUpdate(changed=(row,)))
+
+    async def _emit(self, update: ChainUpdate) -> None:
+        if self._on_update is not None and not update.empty:
+            await self._on_update(update)
 
 
 def _set_payment_keys(events: list[ChainEvent]) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import anyio
 
 from sf_mcp.chain import ChainClient, ChainPaymentVerifier, Indexer, OperatorActions, Signer, is_dev_chain, open_chain
+from sf_mcp.chain.events import ChainUpdate
 from sf_mcp.chain.txplan import Limits, TxPlanner
 from sf_mcp.chain.views import Contracts
 from sf_mcp.config import Settings
@@ -117,6 +118,18 @@ async def _open_chain(settings: Settings, store: Store) -> ChainClient:
     return chain
 
 
+def resource_uris(update: ChainUpdate) -> list[str]:
+    """The MCP resources an indexer update changed."""
+    uris: list[str] = []
+    for job in (*update.created, *update.changed):
+        uris += [f"generation://{job.task_id}", f"generations://wallet/{job.wallet}"]
+    if update.created:
+        uris.append("generations://recent")
+    if update.standings_changed:
+        uris.append("leaderboard://week")
+    return list(dict.fromkeys(uris))
+
+
 def _build(
     settings: Settings,
     store: Store,
@@ -157,7 +170,7 @@ def _build(
     indexer = Indexer(
         chain, store, operator=operator, batch_blocks=settings.chain.indexer_batch_blocks,
         poll_s=settings.chain.indexer_poll_s, max_backoff_s=settings.chain.indexer_max_backoff_s,
-        on_jobs=runner.wake, publish=notifier.updated,
+        on_jobs=runner.wake, on_update=lambda update: notifier.updated(*resource_uris(update)),
         on_payment=[alerts.on_payment] if alerts.enabled else [],
     )
     leadership = (store.leadership(f"indexer:{chain.chain_id}", lease_s=settings.chain.leader_lease_s)
