@@ -87,13 +87,44 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def client_loop(url: str, token: str | None, deadline: float, stats: Stats, ops: list[Op]) -> None:
-    """One MCP session calling ``ops`` in turn until ``deadline``; what every HTTP figure is measured with."""
+@dataclass
+class Start:
+    """Sessions connect first; the measured window opens once all are connected (or failed to)."""
+
+    sessions: int
+    duration: float
+    connected: int = 0
+    go: asyncio.Event = field(default_factory=asyncio.Event)
+    began: float = 0.0
+    deadline: float = 0.0
+
+    def arrived(self) -> None:
+        self.connected += 1
+        if self.connected == self.sessions:
+            self.began = time.perf_counter()
+            self.deadline = self.began + self.duration
+            self.go.set()
+
+
+async def client_loop(url: str, token: str | None, start: Start, stats: Stats, ops: list[Op]) -> None:
+    """One MCP session calling ``ops`` in turn for the measured window; what every HTTP figure is measured with.
+
+    The session is opened (initialize) before the window: on a loaded machine fifty handshakes at
+    once would otherwise eat the window and hide the per-request cost.
+    """
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
-        async with Client(streamable_http_client(f"{url}/mcp", http_client=http), mode="legacy", cache=None) as c:
+        try:
+            session = Client(streamable_http_client(f"{url}/mcp", http_client=http), mode="legacy", cache=None)
+            c = await session.__aenter__()
+        except BaseException:
+            start.arrived()
+            raise
+        try:
+            start.arrived()
+            await start.go.wait()
             i = 0
-            while time.perf_counter() < deadline:
+            while time.perf_counter() < start.deadline:
                 label, kind, args = ops[i % len(ops)]
                 i += 1
                 started = time.perf_counter()
@@ -115,12 +146,15 @@ async def client_loop(url: str, token: str | None, deadline: float, stats: Stats
                     if len(stats.error_samples) < 5:
                         stats.error_samples.append(f"{label}: {type(exc).__name__}: {str(exc)[:120]}")
                 stats.latencies[label].append(time.perf_counter() - started)
+        finally:
+            await session.__aexit__(None, None, None)
 
 
-async def probe(url: str, deadline: float, samples: list[float]) -> None:
+async def probe(url: str, start: Start, samples: list[float]) -> None:
     """/healthz every 0.25 s: does the server's event loop still answer while it is loaded?"""
     async with httpx2.AsyncClient(timeout=10) as http:
-        while time.perf_counter() < deadline:
+        await start.go.wait()
+        while time.perf_counter() < start.deadline:
             started = time.perf_counter()
             try:
                 (await http.get(f"{url}/healthz")).raise_for_status()
@@ -131,12 +165,12 @@ async def probe(url: str, deadline: float, samples: list[float]) -> None:
 
 
 async def load(url: str, tokens: list[str | None], ops: list[Op], duration: float) -> LoadResult:
-    """One session per token, all calling ``ops`` for ``duration`` seconds, with the /healthz probe beside them."""
+    """One session per token, all calling ``ops`` for ``duration`` seconds once every session is open, with the
+    /healthz probe beside them."""
     stats, health = Stats(), []
-    began = time.perf_counter()
-    deadline = began + duration
-    await asyncio.gather(probe(url, deadline, health), *(client_loop(url, t, deadline, stats, ops) for t in tokens))
-    return LoadResult(stats, health, time.perf_counter() - began)
+    start = Start(len(tokens), duration)
+    await asyncio.gather(probe(url, start, health), *(client_loop(url, t, start, stats, ops) for t in tokens))
+    return LoadResult(stats, health, time.perf_counter() - start.began)
 
 
 async def wait_ready(url: str, process: subprocess.Popen, path: str, *, within_s: float = 120) -> bool:
