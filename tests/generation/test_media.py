@@ -137,6 +137,56 @@ def test_validate_media_rejects_garbage(data: bytes) -> None:
     assert caught.value.error_class is ErrorClass.BAD_OUTPUT
 
 
+def _photo(side: int, fmt: str, size: tuple[int, int] | None = None) -> bytes:
+    """A noisy picture (compresses like a model's output), PNG or JPEG."""
+    width, height = size or (side, side)
+    image = Image.merge("RGB", [Image.effect_noise((width, height), 40)] * 3)
+    out = io.BytesIO()
+    image.save(out, fmt, **({"quality": 90} if fmt == "JPEG" else {"compress_level": 3}))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_validate_media_refuses_a_truncated_large_image(fmt: str) -> None:
+    whole = _photo(512, fmt)
+    assert validate_media(media(whole), GenerationKind.IMAGE).width == 512
+    for cut in (len(whole) // 2, len(whole) - 20):
+        with pytest.raises(ProviderError, match="not a decodable image") as caught:
+            validate_media(media(whole[:cut]), GenerationKind.IMAGE)
+        assert caught.value.error_class is ErrorClass.BAD_OUTPUT
+
+
+def test_validate_media_refuses_a_png_altered_after_encoding() -> None:
+    whole = bytearray(_photo(256, "PNG"))
+    idat = whole.index(b"IDAT")
+    whole[idat + 5000] ^= 0xFF  # one byte of pixel data changed: its chunk's CRC no longer matches
+    with pytest.raises(ProviderError, match="not a decodable image"):
+        validate_media(media(bytes(whole)), GenerationKind.IMAGE)
+
+
+def test_validate_media_refuses_a_png_whose_pixel_data_is_not_zlib() -> None:
+    import struct
+    import zlib as _zlib
+
+    good = _photo(64, "PNG")
+    ihdr_end = 8 + 12 + 13
+    junk = b"\x00not a zlib stream" * 10
+    chunk = struct.pack(">I", len(junk)) + b"IDAT" + junk + struct.pack(">I", _zlib.crc32(b"IDAT" + junk))
+    iend = good[good.index(b"IEND") - 4:]
+    with pytest.raises(ProviderError, match="not a decodable image"):
+        validate_media(media(good[:ihdr_end] + chunk + iend), GenerationKind.IMAGE)
+
+
+@pytest.mark.parametrize(("size", "fmt", "preview"), [
+    ((1024, 768), "JPEG", (256, 192)), ((768, 1024), "JPEG", (192, 256)), ((1024, 1024), "PNG", (256, 256)),
+    ((300, 200), "JPEG", (256, 171)), ((100, 80), "JPEG", (100, 80)),
+])
+def test_make_preview_dimensions(size: tuple[int, int], fmt: str, preview: tuple[int, int]) -> None:
+    out, mime = make_preview(_photo(0, fmt, size), 256)
+    with Image.open(io.BytesIO(out)) as image:
+        assert (mime, image.format, image.size) == ("image/jpeg", "JPEG", preview)
+
+
 def test_validate_media_rejects_absurd_sizes() -> None:
     out = io.BytesIO()
     Image.new("L", (8, 8)).save(out, "PNG")

@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,26 +68,64 @@ def _check_mime(mime_type: str) -> str:
     return mime_type
 
 
+INLINE_HASH_BYTES = 64 * 1024  # below this, hashing (~50 us) costs less than a hop to a worker thread
+RECENT_BYTES = 32 * 1024 * 1024  # objects kept in memory after put/get: a generate call reads its image right back
+
+
+async def sha256_of(data: bytes) -> str:
+    """The hex SHA-256 of ``data``; large media are hashed in a worker thread, off the event loop."""
+    if len(data) < INLINE_HASH_BYTES:
+        return hashlib.sha256(data).hexdigest()
+    return await anyio.to_thread.run_sync(lambda: hashlib.sha256(data).hexdigest())
+
+
 class ContentStore(abc.ABC):
-    """Stores bytes under their SHA-256; subclasses implement three small operations."""
+    """Stores bytes under their SHA-256; subclasses implement three small operations.
+
+    Bytes are hashed once on the way in (in a worker thread when large) and kept in a small
+    in-memory cache of recent objects, so the generate tool reading its result right back for
+    the preview neither touches the backend nor hashes again: the cached bytes are the very
+    bytes the digest was computed from. Whatever comes from the backend is checked against
+    its digest before it is served.
+    """
+
+    def __init__(self) -> None:
+        self._recent: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self._recent_size = 0
 
     async def put(self, data: bytes, mime_type: str) -> StoredContent:
         """Store ``data`` (idempotent) and say where it can be read."""
-        digest = hashlib.sha256(data).hexdigest()
-        await self._put(digest, data, _check_mime(mime_type))
+        mime_type = _check_mime(mime_type)
+        digest = await sha256_of(data)
+        await self._put(digest, data, mime_type)
+        self._remember(digest, data, mime_type)
         return StoredContent(sha256=digest, mime_type=mime_type, size=len(data), uri=content_uri(digest),
                              public_url=self.public_url(digest))
 
     async def get(self, sha256: str) -> tuple[bytes, str]:
         """Return the bytes and mime type stored under ``sha256``; NotFound if absent or corrupted."""
         digest = parse_sha256(sha256)
+        recent = self._recent.get(digest)
+        if recent is not None:
+            self._recent.move_to_end(digest)
+            return recent
         found = await self._get(digest)
         if found is None:
             raise NotFound(f"no content with sha256 {digest}")
         data, mime_type = found
-        if hashlib.sha256(data).hexdigest() != digest:  # a damaged object must never be served as this hash
+        if await sha256_of(data) != digest:  # a damaged object must never be served as this hash
             raise NotFound(f"content {digest} is damaged in the store and cannot be served")
+        self._remember(digest, data, mime_type)
         return data, mime_type
+
+    def _remember(self, digest: str, data: bytes, mime_type: str) -> None:
+        if len(data) > RECENT_BYTES // 4 or digest in self._recent:
+            return
+        self._recent[digest] = (data, mime_type)
+        self._recent_size += len(data)
+        while self._recent_size > RECENT_BYTES:
+            _, (old, _) = self._recent.popitem(last=False)
+            self._recent_size -= len(old)
 
     async def exists(self, sha256: str) -> bool:
         """Whether bytes with this digest are stored."""
@@ -114,6 +153,7 @@ class LocalContentStore(ContentStore):
     """
 
     def __init__(self, root: Path | str) -> None:
+        super().__init__()
         self.root = Path(root)
 
     def _path(self, digest: str) -> Path:
@@ -183,6 +223,7 @@ class S3ContentStore(ContentStore):
         prefix: str = "content/",
         client: Any | None = None,
     ) -> None:
+        super().__init__()
         self.bucket = bucket
         self.prefix = prefix
         self._public_base_url = public_base_url.rstrip("/") if public_base_url else None

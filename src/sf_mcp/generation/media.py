@@ -11,7 +11,9 @@ import html
 import io
 import logging
 import re
+import struct
 import unicodedata
+import zlib
 from dataclasses import replace
 
 from PIL import Image, UnidentifiedImageError
@@ -36,6 +38,7 @@ MAX_PROMPT_BYTES = 1000  # the payment contract's limit; a longer prompt could n
 MIN_SIDE_PX = 16  # smaller than this is no picture, whatever the decoder says
 MAX_SIDE_PX = 4096  # larger than any model we call produces; bounds memory per decode
 MAX_MEDIA_BYTES = 64 * 1024 * 1024  # a generous ceiling for a short video
+PNG_PROBE_BYTES = 256 * 1024  # pixel data inflated to check a PNG: about 64 rows of a 1024 px RGBA image
 
 _IMAGE_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
@@ -104,9 +107,12 @@ def is_mp4(data: bytes) -> bool:
 def validate_media(media: GeneratedMedia, kind: GenerationKind) -> GeneratedMedia:
     """Decode ``media`` and return it with its true mime type and size, or raise BAD_OUTPUT.
 
-    Images are fully decoded with Pillow (a truncated PNG fails here, not in a
-    user's browser); videos must be mp4 and, where PyAV is installed, contain a
-    decodable video stream. The provider's claimed mime type is not trusted.
+    Images are read from their headers and checked with a bounded decode
+    (:func:`_bounded_decode`: a truncated or altered file fails here, not in a
+    user's browser, at a fraction of a full decode's cost); videos must be mp4
+    and, where PyAV is installed, contain a decodable video stream. The
+    provider's claimed mime type is not trusted. CPU-bound: callers run it in a
+    worker thread.
     """
     data = media.data
     if not data:
@@ -139,13 +145,47 @@ def _probe_image(data: bytes) -> tuple[str, int, int]:
             if fmt not in _IMAGE_MIME:
                 raise ProviderError(f"the output is {fmt or 'an unknown format'}, not PNG, JPEG or WebP",
                                     error_class=ErrorClass.BAD_OUTPUT)
-            _check_dimensions(width, height)  # before load(): never decode a decompression bomb
-            image.load()
+            _check_dimensions(width, height)  # before any decoding: never decode a decompression bomb
+            _bounded_decode(image, data, fmt)
     except ProviderError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, zlib.error, Image.DecompressionBombError) as exc:
         raise ProviderError(f"the output is not a decodable image ({exc})", error_class=ErrorClass.BAD_OUTPUT) from exc
     return fmt, width, height
+
+
+def _bounded_decode(image: Image.Image, data: bytes, fmt: str) -> None:
+    """Prove the bytes are a whole, sound image for a small, bounded share of a full decode's cost.
+
+    - JPEG: decode at 1/8 scale (libjpeg's DCT scaling): every scan is still read, so a truncated
+      or corrupt file fails, but only an eighth of the pixels per side are reconstructed.
+    - PNG: walk every chunk checking its CRC up to IEND (a truncated or altered file fails), then
+      inflate the first :data:`PNG_PROBE_BYTES` of pixel data (the stream must be real zlib).
+    - WebP: decoded in full (rare from our providers; libwebp has no scaled decode).
+    """
+    if fmt == "JPEG":
+        image.draft(None, (max(1, image.size[0] // 8), max(1, image.size[1] // 8)))
+        image.load()
+    elif fmt == "PNG":
+        image.verify()
+        probe = zlib.decompressobj().decompress(b"".join(_png_chunks(data, b"IDAT")), PNG_PROBE_BYTES)
+        if not probe:
+            raise ValueError("the PNG has no pixel data")
+    else:
+        image.load()
+
+
+def _png_chunks(data: bytes, kind: bytes) -> list[bytes]:
+    """The payloads of every ``kind`` chunk of a PNG (the CRCs were checked by ``verify``)."""
+    out, pos = [], 8
+    while pos + 8 <= len(data):
+        length, found = struct.unpack(">I4s", data[pos:pos + 8])
+        if found == kind:
+            out.append(data[pos + 8:pos + 8 + length])
+        elif found == b"IEND":
+            break
+        pos += 12 + length
+    return out
 
 
 def _probe_video(data: bytes) -> tuple[int | None, int | None]:
@@ -176,18 +216,25 @@ def make_preview(data: bytes, max_px: int) -> tuple[bytes, str]:
     The preview goes inline into an assistant's context, where every kilobyte
     costs tokens: the longest side is at most ``max_px``; opaque images become
     JPEG (far smaller for generated pictures), images with transparency PNG.
+
+    A JPEG is decoded straight at the smallest DCT scale (1/2, 1/4, 1/8) that
+    still covers ``max_px``, and every image is first shrunk by an integer
+    factor before the final Lanczos pass, so the cost follows the preview's
+    size more than the original's. CPU-bound: callers run it in a worker thread.
     """
     if max_px < 1:
         raise ValueError("max_px must be positive")
     image = _first_frame(data) if is_mp4(data) else Image.open(io.BytesIO(data))
     with image:
-        image.thumbnail((max_px, max_px), Image.Resampling.LANCZOS)
+        if image.format == "JPEG":
+            image.draft(None, (max_px, max_px))
+        image.thumbnail((max_px, max_px), Image.Resampling.LANCZOS, reducing_gap=2.0)
         out = io.BytesIO()
         if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
-            image.save(out, format="PNG", optimize=True)
+            image.save(out, format="PNG", compress_level=6)
             mime = "image/png"
         else:
-            image.convert("RGB").save(out, format="JPEG", quality=80, optimize=True)
+            image.convert("RGB").save(out, format="JPEG", quality=80)
             mime = "image/jpeg"
     preview = out.getvalue()
     log.debug("preview %dx%d px, %d bytes (%s)", *image.size, len(preview), mime)
