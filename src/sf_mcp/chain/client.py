@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -173,6 +174,8 @@ class ChainClient:
         self.operator = operator
         self.embedded = embedded  # chain.embedded.EmbeddedChain when in-process
         self.label = label or chain_name(self.chain_id)
+        self._head: tuple[int, float] | None = None  # (block number, monotonic time its read started)
+        self._head_lock = anyio.Lock()
         self._contracts: dict[str, AsyncContract] = {}
         for name, record in deployment.contracts.items():
             self._contracts[name] = w3.eth.contract(address=w3.to_checksum_address(record.address), abi=abi(name))
@@ -223,6 +226,19 @@ class ChainClient:
 
     async def block_number(self) -> int:
         return await self.read("reading the block number", lambda: self.w3.eth.block_number)
+
+    async def head(self, *, since: float) -> int:
+        """The chain head as read by a request that started at or after ``since`` (``time.monotonic()``).
+
+        Callers asking at the same time share one ``eth_blockNumber`` (16 verifications at once make
+        one or two, not 16), and no caller ever gets a head read before it asked: a confirmation
+        count is never staler than a read of its own would be.
+        """
+        async with self._head_lock:
+            if self._head is None or self._head[1] < since:
+                started = time.monotonic()
+                self._head = (await self.block_number(), started)
+            return self._head[0]
 
     async def get_block(self, ident: int | str) -> Any:
         return await self.read(f"reading block {ident}", lambda: self.w3.eth.get_block(ident))

@@ -34,14 +34,14 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskStatus
-from hexbytes import HexBytes
 from pydantic import BaseModel
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential, wait_random_exponential
 from web3.exceptions import BlockNotFound
 
 from sf_mcp.chain.client import ChainClient
-from sf_mcp.chain.contracts import NATIVE_TOKEN, PAYMENT, STAKING, VOTING, abi
+from sf_mcp.chain.contracts import NATIVE_TOKEN, PAYMENT, STAKING, VOTING
 from sf_mcp.chain.events import ChainUpdate
+from sf_mcp.chain.logs import EventDecoder, get_logs_raw
 from sf_mcp.chain.operator import OperatorActions
 from sf_mcp.chain.payments import EMPTY_PROMPT_HELD, cleaned_or_none, crypto_key_prefix, crypto_payment_key, token_of
 from sf_mcp.errors import ChainUnavailable, SfMcpError
@@ -111,15 +111,7 @@ class Indexer:
         self.checkpoint = Checkpoint(chain_id=client.chain_id)
         self._nudge = anyio.Event()
         self._lock = anyio.Lock()
-        self._topics: dict[tuple[str, bytes], tuple[str, Any]] = {}
-        for name in (PAYMENT, STAKING, VOTING):
-            contract = client.contract(name)
-            for entry in abi(name):
-                if entry.get("type") != "event" or entry.get("anonymous"):
-                    continue
-                topic = HexBytes(client.w3.keccak(text=_signature(entry)))
-                event = getattr(contract.events, entry["name"])()
-                self._topics[(client.address_of(name), bytes(topic))] = (name, event)
+        self._decoder = EventDecoder({name: client.address_of(name) for name in (PAYMENT, STAKING, VOTING)})
         self._addresses = [client.w3.to_checksum_address(client.address_of(n)) for n in (PAYMENT, STAKING, VOTING)]
 
     # -- lifecycle -------------------------------------------------------------
@@ -208,7 +200,7 @@ class Indexer:
         first = await self._block(start)
         logs = await client.read(
             f"reading events of blocks {start}..{end}",
-            lambda: client.w3.eth.get_logs({"fromBlock": start, "toBlock": end, "address": self._addresses}),
+            lambda: get_logs_raw(client.w3, from_block=start, to_block=end, addresses=self._addresses),
         )
         if end_hash is None or first is None or await self._hash_of(end) != end_hash:
             return False  # the chain moved under us; read the range again
@@ -278,24 +270,18 @@ class Indexer:
             await self._emit(ChainUpdate(standings_changed=True))
 
     # -- decoding --------------------------------------------------------------
-    def _decode(self, log: Any) -> ChainEvent | None:
-        address = log["address"].lower()
-        topics = log["topics"]
-        if not topics:
+    def _decode(self, log: dict[str, Any]) -> ChainEvent | None:
+        try:
+            found = self._decoder.decode(log)
+        except Exception:  # a log our ABI cannot read is reported and skipped, never fatal
+            logger.warning("could not decode a log of %s in %s", log.get("address"), log.get("transactionHash"))
             return None
-        found = self._topics.get((address, bytes(topics[0])))
         if found is None:
             return None
-        name, event = found
-        try:
-            decoded = event.process_log(log)
-        except Exception:
-            logger.warning("could not decode a log of %s in %s", name, log["transactionHash"].to_0x_hex())
-            return None
         return ChainEvent(
-            chain_id=self._client.chain_id, tx_hash=log["transactionHash"].to_0x_hex(), log_index=int(log["logIndex"]),
-            block_number=int(log["blockNumber"]), block_hash=log["blockHash"].to_0x_hex(), contract=name,
-            event=decoded["event"], args={k: _jsonable(v) for k, v in decoded["args"].items()},
+            chain_id=self._client.chain_id, tx_hash=found.tx_hash, log_index=found.log_index,
+            block_number=found.block_number, block_hash=found.block_hash, contract=found.contract,
+            event=found.event, args=found.args,
         )
 
     def _job_of(self, ev: ChainEvent) -> JobFromPayment | None:
@@ -398,26 +384,3 @@ def _set_payment_keys(events: list[ChainEvent]) -> None:
 def _ordinal(ev: ChainEvent) -> int:
     key = ev.payment_key or ""
     return int(key.rsplit("#", 1)[1]) if "#" in key else 0
-
-
-def _signature(abi_entry: dict[str, Any]) -> str:
-    def typ(i: dict[str, Any]) -> str:
-        if i["type"].startswith("tuple"):
-            return "(" + ",".join(typ(c) for c in i["components"]) + ")" + i["type"][5:]
-        return i["type"]
-
-    return f"{abi_entry['name']}({','.join(typ(i) for i in abi_entry['inputs'])})"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray)):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, str):
-        return value.lower() if value.startswith("0x") and len(value) == 42 else value
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value if abs(value) < 2**63 else str(value)
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value

@@ -16,14 +16,15 @@ Transport failures surface as :class:`ChainUnavailable`, which consumes nothing.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from pydantic import BaseModel, Field
 from web3.exceptions import TransactionNotFound
-from web3.logs import DISCARD as _DISCARD
 
 from sf_mcp.chain.client import ChainClient
-from sf_mcp.chain.contracts import NATIVE_TOKEN, ZERO_ADDRESS, chain_name
+from sf_mcp.chain.contracts import NATIVE_TOKEN, PAYMENT, ZERO_ADDRESS, chain_name
+from sf_mcp.chain.logs import DecodedLog, EventDecoder
 from sf_mcp.chain.units import format_s, format_usdc
 from sf_mcp.errors import InvalidRequest, PaymentRejected, SfMcpError
 from sf_mcp.generation.media import clean_prompt
@@ -135,10 +136,10 @@ def display_amount(token: str, amount: int) -> str:
     return f"{amount} of {token}"
 
 
-def _pick(events: list[Any], *, wallet: str | None, kind: str | None, prompt: str | None) -> int:
+def _pick(events: list[DecodedLog], *, wallet: str | None, kind: str | None, prompt: str | None) -> int:
     """The index of the event that best matches the caller's request (the first one when none does)."""
-    def score(ev: Any) -> tuple[bool, bool, bool]:
-        args = ev["args"]
+    def score(ev: DecodedLog) -> tuple[bool, bool, bool]:
+        args = ev.args
         return (
             wallet is not None and str(args["user"]).lower() == wallet.lower(),
             kind is not None and str(args["generationType"]) == kind,
@@ -173,6 +174,8 @@ class ChainPaymentVerifier:
     def __init__(self, client: ChainClient, store: Store) -> None:
         self._client = client
         self._store = store
+        # The receipt's logs are decoded with eth_abi directly: web3's process_receipt cost more than the RPC.
+        self._decoder = EventDecoder({PAYMENT: client.address_of(PAYMENT)})
 
     async def inspect(
         self, tx_hash: str, *, wallet: str | None = None, kind: str | None = None, prompt: str | None = None
@@ -186,6 +189,7 @@ class ChainPaymentVerifier:
         tx_hash = check_tx_hash(tx_hash)
         client = self._client
         where = chain_name(client.chain_id)
+        asked = time.monotonic()
 
         async def receipt_or_none() -> Any:
             try:
@@ -212,14 +216,12 @@ class ChainPaymentVerifier:
             )
         if receipt["status"] != 1:
             raise PaymentRejected(f"transaction {tx_hash} failed on chain (it reverted), so nothing was paid")
-        payment_address = client.address_of("SonicAIGenerationPayment")
+        payment_address = client.address_of(PAYMENT)
         to = (receipt.get("to") or "").lower()
-        ours = [log for log in receipt["logs"] if str(log["address"]).lower() == payment_address]
-        events = sorted(
-            client.payment.events.GenerationRequested().process_receipt({**dict(receipt), "logs": ours},
-                                                                        errors=_DISCARD),
-            key=lambda e: int(e["logIndex"]),
-        )
+        decoded = (self._decoder.decode(dict(log)) for log in receipt["logs"]
+                   if str(log["address"]).lower() == payment_address)
+        events = sorted((ev for ev in decoded if ev is not None and ev.event == "GenerationRequested"),
+                        key=lambda e: e.log_index)
         if not events:
             if to != payment_address:
                 raise PaymentRejected(
@@ -232,14 +234,14 @@ class ChainPaymentVerifier:
             )
         ordinal = _pick(events, wallet=wallet, kind=kind, prompt=prompt)
         ev = events[ordinal]
-        head = await client.block_number()
-        args = ev["args"]
+        head = await client.head(since=asked)
+        args = ev.args
         token_address = str(args["paymentToken"]).lower()
         return Inspection(
             tx_hash=tx_hash, chain_id=client.chain_id, payer=str(args["user"]).lower(), token_address=token_address,
             token=token_of(client, token_address), amount=int(args["amount"]),
             generation_type=str(args["generationType"]), prompt=str(args["prompt"]), request_id=int(args["requestId"]),
-            log_index=int(ev["logIndex"]), ordinal=ordinal, block=int(receipt["blockNumber"]),
+            log_index=ev.log_index, ordinal=ordinal, block=int(receipt["blockNumber"]),
             confirmations=max(0, head - int(receipt["blockNumber"])),
         )
 

@@ -190,6 +190,12 @@ class Transaction:
         result = await _run(self._conn, sql, params)
         return int(result.rowcount)
 
+    async def executemany(self, sql: str, rows: list[Iterable[Any]]) -> None:
+        """Run one statement for every parameter tuple in ``rows``, in one driver round trip where it can."""
+        if rows:
+            with anyio.CancelScope(shield=True):
+                await self._conn.execute(_text(sql), [_bind(r) for r in rows])
+
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         row = (await _run(self._conn, sql, params)).first()
         return dict(row._mapping) if row is not None else None

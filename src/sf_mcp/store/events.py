@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, model_validator
 
 from sf_mcp.store.db import Database, Transaction, dumps
-from sf_mcp.store.generations import GenerationRow, get_or_insert_keyed
+from sf_mcp.store.generations import GenerationRow, insert_jobs_keyed
 
 CHECKPOINTS_KEPT = 256
 
@@ -99,29 +99,21 @@ class IndexedEvents:
         self, chain_id: int, *, events: list[ChainEvent], jobs: list[JobFromPayment], block_number: int,
         block_hash: str,
     ) -> AppliedBatch:
-        """Store events (idempotently), create their jobs and move the cursor, all in one transaction."""
+        """Store events (idempotently), create their jobs and move the cursor, all in one transaction.
+
+        In bulk: one query finds the events of the range already stored, one multi-row insert stores
+        the rest; jobs likewise (one lookup of their payment keys, one insert of the new ones), so a
+        range of thousands of payments costs a handful of statements, not a few per payment.
+        """
         now = time.time()
         out = AppliedBatch()
         async with self._db.transaction() as tx:
-            for ev in events:
-                changed = await tx.execute(
-                    "INSERT INTO blockchain_transactions (chain_id, tx_hash, log_index, block_number, block_hash, "
-                    "contract, event, args, created_at, payment_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT DO NOTHING",
-                    (ev.chain_id, ev.tx_hash, ev.log_index, ev.block_number, ev.block_hash, ev.contract, ev.event,
-                     dumps(ev.args), now, ev.payment_key),
-                )
-                if changed:
-                    out.events.append(ev)
-                    await apply_stake(tx, ev)
-            for job in jobs:
-                row, created = await get_or_insert_keyed(
-                    tx, payment_key=job.payment_key, wallet=job.wallet, kind=job.kind, prompt=job.prompt,
-                    params=job.params, payment=job.payment, chain_request_id=job.chain_request_id,
-                )
-                if created:
-                    out.jobs.append(row)
-                    continue
+            out.events = await _insert_new_events(tx, chain_id, events, now)
+            for ev in out.events:
+                await apply_stake(tx, ev)
+            created, existing = await insert_jobs_keyed(tx, jobs, now=now)
+            out.jobs = created
+            for job, row in existing:
                 # The payment is on chain (again, after a reorg): release a hold, and follow its request id,
                 # which changes when the transaction is re-mined after other payments.
                 joined = await tx.fetchone(
@@ -194,6 +186,35 @@ class IndexedEvents:
             (request_id, len(f"crypto:{chain_id}:"), f"crypto:{chain_id}:"),
         )
         return GenerationRow.from_row(row) if row else None
+
+_IN_CHUNK = 500  # keys per IN (...) list: far below SQLite's and asyncpg's parameter limits
+
+
+async def _insert_new_events(tx: Transaction, chain_id: int, events: list[ChainEvent], now: float) -> list[ChainEvent]:
+    """Store the events not stored yet (one lookup over their blocks, one multi-row insert); returns those."""
+    if not events:
+        return []
+    low, high = min(e.block_number for e in events), max(e.block_number for e in events)
+    stored = {
+        (r["tx_hash"], int(r["log_index"])) for r in await tx.fetchall(
+            "SELECT tx_hash, log_index FROM blockchain_transactions WHERE chain_id = ? AND block_number BETWEEN ? AND ?",
+            (chain_id, low, high),
+        )
+    }
+    fresh: list[ChainEvent] = []
+    for ev in events:
+        if (ev.tx_hash, ev.log_index) not in stored:
+            stored.add((ev.tx_hash, ev.log_index))
+            fresh.append(ev)
+    # ON CONFLICT still guards against a row stored by another replica's transaction meanwhile (PostgreSQL).
+    await tx.executemany(
+        "INSERT INTO blockchain_transactions (chain_id, tx_hash, log_index, block_number, block_hash, contract, event, "
+        "args, created_at, payment_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [(ev.chain_id, ev.tx_hash, ev.log_index, ev.block_number, ev.block_hash, ev.contract, ev.event,
+          dumps(ev.args), now, ev.payment_key) for ev in fresh],
+    )
+    return fresh
+
 
 async def set_cursor(tx: Transaction, chain_id: int, block_number: int, block_hash: str, now: float) -> None:
     await tx.execute(

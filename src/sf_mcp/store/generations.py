@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -470,6 +471,71 @@ async def _claim_request_id(tx: Transaction, wallet: str, request_id: str | None
     if used is not None:
         raise RequestIdUsed(f"request_id: {request_id!r} was already used for task {used['task_id']}",
                             task_id=used["task_id"])
+
+
+class KeyedJob(Protocol):
+    """A job to create for an external payment (``store.events.JobFromPayment``)."""
+
+    payment_key: str
+    wallet: str
+    kind: str
+    prompt: str
+    params: dict[str, Any]
+    payment: dict[str, Any]
+    chain_request_id: int
+
+
+_KEYS_PER_QUERY = 500  # payment keys per IN (...) list: far below SQLite's and asyncpg's parameter limits
+
+
+async def insert_jobs_keyed(
+    tx: Transaction, jobs: Sequence[KeyedJob], *, now: float
+) -> tuple[list[GenerationRow], list[tuple[KeyedJob, GenerationRow]]]:
+    """Inside ``tx``: :func:`get_or_insert_keyed` for many payments at once (the indexer's block ranges).
+
+    Returns the rows created (in the order of ``jobs``) and, for payments that already had a job,
+    ``(job, existing row)``. A handful of statements whatever the number of jobs: one lookup of the
+    keys, one upsert of the payers, one multi-row insert, one read of what it made.
+    """
+    found = await _by_payment_keys(tx, [j.payment_key for j in jobs])
+    fresh: dict[str, KeyedJob] = {}
+    for job in jobs:
+        if job.payment_key not in found:
+            fresh.setdefault(job.payment_key, job)
+    ids = {key: _new_task_id() for key in fresh}
+    await tx.executemany(
+        "INSERT INTO users (wallet, created_at, last_seen_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (wallet) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+        [(wallet, now, now) for wallet in dict.fromkeys(j.wallet for j in fresh.values())],
+    )
+    await tx.executemany(
+        "INSERT INTO ai_generations (task_id, wallet, kind, prompt, params, status, payment_method, payment_key, "
+        "payment, created_at, chain_request_id) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) "
+        "ON CONFLICT (payment_key) DO NOTHING",
+        [(ids[key], j.wallet, j.kind, j.prompt, dumps(j.params), j.payment["method"], key, dumps(j.payment), now,
+          j.chain_request_id) for key, j in fresh.items()],
+    )
+    made = await _by_payment_keys(tx, list(fresh))
+    created: list[GenerationRow] = []
+    existing: list[tuple[KeyedJob, GenerationRow]] = []
+    for job in jobs:
+        key = job.payment_key
+        if key in fresh and made[key].task_id == ids[key] and fresh[key] is job:
+            created.append(made[key])
+        else:  # paid for before, or (PostgreSQL) by a transaction that committed meanwhile
+            existing.append((job, found.get(key) or made[key]))
+    return created, existing
+
+
+async def _by_payment_keys(tx: Transaction, keys: list[str]) -> dict[str, GenerationRow]:
+    out: dict[str, GenerationRow] = {}
+    for i in range(0, len(keys), _KEYS_PER_QUERY):
+        chunk = keys[i:i + _KEYS_PER_QUERY]
+        rows = await tx.fetchall(
+            f"SELECT * FROM ai_generations WHERE payment_key IN ({', '.join('?' * len(chunk))})", chunk
+        )
+        out.update((r["payment_key"], GenerationRow.from_row(r)) for r in rows)
+    return out
 
 
 async def _refund_offchain(tx: Transaction, job: GenerationRow) -> dict[str, Any] | None:
