@@ -5,12 +5,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from tests.chain.conftest import Session
 from web3.exceptions import Web3RPCError
 
 from sf_mcp.chain.contracts import PAYMENT, STAKING, VOTING
 from sf_mcp.chain.logs import EventDecoder, get_logs_raw
 from sf_mcp.errors import ChainUnavailable
-from tests.chain.conftest import Session
 
 pytestmark = pytest.mark.anyio
 
