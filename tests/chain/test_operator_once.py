@@ -220,3 +220,36 @@ async def test_a_submission_mined_between_the_receipt_read_and_the_nonce_read_is
     submission = await OperatorActions(s.chain, s.services.store).submit(job)
     assert not armed and submission["tx_hash"] == row["tx_hash"]
     assert await s.chain.w3.eth.get_transaction_count(operator) == nonce + 1  # one transaction, not two
+
+
+@pytest.mark.parametrize(("stored", "posted"), [
+    ("<img<b> src=x onerror=alert(1)>a red fox", "src=x onerror=alert(1)>a red fox"),  # no tag is left
+    ("<b></b><!-- x --><i>", None),
+])
+async def test_a_stored_prompt_with_markup_is_cleaned_before_it_is_posted_on_chain(
+    auto_session: Session, monkeypatch: pytest.MonkeyPatch, stored: str, posted: str | None
+) -> None:
+    """A row written before prompts were cleaned to a fixpoint never puts markup on chain."""
+    s = auto_session
+
+    async def not_now(job):  # the server's own submission waits; the test submits the old row below
+        return None
+
+    monkeypatch.setattr(s.services.operator, "submit", not_now)
+    tx = await s.pay_s("an old row")
+    answer = await s.call("generate_image", {"prompt": "an old row", "width": 64, "height": 64,
+                                             "payment": {"method": "crypto", "tx_hash": tx}})
+    task_id = answer.structured_content["task_id"]
+    async with s.services.store.db.transaction() as t:  # as the old code stored it
+        await t.execute("UPDATE ai_generations SET prompt = ? WHERE task_id = ?", (stored, task_id))
+    job = await s.services.store.generations.get(task_id)
+    assert job is not None and job.prompt == stored
+
+    submission = await OperatorActions(s.chain, s.services.store).submit(job)
+
+    if posted is None:
+        assert submission is None
+        assert (await s.services.store.generations.get(task_id)).submission is None
+    else:
+        on_chain = await s.chain.call(s.chain.voting.functions.getGeneration(submission["generation_id"]))
+        assert on_chain[4] == posted

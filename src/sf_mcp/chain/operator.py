@@ -57,7 +57,7 @@ from hexbytes import HexBytes
 from web3.logs import DISCARD
 
 from sf_mcp.chain.client import ChainClient
-from sf_mcp.chain.payments import crypto_key_prefix
+from sf_mcp.chain.payments import cleaned_or_none, crypto_key_prefix
 from sf_mcp.errors import ChainError, ChainUnavailable, ConfigError, SfMcpError
 from sf_mcp.store import GenerationRow, JobStatus, Store
 
@@ -109,13 +109,19 @@ class OperatorActions:
         fresh = await self._store.generations.get(job.task_id)
         if fresh is None or fresh.submission is not None or fresh.payment_orphaned_at is not None:
             return None
+        # Rows written before prompts were cleaned to a fixpoint may still hold markup: the contest shows
+        # prompts to anyone, so only the cleaned text is ever posted, and a prompt that was only markup never.
+        prompt = cleaned_or_none(fresh.prompt)
+        if prompt is None:
+            logger.warning("task %s not submitted: its prompt is empty once markup is removed", job.task_id)
+            return None
         request_id = await self._payment_request_id(fresh)
         url = fresh.public_url or f"content://{fresh.content_sha256}"
         creator = client.w3.to_checksum_address(fresh.wallet)
         try:
             receipt = await self._send_once(
                 fresh, "submit",
-                lambda: client.voting.functions.submitGeneration(request_id, creator, fresh.prompt, url),
+                lambda: client.voting.functions.submitGeneration(request_id, creator, prompt, url),
                 f"submitGeneration for task {job.task_id}",
             )
             submission = {
