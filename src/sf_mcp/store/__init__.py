@@ -19,10 +19,15 @@ from sf_mcp.store.gallery import CreatorStats, Gallery, GalleryEntry, GalleryPag
 from sf_mcp.store.generations import JOB_FINISHED, JOBS_QUEUED, GenerationRow, Generations, JobStatus, utc_day
 from sf_mcp.store.oauth import CodeRow, OAuthStore, RefreshRow
 from sf_mcp.store.rate_limits import RateBuckets
+from sf_mcp.store.read_models import AccountFigures, AsOf, ContestFigures, ReadModels
 from sf_mcp.store.review import ReviewItem, ReviewQueue
 from sf_mcp.store.sessions import Sessions
 
 __all__ = [
+    "AccountFigures",
+    "AsOf",
+    "ContestFigures",
+    "ReadModels",
     "Accounts",
     "AppliedBatch",
     "ChainEvent",
@@ -77,6 +82,7 @@ class Store:
         self.sessions = Sessions(db)
         self.gallery = Gallery(db)
         self.review = ReviewQueue(db)
+        self.read_models = ReadModels(db)
         self.oauth = OAuthStore(db)
         self.rate_buckets = RateBuckets(db)
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, model_validator
 
 from sf_mcp.store.db import Database, Transaction, dumps
 from sf_mcp.store.generations import GenerationRow, insert_jobs_keyed
+from sf_mcp.store.read_models import apply_read_models
 
 CHECKPOINTS_KEPT = 256
 
@@ -97,7 +98,7 @@ class IndexedEvents:
 
     async def apply(
         self, chain_id: int, *, events: list[ChainEvent], jobs: list[JobFromPayment], block_number: int,
-        block_hash: str,
+        block_hash: str, block_timestamp: int | None = None,
     ) -> AppliedBatch:
         """Store events (idempotently), create their jobs and move the cursor, all in one transaction.
 
@@ -111,6 +112,7 @@ class IndexedEvents:
             out.events = await _insert_new_events(tx, chain_id, events, now)
             for ev in out.events:
                 await apply_stake(tx, ev)
+            await apply_read_models(tx, out.events)
             created, existing = await insert_jobs_keyed(tx, jobs, now=now)
             out.jobs = created
             for job, row in existing:
@@ -123,7 +125,7 @@ class IndexedEvents:
                 )
                 assert joined is not None  # the job was read in this transaction
                 out.joined.append(GenerationRow.from_row(joined))
-            await set_cursor(tx, chain_id, block_number, block_hash, now)
+            await set_cursor(tx, chain_id, block_number, block_hash, now, block_timestamp)
         return out
 
     async def advance(self, chain_id: int, block_number: int, block_hash: str) -> None:
@@ -216,12 +218,14 @@ async def _insert_new_events(tx: Transaction, chain_id: int, events: list[ChainE
     return fresh
 
 
-async def set_cursor(tx: Transaction, chain_id: int, block_number: int, block_hash: str, now: float) -> None:
+async def set_cursor(tx: Transaction, chain_id: int, block_number: int, block_hash: str, now: float,
+                     block_timestamp: int | None = None) -> None:
+    """Move the cursor (``block_timestamp``: the block's time, the read models' clock; unknown after a rewind)."""
     await tx.execute(
-        "INSERT INTO indexer_cursor (chain_id, block_number, block_hash, updated_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (chain_id) DO UPDATE SET block_number = excluded.block_number, block_hash = excluded.block_hash, "
-        "updated_at = excluded.updated_at",
-        (chain_id, block_number, block_hash, now),
+        "INSERT INTO indexer_cursor (chain_id, block_number, block_hash, updated_at, block_timestamp) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chain_id) DO UPDATE SET block_number = excluded.block_number, "
+        "block_hash = excluded.block_hash, updated_at = excluded.updated_at, block_timestamp = excluded.block_timestamp",
+        (chain_id, block_number, block_hash, now, block_timestamp),
     )
     await tx.execute(
         "INSERT INTO indexer_checkpoints (chain_id, block_number, block_hash, created_at) VALUES (?, ?, ?, ?) "

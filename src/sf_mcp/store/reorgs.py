@@ -10,6 +10,7 @@ import time
 
 from sf_mcp.store.db import Database, Transaction, dumps
 from sf_mcp.store.events import ChainEvent, Cursor, apply_stake, event_from_row, set_cursor
+from sf_mcp.store.read_models import forget_read_models
 
 
 class Reorgs:
@@ -38,6 +39,7 @@ class Reorgs:
             )
             await set_cursor(tx, chain_id, to.block_number, to.block_hash, time.time())
             await _rebuild_stakes(tx, chain_id)
+            await forget_read_models(tx, chain_id, above_block=to.block_number)
         return [event_from_row(r) for r in rows]
 
     async def reset(self, chain_id: int) -> None:
@@ -47,6 +49,7 @@ class Reorgs:
         async with self._db.transaction() as tx:
             for table in ("blockchain_transactions", "indexer_cursor", "indexer_checkpoints", "nft_stakes"):
                 await tx.execute(f"DELETE FROM {table} WHERE chain_id = ?", (chain_id,))
+            await forget_read_models(tx, chain_id)
             await tx.execute("DELETE FROM operator_txs WHERE chain_id = ?", (chain_id,))
             # Jobs paid on the previous incarnation of this chain cannot be entered into the new one's contest,
             # nor refunded on it.

@@ -1,0 +1,93 @@
+"""Read models from events on both backends: what the answers are made of, and how a reorg undoes them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from sf_mcp.chain.contracts import NATIVE_TOKEN
+from sf_mcp.store import ChainEvent, Cursor, Store
+from sf_mcp.store.read_models import NATIVE_TOKEN_SENTINEL
+
+pytestmark = pytest.mark.anyio
+CID = 146
+USDC = "0x" + "05" * 20
+ALICE, BOB, CAROL = "0x" + "a1" * 20, "0x" + "b2" * 20, "0x" + "c3" * 20
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    s = await Store.open(db_url)
+    yield s
+    await s.close()
+
+
+def _ev(tx: int, block: int, event: str, log_index: int = 0, **args) -> ChainEvent:
+    return ChainEvent(chain_id=CID, tx_hash="0x%064x" % tx, log_index=log_index, block_number=block,
+                      block_hash="0x%064x" % block, contract="C", event=event, args=args)
+
+
+async def _apply(store: Store, block: int, *events: ChainEvent, ts: int = 1_000) -> None:
+    await store.chain.apply(CID, events=list(events), jobs=[], block_number=block, block_hash="0x%064x" % block,
+                            block_timestamp=ts + block)
+
+
+def test_the_native_token_sentinel_is_the_contracts_one() -> None:
+    assert NATIVE_TOKEN_SENTINEL == NATIVE_TOKEN
+
+
+async def test_pools_rollovers_finalization_and_prizes(store: Store) -> None:
+    big = 10**30  # beyond 64-bit integers: amounts stay exact
+    await _apply(store, 10,
+                 _ev(1, 10, "PrizePoolFunded", contestId=1, token=NATIVE_TOKEN, amount=str(big)),
+                 _ev(2, 10, "PrizePoolFunded", contestId=1, token=USDC, amount=150_000),
+                 _ev(3, 10, "PrizePoolFunded", contestId=2, token=NATIVE_TOKEN, amount=450))
+    # contest 1 ends without votes: its pool rolls over to contest 2 (and it counts as finalized)
+    await _apply(store, 11, _ev(4, 11, "PrizePoolRolledOver", contestId=1, toContestId=2, sAmount=str(big),
+                                usdcAmount=150_000))
+    one, two = await store.read_models.contest(CID, 1), await store.read_models.contest(CID, 2)
+    assert (one.pool, one.finalized) == ({"S": 0, "USDC": 0}, True)
+    assert (two.pool, two.finalized) == ({"S": big + 450, "USDC": 150_000}, False)
+    await _apply(store, 12, _ev(5, 12, "ContestFinalized", contestId=2, winners=[ALICE, BOB],
+                                sAmounts=[str(big), 450], usdcAmounts=[100_000, 50_000]))
+    two = await store.read_models.contest(CID, 2)
+    assert two.finalized and two.winners == [ALICE, BOB]
+    await _apply(store, 13, _ev(6, 13, "PrizeClaimed", account=ALICE, sAmount=str(big), usdcAmount=0),
+                 _ev(7, 13, "PrizePaid", account=BOB, token=USDC, recipient=CAROL, amount=50_000))
+    alice, bob = await store.read_models.account(CID, ALICE), await store.read_models.account(CID, BOB)
+    assert (alice.pending_prize("S"), alice.pending_prize("USDC")) == (0, 100_000)
+    assert (bob.pending_prize("S"), bob.pending_prize("USDC")) == (450, 0)
+    assert (await store.read_models.as_of(CID)).model_dump() == {"block_number": 13, "block_hash": "0x%064x" % 13,
+                                                                 "block_timestamp": 1_013}
+
+
+async def test_credits_votes_and_a_reorg(store: Store) -> None:
+    await _apply(store, 20, _ev(1, 20, "CreditsAdded", user=ALICE, amount=5, operator=BOB),
+                 _ev(2, 20, "VoteCast", voter=BOB, generationId=7, creator=ALICE, weight=3, contestId=1))
+    await _apply(store, 21, _ev(3, 21, "CreditsUsed", user=ALICE, amount=1, requestId=8),
+                 _ev(4, 21, "VoteCast", voter=CAROL, generationId=7, creator=ALICE, weight=2, contestId=1),
+                 _ev(5, 21, "Staked", account=CAROL, tokenId=9))
+    figures = await store.read_models.account(CID, ALICE)
+    assert (figures.credits_onchain, figures.points_all_time, figures.points_by_contest, figures.votes_received) == \
+        (4, 5, {1: 5}, 2)
+    [row] = await store.read_models.leaderboard(CID, contest_id=1, limit=10)
+    assert (row["creator"], int(row["points"]), int(row["votes"])) == (ALICE, 5, 2)
+    assert await store.chain.staked_tokens(CID, CAROL) == [9]
+
+    await store.chain.rollback(CID, to=Cursor(chain_id=CID, block_number=20, block_hash="0x%064x" % 20))
+    figures = await store.read_models.account(CID, ALICE)
+    assert (figures.credits_onchain, figures.points_all_time, figures.votes_received) == (5, 3, 1)
+    assert await store.chain.staked_tokens(CID, CAROL) == []
+    assert (await store.read_models.as_of(CID)).block_number == 20
+
+    # re-mined (twice over: a repeated range must not count twice)
+    for _ in range(2):
+        await _apply(store, 22, _ev(4, 22, "VoteCast", voter=CAROL, generationId=7, creator=ALICE, weight=2,
+                                    contestId=1))
+    [row] = await store.read_models.leaderboard(CID, contest_id=None, limit=10)
+    assert (int(row["points"]), int(row["votes"])) == (5, 2)
+
+    await store.chain.reset(CID)
+    assert await store.read_models.leaderboard(CID, contest_id=None, limit=10) == []
+    assert (await store.read_models.account(CID, ALICE)).credits_onchain == 0
