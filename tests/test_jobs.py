@@ -144,3 +144,42 @@ async def test_a_slow_finished_hook_does_not_hold_the_waiter(store: Store, tmp_p
             await runner.wait_settled(task_id)
         tg.cancel_scope.cancel()
     assert hook_ran == [task_id]
+
+
+class _FullDisk(LocalContentStore):
+    """A content store whose disk is full: storing the result raises OSError, which is no GenerationError."""
+
+    async def _put(self, digest: str, data: bytes, mime_type: str) -> None:
+        raise OSError(28, "No space left on device")
+
+
+class _RecordingRefunder:
+    def __init__(self) -> None:
+        self.refunded: list[str] = []
+
+    async def refund(self, job):
+        self.refunded.append(job.task_id)
+        return {"tx_hash": "0x" + "77" * 32, "credits": 1}
+
+
+async def test_a_crashed_worker_fails_its_job_and_refunds_the_payment(store: Store, tmp_path) -> None:
+    """Kills: removing the fail-and-refund after a worker crash (the job would stay running, paid for)."""
+    job, _ = await store.generations.reserve_keyed(
+        payment_key="crypto:1:0xcrash", wallet=WALLET, kind="image", prompt="p", params={"width": 64, "height": 64},
+        payment={"method": "crypto", "tx_hash": "0xcrash"}, chain_request_id=2,
+    )
+    credits_job = await _reserve(store)
+    refunder = _RecordingRefunder()
+    chain = FallbackChain([LocalRenderer()], attempt_timeout_s=10, deadline_s=30, breaker_failures=3,
+                          breaker_cooldown_s=60)
+    runner = JobRunner(store, chain, _FullDisk(tmp_path / "c"), workers=1, lease_s=60, max_runs=3, refunder=refunder)
+    async with anyio.create_task_group() as tg:
+        await tg.start(runner.run)
+        with anyio.fail_after(20):
+            crypto = await runner.wait_finished(job.task_id)
+            credits = await runner.wait_finished(credits_job)
+        tg.cancel_scope.cancel()
+    assert crypto.status == "refunded" and crypto.error == "internal error while generating"
+    assert crypto.refund == {"tx_hash": "0x" + "77" * 32, "credits": 1} and refunder.refunded == [job.task_id]
+    assert credits.status == "refunded" and await store.accounts.credits(WALLET) == 1  # the credit came back
+    assert await store.generations.claim_next(owner="later", lease_s=60) is None  # nothing left to run again

@@ -15,7 +15,7 @@ from tests.chain.conftest import DEV0, Session, error_text, structured
 from tests.chain.rpc_proxy import RpcProxy
 
 from sf_mcp.chain import Signer
-from sf_mcp.chain.accounts import DEV_KEYS
+from sf_mcp.chain.accounts import DEV_ADDRESSES, DEV_KEYS
 from sf_mcp.chain.devnet import Anvil, find_anvil, start_anvil
 from sf_mcp.config import load_settings
 from support import connected
@@ -89,11 +89,13 @@ async def test_cast_payment_verify_generate_replay_refuse(node_session: Session,
     assert again["task_id"] == first["task_id"] and again["payment"]["replay"]
     assert first["task_id"] in error_text(await s.call("generate_image", {**args, "prompt": "another"}))
 
-    other = await anyio.to_thread.run_sync(cast_pay, anvil[0].url, payment, "not yours", DEV_KEYS[1])
-    refused = error_text(await s.call("generate_image", {**args, "prompt": "not yours",
+    other = await anyio.to_thread.run_sync(cast_pay, anvil[0].url, payment, f"not yours {id(s)}", DEV_KEYS[1])
+    await s.indexer.sync()  # the indexer has made DEV1's job: the payment is a used one now
+    (job,) = [r for r in await s.services.store.generations.recent(limit=50) if r.payment.get("tx_hash") == other]
+    refused = error_text(await s.call("generate_image", {**args, "prompt": f"not yours {id(s)}",
                                                          "payment": {"method": "crypto", "tx_hash": other}}))
-    # Refused either way: as another wallet's payment, or (once the indexer made its job) naming that task.
-    assert "not by you" in refused or "already paid for task" in refused
+    assert f"already paid for task {job.task_id}" in refused
+    assert (await s.services.store.generations.get(job.task_id)).wallet == DEV_ADDRESSES[1]
     assert "tx_hash" in error_text(await s.call("verify_payment", {"tx_hash": "0xzz"}))
 
 
@@ -122,8 +124,9 @@ async def test_payment_without_tool_call_and_twenty_concurrent_calls(anvil, prox
                 tg.start_soon(one)
         jobs = [r for r in await store.generations.recent(limit=100) if r.payment.get("tx_hash") == tx]
         assert len(jobs) == 1
-        for a in answers:
-            assert (a.is_error and jobs[0].task_id in error_text(a)) or a.structured_content["task_id"] == jobs[0].task_id
+        assert len(answers) == 20
+        assert [structured(a)["task_id"] for a in answers] == [jobs[0].task_id] * 20
+        assert sum(1 for a in answers if not a.structured_content["payment"]["replay"]) <= 1
 
 
 async def test_rpc_killed_mid_call_is_retryable_and_consumes_nothing(anvil, proxy, data_dir, monkeypatch) -> None:
@@ -140,6 +143,31 @@ async def test_rpc_killed_mid_call_is_retryable_and_consumes_nothing(anvil, prox
         proxy.allow = None
         ok = structured(await s.call("generate_image", args))
         assert ok["status"] == "succeeded"
+
+
+async def test_a_payment_not_mined_yet_is_retryable_and_consumes_nothing(anvil, proxy, data_dir, monkeypatch) -> None:
+    server = build_server(_settings(data_dir, proxy.url, anvil[1], monkeypatch).model_copy(update={"indexer": False}))
+    async with Client(server, mode="auto") as client:
+        s = Session(client=client, services=running_services(server))
+        chain, rpc = s.chain, s.chain.w3.provider.make_request
+        signer = Signer(DEV_KEYS[0])
+        tx = await chain.build_tx(signer.address, chain.payment.functions.payWithS("still pending", "image"),
+                                  value=await chain.call(chain.payment.functions.priceS()))
+        assert (await rpc("evm_setAutomine", [False]))["result"] is None
+        try:
+            sent = (await chain.w3.eth.send_raw_transaction(signer.sign(tx))).to_0x_hex()
+            args = {"prompt": "still pending", "payment": {"method": "crypto", "tx_hash": sent}}
+            text = error_text(await s.call("generate_image", args))
+            assert f"transaction {sent} is not mined yet" in text and "try again" in text
+            verdict = structured(await s.call("verify_payment", {"tx_hash": sent}))
+            assert verdict["valid"] is False and "not mined yet" in verdict["reason"]
+            assert [r for r in await s.services.store.generations.recent(limit=50)
+                    if r.payment.get("tx_hash") == sent] == []
+            await rpc("evm_mine", [])
+        finally:
+            await rpc("evm_setAutomine", [True])
+        ok = structured(await s.call("generate_image", {**args, "width": 128, "height": 128}))
+        assert ok["status"] == "succeeded" and ok["payment"]["replay"] is False
 
 
 async def test_reorg_on_anvil_is_followed(anvil, proxy, data_dir, monkeypatch) -> None:
