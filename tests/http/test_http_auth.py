@@ -14,7 +14,11 @@ from sf_mcp.signatures.siwe import SiweError, format_time, parse_message
 
 pytestmark = pytest.mark.anyio
 
-SERVER_SETTINGS = {"rate_limit_auth_ip": 1000}
+JWT_SECRET = "a jwt secret only these tests know, 32+ characters"
+SERVER_SETTINGS = {"rate_limit_auth_ip": 1000, "jwt_secret": JWT_SECRET}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
 
 
 async def test_mcp_without_token_is_401_with_resource_metadata(server: LiveServer) -> None:
@@ -177,7 +181,7 @@ async def test_expired_and_foreign_tokens_are_refused(server: LiveServer) -> Non
     account = new_account()
     token = await server.sign_in(account)
     claims = jwt.decode(token, options={"verify_signature": False})
-    secret = server.surface.auth._secret
+    secret = JWT_SECRET  # SF_JWT_SECRET, as an operator sets it
     expired = jwt.encode({**claims, "exp": int(time.time()) - 10}, secret, algorithm="HS256")
     other_key = jwt.encode(claims, "x" * 48, algorithm="HS256")
     other_audience = jwt.encode({**claims, "aud": "http://elsewhere/mcp"}, secret, algorithm="HS256")
@@ -190,3 +194,46 @@ async def test_expired_and_foreign_tokens_are_refused(server: LiveServer) -> Non
         for bad in (expired, other_key, other_audience, other_wallet, unsigned, tampered):
             response = await http.post("/mcp", json={}, headers={"Authorization": f"Bearer {bad}"})
             assert response.status_code == 401, bad
+
+
+async def test_logout_everywhere_revokes_every_token_of_the_wallet_and_only_those(server: LiveServer) -> None:
+    account, other = new_account(), new_account()
+    first, second = await server.sign_in(account), await server.sign_in(account)
+    bystander = await server.sign_in(other)
+    async with server.http() as http:
+        answer = await http.post("/auth/logout", params={"all": "1"}, headers={"Authorization": f"Bearer {first}"})
+        assert answer.status_code == 200 and answer.json() == {"revoked": 2, "wallet": account.address.lower()}
+        for token, status in ((first, 401), (second, 401), (bystander, 200)):
+            response = await http.post("/mcp", json=INITIALIZE, headers={**MCP_HEADERS, "Authorization": f"Bearer {token}"})
+            assert response.status_code == status, (token, response.text)
+        again = await http.post("/auth/logout", headers={"Authorization": "Bearer not-a-token"})
+        assert again.status_code == 401 and again.json()["error_description"] == "token: invalid or expired"
+        bare = await http.post("/auth/logout")
+        assert bare.status_code == 401 and "Bearer" in bare.json()["error_description"]
+
+
+async def test_a_body_over_the_limit_is_413_for_a_signed_in_caller(server: LiveServer) -> None:
+    token = await server.sign_in(new_account())
+    limit = server.settings.max_request_body_bytes
+    headers = {**MCP_HEADERS, "Authorization": f"Bearer {token}"}
+    big = b'{"jsonrpc": "2.0", "id": 1, "method": "ping", "pad": "' + b"x" * limit + b'"}'
+    async with server.http() as http:
+        assert (await http.post("/mcp", content=big, headers=headers)).status_code == 413
+        assert (await http.post("/mcp", json=INITIALIZE, headers=headers)).status_code == 200
+
+
+async def test_malformed_signatures_and_oversized_messages_are_refused_by_name(server: LiveServer) -> None:
+    account = new_account()
+    async with server.http() as http:
+        issued = await server.nonce(http, account)
+    message = issued["message"]
+    assert await _refused(server, message, account, signature="0xzz") == "signature: not hex"
+    short = await _refused(server, message, account, signature="0x" + "12" * 20)
+    assert short.startswith("signature: not made by the address in the message")
+    assert "8192" in await _refused(server, "x" * 9000, account, signature="0x00")
+    first_line = await _refused(server, message.replace("wants you to sign in", "asks you to sign in"), account)
+    assert "the first line must be" in first_line
+    cut = await _refused(server, message.split("\nURI:")[0], account)
+    assert cut.startswith("sign-in message:")
+    async with server.http() as http:  # none of them used up the nonce
+        assert (await server.verify(http, message, account)).status_code == 200

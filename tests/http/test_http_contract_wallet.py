@@ -86,6 +86,37 @@ async def test_sign_in_as_contract_wallet_refuses_another_key(server: LiveServer
     assert "EIP-1271" in response.json()["error_description"]
 
 
+async def test_contract_wallet_sign_in_errors_are_named_and_burn_no_nonce(
+    server: LiveServer, wallet: str, owner: LocalAccount
+) -> None:
+    async with server.http() as http:
+        issued = await http.get("/auth/nonce", params={"address": wallet})
+        message = issued.json()["message"]
+
+        async def verify(signature: str) -> Any:
+            return await http.post("/auth/verify", json={"message": message, "signature": signature})
+
+        not_hex = await verify("0x" + "zz" * 65)
+        assert not_hex.status_code == 401 and not_hex.json()["error_description"] == "signature: not hex"
+        garbled = await verify("0x" + "ab" * 7)  # the wallet's isValidSignature reverts on it: a refusal
+        assert garbled.status_code == 401 and "EIP-1271" in garbled.json()["error_description"]
+
+        def set_down(down: bool):
+            async def apply(services: Services) -> None:
+                services.chain.embedded.down = down
+            return apply
+
+        server.run(set_down(True))  # the chain cannot be asked: retryable, not a refusal
+        try:
+            outage = await verify(sign(owner, message))
+        finally:
+            server.run(set_down(False))
+        assert outage.status_code == 503 and outage.json()["error"] == "temporarily_unavailable"
+        assert "token" not in outage.json()
+        ok = await verify(sign(owner, message))
+        assert ok.status_code == 200 and ok.json()["wallet"] == wallet
+
+
 async def test_payment_through_contract_wallet_is_the_wallets(
     server: LiveServer, wallet: str, owner: LocalAccount
 ) -> None:
