@@ -109,8 +109,13 @@ async def test_agent_stakes_votes_and_the_leaderboard_follows(agent: Session) ->
     assert unstaked["sent"]["transactions"][0]["status"] == "success"
     await s.indexer.sync()
     assert await s.services.store.chain.staked_tokens(s.chain.chain_id, DEV1) == [5]
-    claimed = await s.call("stake", {"action": "claim"})
-    assert not claimed.is_error or "no staking rewards" in error_text(claimed)
+    me = s.chain.w3.to_checksum_address(DEV1)
+    assert await s.chain.call(staking.earned(me)) == [75 * 10**16, 0]  # the stakers' 25 % of the 3 S paid
+    claimed = structured(await s.call("stake", {"action": "claim"}))
+    assert claimed["mode"] == "sent" and claimed["sent"]["transactions"][0]["status"] == "success"
+    assert "claim 0.75 S and 0 USDC" in claimed["summary"]
+    assert await s.chain.call(staking.earned(me)) == [0, 0]
+    assert "no staking rewards to claim yet" in error_text(await s.call("stake", {"action": "claim"}))
 
 
 async def test_agent_limits_refuse_whole_transactions(agent: Session) -> None:
@@ -122,11 +127,19 @@ async def test_agent_limits_refuse_whole_transactions(agent: Session) -> None:
     text = error_text(second)
     assert "daily limit is 5 S" in text and "3 S spent today" in text and "nothing was sent" in text
     assert await s.services.store.chain.spent_today(wallet=DEV1, token="S") == 3 * 10**18
-    s.services.planner._limits.s_per_tx = 2 * 10**18
-    text = error_text(await s.call("prepare_payment", {"method": "S", "prompt": "three", "generation_type": "image"}))
-    assert "at most 2 S" in text and "nothing was sent" in text
     spent = balance - await s.chain.w3.eth.get_balance(s.chain.w3.to_checksum_address(DEV1))
     assert 3 * 10**18 <= spent < 3 * 10**18 + 10**17  # one payment plus gas
+
+
+async def test_agent_per_transaction_limit_refuses_a_larger_payment(agent_settings: Settings) -> None:
+    server = build_server(agent_settings.model_copy(update={"agent_max_s_per_tx": 2, "agent_max_s_per_day": 10}))
+    async with Client(server, mode="auto") as client:
+        s = Session(client=client, services=running_services(server))
+        balance = await s.chain.w3.eth.get_balance(s.chain.w3.to_checksum_address(DEV1))
+        text = error_text(await s.call("prepare_payment", {"method": "S", "prompt": "three", "generation_type": "image"}))
+        assert "at most 2 S" in text and "nothing was sent" in text
+        assert await s.chain.w3.eth.get_balance(s.chain.w3.to_checksum_address(DEV1)) == balance
+        assert await s.services.store.chain.spent_today(wallet=DEV1, token="S") == 0
 
 
 async def test_plans_for_a_wallet_without_a_key(auto_session: Session) -> None:

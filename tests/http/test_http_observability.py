@@ -15,7 +15,8 @@ from sf_mcp.server.http.observability import JsonFormatter
 
 pytestmark = pytest.mark.anyio
 
-SERVER_SETTINGS = {"rate_limit_auth_ip": 1000}
+JWT_SECRET = "the observability tests' jwt secret, 32+ characters"
+SERVER_SETTINGS = {"rate_limit_auth_ip": 1000, "jwt_secret": JWT_SECRET}
 SECRET_PROMPT = "a very private prompt about a purple giraffe"
 
 
@@ -68,7 +69,7 @@ async def test_metrics_count_calls_generations_and_payments(server: LiveServer, 
     assert http_lines and all("request_id" in e for e in http_lines)
     everything = json_log.getvalue()
     assert SECRET_PROMPT not in everything and token not in everything
-    assert server.surface.auth._secret.decode() not in everything
+    assert JWT_SECRET not in everything
 
 
 async def test_request_id_is_echoed(server: LiveServer) -> None:
