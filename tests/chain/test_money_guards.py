@@ -192,3 +192,50 @@ async def test_a_reorged_payment_is_neither_refunded_nor_submitted_until_the_ind
     assert failed.payment_orphaned_at is None
     assert (await operator.refund(failed))["tx_hash"]
     assert (await operator.submit(await store.generations.get(succeeded.task_id)))["tx_hash"]
+
+
+# -- failures inside the indexer's retry pass ------------------------------------------------------------
+async def _finish(store: Store, prompt: str, *, succeed: bool) -> None:
+    claimed = await store.generations.claim_next(owner="w", lease_s=60)
+    assert claimed is not None and claimed.prompt == prompt
+    if succeed:
+        await store.generations.mark_succeeded(claimed.task_id, owner="w", provider="local", model="m",
+                                               content_sha256="cd" * 32, mime_type="image/png", public_url=None,
+                                               attempts=[])
+    else:
+        await store.generations.mark_failed(claimed.task_id, owner="w", error="boom", attempts=[])
+
+
+async def test_the_retry_pass_goes_on_past_a_job_it_cannot_act_on_and_stops_during_an_outage(
+    private_chain: tuple[ChainClient, Store],
+) -> None:
+    """Kills: a failed submission or refund stopping the whole pass (or an outage not stopping it)."""
+    chain, store = private_chain
+    operator = OperatorActions(chain, store)
+    indexer = Indexer(chain, store, operator=operator)
+    ghost = "0x" + "9a" * 32  # a payment this chain never had: its jobs cannot be acted on
+    for prompt, succeed in (("ghost entry", True), ("ghost refund", False)):
+        await store.generations.reserve_keyed(
+            payment_key=f"crypto:{chain.chain_id}:{ghost}:{prompt}", wallet=DEV2, kind="image", prompt=prompt,
+            params={}, payment={"method": "crypto", "tx_hash": ghost}, chain_request_id=999)
+        await _finish(store, prompt, succeed=succeed)
+    payer = Signer(DEV_KEYS[2])
+    price = await chain.call(chain.payment.functions.priceS())
+    for prompt, succeed in (("real entry", True), ("real refund", False)):
+        await chain.send(payer, chain.payment.functions.payWithS(prompt, "image"), value=price)
+        await indexer.sync()
+        await _finish(store, prompt, succeed=succeed)
+    credits = chain.payment.functions.credits(chain.w3.to_checksum_address(DEV2))
+    before = await chain.call(credits)
+
+    chain.embedded.down = True
+    try:
+        await indexer.retry_operator_work()  # an outage ends the pass quietly; nothing is marked
+    finally:
+        chain.embedded.down = False
+    assert len(await store.generations.unsubmitted()) == 2 and len(await store.generations.pending_onchain_refunds()) == 2
+
+    await indexer.retry_operator_work()
+    assert [j.prompt for j in await store.generations.unsubmitted()] == ["ghost entry"]
+    assert [j.prompt for j in await store.generations.pending_onchain_refunds()] == ["ghost refund"]
+    assert await chain.call(credits) == before + 1
