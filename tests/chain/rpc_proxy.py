@@ -1,6 +1,11 @@
-"""A loopback JSON-RPC proxy in front of a node that a test can break: drop every request, or all after N."""
+"""A loopback JSON-RPC proxy in front of a node that a test can break: drop every request, or all after N,
+or change what the node answers (``rewrite``: a node that lies or serves damaged data)."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -17,6 +22,8 @@ class RpcProxy:
         self.allow: int | None = None  # when set, requests after this many are dropped
         self.requests = 0
         self.methods: list[str] = []
+        # (request, answer) -> the answer to give instead; called for every single (non-batch) request
+        self.rewrite: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -42,10 +49,10 @@ class RpcProxy:
         self.requests += 1
         body = await request.read()
         try:
-            import json
-
-            self.methods.append(json.loads(body).get("method", "?"))
+            call = json.loads(body)
+            self.methods.append(call.get("method", "?"))
         except Exception:
+            call = None
             self.methods.append("?")
         if self.down or (self.allow is not None and self.requests > self.allow):
             assert request.transport is not None
@@ -53,4 +60,7 @@ class RpcProxy:
             raise web.HTTPServiceUnavailable()
         assert self._session is not None
         async with self._session.post(self.upstream, data=body, headers={"Content-Type": "application/json"}) as up:
-            return web.Response(body=await up.read(), status=up.status, content_type="application/json")
+            answer = await up.read()
+            if self.rewrite is not None and isinstance(call, dict):
+                answer = json.dumps(self.rewrite(call, json.loads(answer))).encode()
+            return web.Response(body=answer, status=up.status, content_type="application/json")

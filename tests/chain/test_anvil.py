@@ -13,6 +13,7 @@ import anyio
 import pytest
 from tests.chain.conftest import DEV0, Session, error_text, structured
 from tests.chain.rpc_proxy import RpcProxy
+from web3.logs import DISCARD
 
 from sf_mcp.chain import Signer
 from sf_mcp.chain.accounts import DEV_ADDRESSES, DEV_KEYS
@@ -146,9 +147,9 @@ async def test_rpc_killed_mid_call_is_retryable_and_consumes_nothing(anvil, prox
 
 
 async def test_a_payment_not_mined_yet_is_retryable_and_consumes_nothing(anvil, proxy, data_dir, monkeypatch) -> None:
-    server = build_server(_settings(data_dir, proxy.url, anvil[1], monkeypatch).model_copy(update={"indexer": False}))
-    async with Client(server, mode="auto") as client:
-        s = Session(client=client, services=running_services(server))
+    async with connected(_settings(data_dir, proxy.url, anvil[1], monkeypatch).updated(indexer=False),
+                         mode="auto") as (client, services):
+        s = Session(client=client, services=services)
         chain, rpc = s.chain, s.chain.w3.provider.make_request
         signer = Signer(DEV_KEYS[0])
         tx = await chain.build_tx(signer.address, chain.payment.functions.payWithS("still pending", "image"),
@@ -168,6 +169,41 @@ async def test_a_payment_not_mined_yet_is_retryable_and_consumes_nothing(anvil, 
             await rpc("evm_setAutomine", [True])
         ok = structured(await s.call("generate_image", {**args, "width": 128, "height": 128}))
         assert ok["status"] == "succeeded" and ok["payment"]["replay"] is False
+
+
+async def test_a_log_that_fails_to_decode_is_skipped_and_the_rest_indexed(anvil, proxy, data_dir, monkeypatch,
+                                                                             caplog) -> None:
+    async with connected(_settings(data_dir, proxy.url, anvil[1], monkeypatch).updated(indexer=False),
+                         mode="auto") as (client, services):
+        s = Session(client=client, services=services)
+        chain, store = s.chain, s.services.store
+        await s.indexer.sync()
+        tx = await s.pay_s("a damaged log")
+        receipt = await chain.w3.eth.get_transaction_receipt(tx)
+        (requested,) = chain.payment.events.GenerationRequested().process_receipt(receipt, errors=DISCARD)
+        topic = receipt["logs"][requested["logIndex"] - receipt["logs"][0]["logIndex"]]["topics"][0].to_0x_hex()
+
+        def damage(call: dict, answer: dict) -> dict:  # the node serves that one log with its data cut off
+            if call.get("method") == "eth_getLogs":
+                for log in answer.get("result") or []:
+                    if log["topics"] and log["topics"][0] == topic:
+                        log["data"] = "0x00"
+            return answer
+
+        proxy.rewrite = damage
+        try:
+            await s.indexer.sync()
+        finally:
+            proxy.rewrite = None
+        assert f"could not decode a log of SonicAIGenerationPayment in {tx}" in caplog.text
+        assert [e.tx_hash for e in await store.chain.events(chain.chain_id) if e.tx_hash == tx
+                and e.event == "GenerationRequested"] == []
+        assert [e.event for e in await store.chain.events(chain.chain_id) if e.tx_hash == tx] != []  # the rest
+        assert s.indexer.checkpoint.last_block_processed == await chain.block_number()
+        # The payment itself is intact on chain: the tool call still generates it.
+        ok = structured(await s.call("generate_image", {"prompt": "a damaged log", "width": 128, "height": 128,
+                                                        "payment": {"method": "crypto", "tx_hash": tx}}))
+        assert ok["status"] == "succeeded"
 
 
 async def test_reorg_on_anvil_is_followed(anvil, proxy, data_dir, monkeypatch) -> None:
