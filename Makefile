@@ -3,7 +3,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-python test-replicas lint postgres-binaries browser contracts bench clean
+.PHONY: install demo test test-python test-replicas lint postgres-binaries browser contracts bench mutation clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -57,6 +57,19 @@ test-replicas: install postgres-binaries
 
 bench: install
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+# Mutation testing (cosmic-ray) of the modules that guard money and identity: slow, outside CI and `make test`.
+# Each mutation/<module>.toml names the module and the tests that should kill its mutants; cosmic-ray edits the
+# module in place while it runs (and puts it back), so run it on a clean tree you are not editing.
+MUTATION ?= $(basename $(notdir $(wildcard mutation/*.toml)))
+mutation: install
+	$(PY) -m pip install -q 'cosmic-ray>=8.7'
+	@for m in $(MUTATION); do \
+	  echo "== $$m"; rm -f mutation/$$m.sqlite; \
+	  PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/cosmic-ray init mutation/$$m.toml mutation/$$m.sqlite || exit 1; \
+	  PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/cosmic-ray exec mutation/$$m.toml mutation/$$m.sqlite || exit 1; \
+	  $(VENV)/bin/cr-report mutation/$$m.sqlite | tail -3; \
+	done
 
 clean:
 	rm -rf $(VENV) sf-mcp-demo contracts/out contracts/cache

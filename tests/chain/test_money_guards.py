@@ -1,6 +1,6 @@
 """The guards on money that no earlier test reached: a used payment presented by another wallet, a chain that
 requires confirmations, a reorg deeper than one indexer checkpoint, and the operator's hold on a payment that
-left the chain. Each test names the deliberate bug it catches (see docs/testing.md)."""
+left the chain. Each test names the deliberate bug it catches."""
 
 from __future__ import annotations
 
