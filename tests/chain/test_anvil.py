@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -204,6 +205,46 @@ async def test_a_log_that_fails_to_decode_is_skipped_and_the_rest_indexed(anvil,
         ok = structured(await s.call("generate_image", {"prompt": "a damaged log", "width": 128, "height": 128,
                                                         "payment": {"method": "crypto", "tx_hash": tx}}))
         assert ok["status"] == "succeeded"
+
+
+async def test_a_reorg_right_after_the_cursor_check_is_caught_by_the_parent_hash(anvil, proxy, data_dir,
+                                                                                  monkeypatch) -> None:
+    server = build_server(_settings(data_dir, proxy.url, anvil[1], monkeypatch).model_copy(update={"indexer": False}))
+    async with Client(server, mode="auto") as client:
+        s = Session(client=client, services=running_services(server))
+        chain, store, indexer = s.chain, s.services.store, s.indexer
+        rpc = chain.w3.provider.make_request
+        await indexer.sync()
+        snap = (await rpc("evm_snapshot", []))["result"]
+        tx = await s.pay_s("anvil vanishing payment", account=2)
+        await indexer.sync()
+        (job,) = [r for r in await store.generations.recent(limit=20) if r.payment.get("tx_hash") == tx]
+        cursor = hex((await store.chain.cursor(chain.chain_id)).block_number)
+        await rpc("anvil_mine", [2])  # blocks for the next poll to read after its cursor check
+        armed = True
+
+        def reorg_after_the_check(call: dict, answer: dict) -> dict:
+            """The node answers the cursor check from the old chain, then switches to a fork without the payment."""
+            nonlocal armed
+            if armed and call.get("method") == "eth_getBlockByNumber" and call["params"][0] == cursor:
+                armed = False
+                for method, params in (("evm_revert", [snap]), ("anvil_mine", [4])):
+                    request = urllib.request.Request(anvil[0].url, data=json.dumps(
+                        {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode(),
+                        headers={"Content-Type": "application/json"})
+                    urllib.request.urlopen(request, timeout=30).read()
+            return answer
+
+        proxy.rewrite = reorg_after_the_check
+        try:
+            assert await indexer.poll_once() is False
+        finally:
+            proxy.rewrite = None
+        assert not armed and indexer.checkpoint.reorgs == 1
+        await indexer.sync()
+        assert [e for e in await store.chain.events(chain.chain_id) if e.tx_hash == tx] == []
+        assert (await store.generations.get(job.task_id)).payment_orphaned_at is not None
+        assert any(i.kind == "payment_reorged" and i.task_id == job.task_id for i in await store.review.items())
 
 
 async def test_reorg_on_anvil_is_followed(anvil, proxy, data_dir, monkeypatch) -> None:
