@@ -209,9 +209,9 @@ async def test_a_log_that_fails_to_decode_is_skipped_and_the_rest_indexed(anvil,
 
 async def test_a_reorg_right_after_the_cursor_check_is_caught_by_the_parent_hash(anvil, proxy, data_dir,
                                                                                   monkeypatch) -> None:
-    server = build_server(_settings(data_dir, proxy.url, anvil[1], monkeypatch).model_copy(update={"indexer": False}))
-    async with Client(server, mode="auto") as client:
-        s = Session(client=client, services=running_services(server))
+    async with connected(_settings(data_dir, proxy.url, anvil[1], monkeypatch).updated(indexer=False),
+                         mode="auto") as (client, services):
+        s = Session(client=client, services=services)
         chain, store, indexer = s.chain, s.services.store, s.indexer
         rpc = chain.w3.provider.make_request
         await indexer.sync()

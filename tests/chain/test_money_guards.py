@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from mcp.client import Client
 
 from sf_mcp.chain import ChainClient, Indexer, OperatorActions, Signer
 from sf_mcp.chain.accounts import DEV_KEYS
@@ -16,18 +15,16 @@ from sf_mcp.chain.embedded import start_embedded
 from sf_mcp.config import Settings
 from sf_mcp.errors import ChainError, PaymentConsumed
 from sf_mcp.jobs import CryptoPayment
-from sf_mcp.server import build_server
-from sf_mcp.server.app import running_services
 from sf_mcp.store import Store
+from support import connected
 from tests.chain.conftest import DEV0, DEV1, DEV2, Session, error_text, structured
 
 pytestmark = pytest.mark.anyio
 
 
 async def _session(settings: Settings, **update: object) -> AsyncIterator[Session]:
-    server = build_server(settings.model_copy(update={"indexer": False, **update}))
-    async with Client(server, mode="auto") as client:
-        yield Session(client=client, services=running_services(server))
+    async with connected(settings.updated(indexer=False, **update), mode="auto") as (client, services):
+        yield Session(client=client, services=services)
 
 
 @pytest.fixture

@@ -132,9 +132,9 @@ async def test_agent_limits_refuse_whole_transactions(agent: Session) -> None:
 
 
 async def test_agent_per_transaction_limit_refuses_a_larger_payment(agent_settings: Settings) -> None:
-    server = build_server(agent_settings.model_copy(update={"agent_max_s_per_tx": 2, "agent_max_s_per_day": 10}))
-    async with Client(server, mode="auto") as client:
-        s = Session(client=client, services=running_services(server))
+    async with connected(agent_settings.updated(agent_max_s_per_tx=2, agent_max_s_per_day=10),
+                         mode="auto") as (client, services):
+        s = Session(client=client, services=services)
         balance = await s.chain.w3.eth.get_balance(s.chain.w3.to_checksum_address(DEV1))
         text = error_text(await s.call("prepare_payment", {"method": "S", "prompt": "three", "generation_type": "image"}))
         assert "at most 2 S" in text and "nothing was sent" in text

@@ -214,7 +214,7 @@ async def test_logout_everywhere_revokes_every_token_of_the_wallet_and_only_thos
 
 async def test_a_body_over_the_limit_is_413_for_a_signed_in_caller(server: LiveServer) -> None:
     token = await server.sign_in(new_account())
-    limit = server.settings.max_request_body_bytes
+    limit = server.settings.http.max_request_body_bytes
     headers = {**MCP_HEADERS, "Authorization": f"Bearer {token}"}
     big = b'{"jsonrpc": "2.0", "id": 1, "method": "ping", "pad": "' + b"x" * limit + b'"}'
     async with server.http() as http:
