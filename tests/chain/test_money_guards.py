@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from tests.chain.conftest import DEV0, DEV1, DEV2, Session, error_text, structured
 
 from sf_mcp.chain import ChainClient, Indexer, OperatorActions, Signer
 from sf_mcp.chain.accounts import DEV_KEYS
@@ -17,7 +18,6 @@ from sf_mcp.errors import ChainError, PaymentConsumed
 from sf_mcp.jobs import CryptoPayment
 from sf_mcp.store import Store
 from support import connected
-from tests.chain.conftest import DEV0, DEV1, DEV2, Session, error_text, structured
 
 pytestmark = pytest.mark.anyio
 
