@@ -57,7 +57,8 @@ async def test_a_payment_the_indexer_started_is_refused_to_another_wallet(quiet:
 
 
 async def test_a_payment_a_tool_call_started_is_refused_to_another_wallet(quiet: Session) -> None:
-    """Kills: dropping ``job.wallet == wallet`` (DEV1 would get DEV0's task back as a replay)."""
+    """Kills: dropping ``job.wallet == wallet`` (DEV1 would get DEV0's task back as a replay), and the kind and
+    prompt comparisons of the replay check turned into orderings."""
     s = quiet
     tx = await s.pay_s("a fox of DEV0")
     first = structured(await s.call("generate_image", {"prompt": "a fox of DEV0", "width": 128, "height": 128,
@@ -69,6 +70,9 @@ async def test_a_payment_a_tool_call_started_is_refused_to_another_wallet(quiet:
     same = await s.services.gate.reserve(wallet=DEV0, kind="image", prompt="a fox of DEV0",
                                          params={"width": 128, "height": 128}, payment=payment)
     assert same.replay and same.job.task_id == first["task_id"]
+    for kind, prompt in (("video", "a fox of DEV0"), ("image", "a fox of DEV0, larger"), ("image", "a cat")):
+        with pytest.raises(PaymentConsumed, match=first["task_id"]):  # the payer's own other requests, too
+            await s.services.gate.reserve(wallet=DEV0, kind=kind, prompt=prompt, params={}, payment=payment)
 
 
 # -- confirmations (Sonic requires 1) ----------------------------------------------------------------------
