@@ -196,7 +196,7 @@ async def test_a_log_that_fails_to_decode_is_skipped_and_the_rest_indexed(anvil,
             await s.indexer.sync()
         finally:
             proxy.rewrite = None
-        assert f"could not decode a log of SonicAIGenerationPayment in {tx}" in caplog.text
+        assert "could not decode a log of" in caplog.text and tx[2:] in caplog.text.lower()
         assert [e.tx_hash for e in await store.chain.events(chain.chain_id) if e.tx_hash == tx
                 and e.event == "GenerationRequested"] == []
         assert [e.event for e in await store.chain.events(chain.chain_id) if e.tx_hash == tx] != []  # the rest
