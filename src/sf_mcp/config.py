@@ -132,6 +132,12 @@ class ChainSettings(_Group):
     indexer_max_backoff_s: float = Field(
         default=60.0, gt=0, description="Longest wait between polls while they fail (doubling from the poll interval)."
     )
+    x402_token_name: str = Field(
+        default="USDC", min_length=1, description="EIP-712 name of the USDC token's domain (x402 authorizations).")
+    x402_token_version: str = Field(
+        default="2", min_length=1, description="EIP-712 version of the USDC token's domain (x402 authorizations).")
+    x402_max_timeout_s: int = Field(
+        default=300, ge=30, le=86_400, description="How long an x402 authorization may take to arrive (maxTimeoutSeconds).")
 
     @model_validator(mode="after")
     def _one_identity(self) -> ChainSettings:

@@ -11,7 +11,8 @@ for a person, name the offending field or value, and never contain secrets.
     ├── PaymentError             the payment cannot pay for this generation
     │   ├── PaymentRejected      invalid, foreign, failed, other payer, mismatch
     │   ├── PaymentConsumed      already paid for another task (names the task)
-    │   └── InsufficientFunds    no free quota / credits left
+    │   ├── InsufficientFunds    no free quota / credits left
+    │   └── PriceAboveMax        the price is above the caller's max_price (nothing charged)
     ├── GenerationError          every provider failed (attempts attached)
     │   └── PromptRefused        a provider refused the prompt; no other model tried
     ├── ChainError               the chain could not be read or written
@@ -109,3 +110,7 @@ class NotFound(SfMcpError):
 
 class Unauthorized(SfMcpError):
     """The caller may not act for that wallet."""
+
+
+class PriceAboveMax(PaymentError):
+    """The price of this generation is above the caller's ``max_price``; nothing was charged."""

@@ -295,3 +295,40 @@ def test_unknown_or_mismatched_chain_is_refused(anvil, data_dir: Path, tmp_path:
     completed = run("indexer", "--rpc-url", anvil[0].url)
     assert completed.returncode == 2 and "refusing to treat one chain as another" in completed.stderr
     shutil.rmtree(data_dir)
+
+
+async def test_x402_per_call_on_anvil(anvil, proxy, data_dir, monkeypatch) -> None:
+    """`sf-mcp deploy` checked the USDC's EIP-712 domain and enabled x402; a wallet with USDC and no S pays per call."""
+    from eth_account import Account
+
+    from sf_mcp.chain.contracts import USDC
+    from sf_mcp.chain.devnet import check_x402
+    from tests.chain.x402_client import META_RESPONSE, pay
+
+    recorded = json.loads(anvil[1].read_text())["x402"]
+    assert recorded == {"enabled": True, "token_name": "USDC", "token_version": "2"}
+    settings = _settings(data_dir, proxy.url, anvil[1], monkeypatch)
+    wrong = await check_x402(settings.model_copy(update={"x402_token_version": "1"}))
+    assert not wrong["enabled"] and "SF_X402_TOKEN_VERSION" in wrong["problem"]
+
+    server = build_server(settings)
+    async with Client(server, mode="auto") as client:
+        s = Session(client=client, services=running_services(server))
+        fresh = Account.create()
+        price = int(await s.chain.call(s.chain.payment.functions.priceUSDC()))
+        await s.chain.send(Signer(DEV_KEYS[0]), s.chain.contract(USDC).functions.mint(fresh.address, price))
+        args = {"prompt": "an anvil x402 owl", "payment": {"method": "x402"}, "width": 64, "height": 64}
+        terms = await client.call_tool("generate_image", args)
+        assert terms.is_error and terms.structured_content["accepts"][0]["network"] == f"eip155:{s.chain.chain_id}"
+        meta = await pay(fresh.key.to_0x_hex(), terms)
+        paid = await client.call_tool("generate_image", args, meta=meta)
+        assert not paid.is_error, paid.content
+        assert paid.meta[META_RESPONSE]["success"] and paid.meta[META_RESPONSE]["payer"] == fresh.address
+        again = await client.call_tool("generate_image", args, meta=meta)
+        assert again.structured_content["task_id"] == paid.structured_content["task_id"]
+        assert again.structured_content["payment"]["replay"]
+        await s.indexer.sync()
+        mine = [r for r in await s.services.store.generations.recent(limit=50) if r.wallet == fresh.address.lower()]
+        assert len(mine) == 1
+        assert int(await s.chain.call(s.chain.contract(USDC).functions.balanceOf(fresh.address))) == 0
+        assert await s.chain.w3.eth.get_balance(fresh.address) == 0

@@ -290,6 +290,11 @@ async def test_a_call_outside_the_scopes_gets_the_insufficient_scope_challenge(f
         with pytest.raises(MCPError, match="needs the 'pay' scope"):
             await client.call_tool("generate_image", {"prompt": "a fox",
                                                       "payment": {"method": "crypto", "tx_hash": "0x" + "1" * 64}})
+        # x402 pays too: asked for by the payment argument, or by a payment in _meta alone.
+        with pytest.raises(MCPError, match="x402 payment needs the 'pay' scope"):
+            await client.call_tool("generate_image", {"prompt": "a fox", "payment": {"method": "x402"}})
+        with pytest.raises(MCPError, match="x402 payment needs the 'pay' scope"):
+            await client.call_tool("generate_image", {"prompt": "a fox"}, meta={"x402/payment": {"x402Version": 2}})
         with pytest.raises(MCPError, match="vote needs the 'vote' scope"):
             await client.call_tool("vote", {"generation_id": 1})
         free = await client.call_tool("account", {})

@@ -25,6 +25,7 @@ import aiohttp
 import anyio
 from eth_abi import decode as abi_decode
 from eth_account import Account
+from eth_account.messages import encode_typed_data
 from eth_utils import function_signature_to_4byte_selector, keccak
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 from web3 import AsyncHTTPProvider, AsyncWeb3
@@ -77,6 +78,10 @@ class Signer:
 
     def sign(self, tx: dict[str, Any]) -> bytes:
         return bytes(self._account.sign_transaction(tx).raw_transaction)
+
+    def sign_typed(self, typed: dict[str, Any]) -> bytes:
+        """An EIP-712 signature of ``typed`` (a full typed-data message), e.g. an x402 authorization."""
+        return bytes(self._account.sign_message(encode_typed_data(full_message=typed)).signature)
 
     def __repr__(self) -> str:
         return f"Signer({self.address})"

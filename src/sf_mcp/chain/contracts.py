@@ -84,6 +84,9 @@ class Deployment(BaseModel):
     dev: bool = False
     contracts: dict[str, ContractRecord]
     created_at: float = Field(default_factory=time.time)
+    # What `sf-mcp deploy` found when it checked the USDC token for x402: {"enabled", "token_name", "token_version",
+    # "problem"}; the server checks again at start (the settings may have changed since).
+    x402: dict[str, Any] | None = None
 
     def address(self, name: str) -> str:
         try:

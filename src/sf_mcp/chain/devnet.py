@@ -21,9 +21,10 @@ from typing import Any
 import anyio
 
 from sf_mcp.chain.accounts import DEV_ADDRESSES, DEV_KEYS, FUNDED_ACCOUNTS
-from sf_mcp.chain.client import Signer, http_web3, is_unavailable
+from sf_mcp.chain.client import Signer, connect_rpc, http_web3, is_unavailable
 from sf_mcp.chain.contracts import Deployment, chain_name
 from sf_mcp.chain.deploy import deploy
+from sf_mcp.chain.x402 import X402Chain
 from sf_mcp.config import Settings
 from sf_mcp.errors import ChainUnavailable, ConfigError
 
@@ -126,7 +127,24 @@ async def run_deploy(settings: Settings, *, dev: bool, usdc: str | None = None, 
         except Exception:
             pass
     deployment.save(settings.deployment_path)
+    deployment.x402 = await check_x402(settings)
+    deployment.save(settings.deployment_path)
     return deployment
+
+
+async def check_x402(settings: Settings) -> dict[str, Any]:
+    """Check the deployment's USDC for x402: EIP-3009 present and its EIP-712 domain = the configured name/version."""
+    client = await connect_rpc(settings)
+    try:
+        problem = await X402Chain(client, token_name=settings.chain.x402_token_name,
+                                  token_version=settings.chain.x402_token_version).check_domain()
+    finally:
+        await client.close()
+    found: dict[str, Any] = {"enabled": problem is None, "token_name": settings.chain.x402_token_name,
+                             "token_version": settings.chain.x402_token_version}
+    if problem is not None:
+        found["problem"] = problem
+    return found
 
 
 def describe(deployment: Deployment, path: Path) -> str:
@@ -134,6 +152,10 @@ def describe(deployment: Deployment, path: Path) -> str:
     for name, record in deployment.contracts.items():
         lines.append(f"  {name:32} {record.address}  (block {record.block_number})")
     lines.append(f"  admin / deployer {deployment.deployer}; operator {deployment.operator}")
+    if deployment.x402 is not None:
+        x402 = deployment.x402
+        lines.append(f"  x402: on (the USDC's EIP-712 domain is {x402['token_name']!r} version {x402['token_version']!r})"
+                     if x402["enabled"] else f"  x402: off ({x402.get('problem')})")
     return "\n".join(lines)
 
 

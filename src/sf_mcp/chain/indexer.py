@@ -44,6 +44,7 @@ from sf_mcp.chain.events import ChainUpdate
 from sf_mcp.chain.logs import EventDecoder, get_logs_raw
 from sf_mcp.chain.operator import OperatorActions
 from sf_mcp.chain.payments import EMPTY_PROMPT_HELD, cleaned_or_none, crypto_key_prefix, crypto_payment_key, token_of
+from sf_mcp.store.chain import x402_payment_key
 from sf_mcp.errors import ChainUnavailable, SfMcpError
 from sf_mcp.store import ChainEvent, Cursor, GenerationRow, JobFromPayment, Store
 
@@ -373,12 +374,20 @@ def _set_payment_keys(events: list[ChainEvent]) -> None:
     payment of a transaction is in the same batch.
     """
     seen: dict[str, int] = {}
+    # An x402 settlement (AuthorizationSettled, same transaction and request id) is keyed by its authorization,
+    # so the job the payment gate reserved for it and the one seen here are the same.
+    settled = {(ev.tx_hash, int(ev.args["requestId"])): ev for ev in events if ev.event == "AuthorizationSettled"}
     for ev in sorted(events, key=lambda e: (e.block_number, e.log_index)):
         if ev.event != "GenerationRequested":
             continue
         ordinal = seen.get(ev.tx_hash, 0)
         seen[ev.tx_hash] = ordinal + 1
-        ev.payment_key = crypto_payment_key(ev.chain_id, ev.tx_hash, ordinal)
+        auth = settled.get((ev.tx_hash, int(ev.args["requestId"])))
+        if auth is not None:
+            ev.payment_key = x402_payment_key(ev.chain_id, str(ev.args["paymentToken"]), str(auth.args["payer"]),
+                                              str(auth.args["nonce"]))
+        else:
+            ev.payment_key = crypto_payment_key(ev.chain_id, ev.tx_hash, ordinal)
 
 
 def _ordinal(ev: ChainEvent) -> int:

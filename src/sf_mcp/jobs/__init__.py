@@ -9,6 +9,7 @@ from sf_mcp.jobs.gate import (
     PaymentVerifier,
     Reservation,
     VerifiedPayment,
+    X402Payment,
 )
 from sf_mcp.jobs.runner import FinishedHook, JobRunner, Progress, Refunder
 
@@ -25,4 +26,5 @@ __all__ = [
     "Refunder",
     "Reservation",
     "VerifiedPayment",
+    "X402Payment",
 ]

@@ -15,12 +15,14 @@ under a used ``request_id`` is refused, naming the task.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 from sf_mcp.chain.payments import VerifiedPayment
 from sf_mcp.errors import InvalidRequest, PaymentConsumed, PaymentRejected, RequestIdUsed
+from sf_mcp.jobs.pricing import check_max_price, no_max_price_for_crypto
 from sf_mcp.store import GenerationRow, Store
 
 
@@ -37,7 +39,13 @@ class CryptoPayment(BaseModel):
     tx_hash: str = Field(pattern=r"^0x[0-9a-fA-F]{64}$", description="0x-prefixed 32-byte transaction hash.")
 
 
-Payment = FreePayment | CreditsPayment | CryptoPayment
+class X402Payment(BaseModel):
+    method: Literal["x402"] = Field(
+        description='Pay per call in USDC with a signed authorization (x402): without _meta["x402/payment"] the '
+        "tool answers the payment terms; sign them and call again with the payment in _meta.")
+
+
+Payment = FreePayment | CreditsPayment | CryptoPayment | X402Payment
 
 
 class PaymentVerifier(Protocol):
@@ -50,27 +58,43 @@ class Reservation(BaseModel):
     job: GenerationRow
     replay: bool = False  # this payment (or request_id) had already started this task at the caller's request
     note: str | None = None  # something the caller should know about how the task was started
+    settlement: dict[str, Any] | None = None  # x402: the _meta["x402/payment-response"] of the result
 
 
 class PaymentGate:
-    def __init__(self, store: Store, *, free_daily_quota: int, verifier: PaymentVerifier | None = None) -> None:
+    def __init__(self, store: Store, *, free_daily_quota: int, verifier: PaymentVerifier | None = None,
+                 x402: Any = None) -> None:
         self._store = store
         self._free_daily_quota = free_daily_quota
         self.verifier = verifier
+        self.x402 = x402  # jobs.x402.X402Gate where the chain has an operator key (it settles x402 payments)
 
     async def reserve(
         self, *, wallet: str, kind: str, prompt: str, params: dict[str, Any], payment: Payment,
-        request_id: str | None = None,
+        request_id: str | None = None, max_price: Decimal | None = None, x402: dict[str, Any] | None = None,
     ) -> Reservation:
-        """Take the payment and create its job, or return the job it (or ``request_id``) already started."""
+        """Take the payment and create its job, or return the job it (or ``request_id``) already started.
+
+        ``max_price`` (in the payment's own unit) is checked before anything is taken. ``x402`` carries what an
+        x402 payment needs from the request: ``payload`` (its ``_meta["x402/payment"]``), ``resource`` and
+        ``over_http``; an x402 payment is its own idempotency key (the signed authorization), so ``request_id``
+        is not used with it.
+        """
         generations = self._store.generations
+        if isinstance(payment, X402Payment):
+            if self.x402 is None:
+                raise PaymentRejected("payment: x402 payments need a chain connection, and this server has none")
+            x402 = x402 or {}
+            return await self.x402.reserve(
+                wallet=wallet, kind=kind, prompt=prompt, params=params, payload=x402.get("payload"),
+                resource=x402["resource"], over_http=bool(x402.get("over_http")), max_price=max_price)
         if request_id is not None:
             started = await generations.by_request_id(wallet, request_id)
             if started is not None:
                 return _replay_of(started, request_id, kind=kind, prompt=prompt, params=params, payment=payment)
         try:
             return await self._reserve(wallet=wallet, kind=kind, prompt=prompt, params=params, payment=payment,
-                                       request_id=request_id)
+                                       request_id=request_id, max_price=max_price)
         except RequestIdUsed as used:  # a parallel retry under the same request_id created the task first
             started = await generations.get(used.task_id)
             if started is None:
@@ -79,19 +103,21 @@ class PaymentGate:
 
     async def _reserve(
         self, *, wallet: str, kind: str, prompt: str, params: dict[str, Any], payment: Payment,
-        request_id: str | None,
+        request_id: str | None, max_price: Decimal | None,
     ) -> Reservation:
         generations = self._store.generations
-        if isinstance(payment, FreePayment):
+        if isinstance(payment, FreePayment):  # costs nothing: any max_price allows it
             job = await generations.reserve_free(
                 wallet=wallet, kind=kind, prompt=prompt, params=params, daily_quota=self._free_daily_quota,
                 request_id=request_id,
             )
             return Reservation(job=job)
         if isinstance(payment, CreditsPayment):
+            check_max_price(max_price, token="credits", amount=1)
             job = await generations.reserve_credits(wallet=wallet, kind=kind, prompt=prompt, params=params,
                                                     request_id=request_id)
             return Reservation(job=job)
+        no_max_price_for_crypto(max_price)
         if self.verifier is None:
             raise PaymentRejected("payment: crypto payments need a chain connection, and this server has none")
         verified = await self.verifier.verify_for(payment.tx_hash, wallet=wallet, kind=kind, prompt=prompt)

@@ -22,9 +22,11 @@ from sf_mcp.server.services import Services, open_services
 INSTRUCTIONS = """\
 sf-mcp creates AI images and videos paid on the Sonic chain and enters them in a weekly
 community contest. Use generate_image / generate_video with a payment: {"method": "free"}
-for the daily free quota, {"method": "credits"}, or {"method": "crypto", "tx_hash": ...}
-after paying the SonicAIGenerationPayment contract. Give a request_id to make a call safe to
-retry. A task still running when a tool answers: get_generation(task_id) waits for it.
+for the daily free quota, {"method": "credits"}, {"method": "crypto", "tx_hash": ...}
+after paying the SonicAIGenerationPayment contract, or {"method": "x402"} to pay per call with
+signed USDC (x402: the answer gives the terms to sign). quote gives the prices; max_price caps
+what a call may charge. Give a request_id to make a call safe to retry. A task still running
+when a tool answers: get_generation(task_id) waits for it.
 Results live at generation://{task_id}; media bytes at content://{sha256}."""
 
 Lifespan = Callable[[MCPServer[Services]], AbstractAsyncContextManager[Services]]

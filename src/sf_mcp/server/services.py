@@ -9,6 +9,7 @@ lifespan context (``Context[Services]``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,16 +20,20 @@ from sf_mcp.chain import ChainClient, ChainPaymentVerifier, Indexer, OperatorAct
 from sf_mcp.chain.events import ChainUpdate
 from sf_mcp.chain.txplan import Limits, TxPlanner
 from sf_mcp.chain.views import Contracts
+from sf_mcp.chain.x402 import X402Chain
 from sf_mcp.config import Settings
 from sf_mcp.errors import ConfigError
 from sf_mcp.generation import ContentStore, FallbackChain, build_content_store, build_provider_chain
 from sf_mcp.jobs import FinishedHook, JobRunner, PaymentGate
+from sf_mcp.jobs.x402 import X402Gate
 from sf_mcp.server.notify import ResourceNotifier
 from sf_mcp.server.ops import AlertCounters, PaymentAlerts
 from sf_mcp.store import GenerationRow, JobStatus, Leadership, Store
 
 # Chain ids of Sonic mainnet and its testnet: development tools never run there.
 _PUBLIC_CHAIN_IDS = (146, 14601)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,10 @@ async def open_services(
     try:
         chain = await _open_chain(settings, store)
         services = _build(settings, store, providers, content, chain, notifier, over_http, alert_counters, on_finished)
+        if services.gate.x402 is not None:  # x402 stays off (saying why) unless the token's EIP-712 domain matches
+            problem = await services.gate.x402.check()
+            if problem is not None:
+                logger.warning("x402 payments are off: %s", problem)
         async with anyio.create_task_group() as tg:
             await tg.start(store.notifications.run)
             detach = await notifier.attach(store)
@@ -144,7 +153,14 @@ def _build(
     """Every part from its dependencies, in order: nothing is assigned after construction."""
     operator = OperatorActions(chain, store)
     verifier = ChainPaymentVerifier(chain, store)
-    gate = PaymentGate(store, free_daily_quota=settings.limits.free_daily_quota, verifier=verifier)
+    agent = Signer(settings.chain.agent_key.get_secret_value()) if settings.chain.agent_key else None
+    x402 = None
+    if chain.operator is not None:  # x402 settles with the operator key
+        x402 = X402Gate(store, X402Chain(chain, token_name=settings.chain.x402_token_name,
+                                         token_version=settings.chain.x402_token_version),
+                        max_timeout_s=settings.chain.x402_max_timeout_s, agent=agent,
+                        limits=Limits.from_settings(settings.limits))
+    gate = PaymentGate(store, free_daily_quota=settings.limits.free_daily_quota, verifier=verifier, x402=x402)
 
     async def publish(row: GenerationRow) -> None:
         await notifier.updated(
@@ -163,7 +179,6 @@ def _build(
         workers=settings.jobs.workers, lease_s=settings.jobs.job_lease_s, max_runs=settings.jobs.job_max_attempts,
         refunder=operator if chain.operator is not None else None, on_finished=hooks,
     )
-    agent = Signer(settings.chain.agent_key.get_secret_value()) if settings.chain.agent_key else None
     planner = TxPlanner(chain, store, agent=agent, limits=Limits.from_settings(settings.limits))
     contracts = Contracts(chain)
     alerts = PaymentAlerts(settings, counters=alert_counters, tokens=contracts.payment_tokens())

@@ -18,12 +18,14 @@ from sf_mcp.store.events import (
     IndexedEvents,
     JobFromPayment,
     crypto_payment_key,
+    x402_payment_key,
 )
 from sf_mcp.store.operator_txs import OperatorTxs
 from sf_mcp.store.reorgs import Reorgs
 
 __all__ = [
     "CHECKPOINTS_KEPT", "AppliedBatch", "ChainEvent", "ChainStore", "Cursor", "JobFromPayment", "crypto_payment_key",
+    "x402_payment_key",
 ]
 
 

@@ -33,6 +33,15 @@ def crypto_payment_key(chain_id: int, tx_hash: str, ordinal: int = 0) -> str:
     return key if ordinal == 0 else f"{key}#{ordinal}"
 
 
+def x402_payment_key(chain_id: int, token: str, payer: str, nonce: str) -> str:
+    """The key of an x402 payment: its authorization (token, payer, nonce), which the token lets settle once.
+
+    It starts like every crypto key of the chain, so refunds, contest entries and chain resets treat
+    it as the on-chain payment it is once settled; the gate and the indexer both use it for the same job.
+    """
+    return f"crypto:{int(chain_id)}:x402:{token.lower()}:{payer.lower()}:{nonce.lower()}"
+
+
 class ChainEvent(BaseModel):
     """One decoded contract event."""
 

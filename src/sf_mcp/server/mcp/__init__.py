@@ -6,7 +6,7 @@ Each tool parses its arguments, calls one function of ``sf_mcp.domain`` and shap
 from mcp.server.mcpserver import MCPServer
 
 from sf_mcp.config import Settings
-from sf_mcp.server.mcp import prompts, resources, tools_chain, tools_community, tools_generate
+from sf_mcp.server.mcp import prompts, resources, tools_chain, tools_community, tools_generate, tools_quote
 from sf_mcp.server.mcp.context import ServicesMiddleware
 from sf_mcp.server.services import Services
 
@@ -18,6 +18,7 @@ def register(server: MCPServer[Services], settings: Settings) -> None:
     tools_generate.register(server)
     tools_chain.register(server)
     tools_community.register(server)
+    tools_quote.register(server)
     prompts.register(server)
     if settings.chain.dev_tools:
         tools_chain.register_dev(server)

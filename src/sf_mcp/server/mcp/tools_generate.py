@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import CallToolResult
+from mcp_types import CallToolResult, TextContent
 from pydantic import Field
+from x402.schemas import ResourceInfo
 
 from sf_mcp.domain.generations import GenerationResult
-from sf_mcp.errors import NotFound, Unauthorized
+from sf_mcp.errors import InvalidRequest, NotFound, Unauthorized
 from sf_mcp.generation.base import GenerationKind
 from sf_mcp.generation.media import clean_prompt
-from sf_mcp.jobs import Payment, Progress, Reservation
+from sf_mcp.jobs import Payment, Progress, Reservation, X402Payment
+from sf_mcp.jobs.x402 import META_PAYMENT, META_RESPONSE, X402Required
 from sf_mcp.server.mcp.answers import MAX_WAIT_S, generation_answer
 from sf_mcp.server.mcp.context import services_of
 from sf_mcp.server.mcp.identity import caller_wallet
@@ -22,11 +25,13 @@ from sf_mcp.server.services import Services
 from sf_mcp.store import GenerationRow
 
 PaymentArg = Annotated[
-    Payment,
+    Payment | None,
     Field(
         discriminator="method",
         description='How to pay: {"method": "free"} (daily free quota), {"method": "credits"}, '
-        'or {"method": "crypto", "tx_hash": "0x..."} for a payWithS/payWithUSDC/useCredits transaction.',
+        '{"method": "crypto", "tx_hash": "0x..."} for a payWithS/payWithUSDC/useCredits transaction, or '
+        '{"method": "x402"}: USDC per call, signed (no gas); the answer gives the terms to sign, then call again '
+        'with the payment in _meta["x402/payment"]. May be left out when _meta carries an x402 payment.',
     ),
 ]
 PromptArg = Annotated[str, Field(description="What to draw; up to 1000 bytes, markup is stripped.")]
@@ -40,6 +45,10 @@ RequestIdArg = Annotated[
         "returns the same task and never charges twice; a different request under it is refused.",
     ),
 ]
+MaxPriceArg = Annotated[Decimal | None, Field(
+    ge=0, description="The most you agree to pay for this generation, in the payment's own unit (credits for "
+    "credits, USDC for x402; free costs 0); above the current price (see the quote tool) the call is refused and "
+    "nothing is charged. Not for crypto payments, which your own transaction already made.")]
 
 # How long generate_video waits before answering "running": short, so an assistant is never blocked.
 VIDEO_ANSWER_WITHIN_S = 1.0
@@ -50,8 +59,8 @@ def register(server: MCPServer) -> None:
     @tool_errors
     async def generate_image(
         prompt: PromptArg,
-        payment: PaymentArg,
         ctx: Context[Services],
+        payment: PaymentArg = None,
         width: Annotated[int, Field(ge=64, le=2048, description="Pixels, 64..2048.")] = 1024,
         height: Annotated[int, Field(ge=64, le=2048, description="Pixels, 64..2048.")] = 1024,
         steps: Annotated[int | None, Field(ge=1, le=100, description="Diffusion steps, 1..100.")] = None,
@@ -59,6 +68,7 @@ def register(server: MCPServer) -> None:
         negative_prompt: Annotated[str | None, Field(max_length=1000, description="What to avoid.")] = None,
         model: ModelArg = None,
         request_id: RequestIdArg = None,
+        max_price: MaxPriceArg = None,
     ) -> Annotated[CallToolResult, GenerationResult]:
         """Generate an image from a text prompt and pay for it (free daily quota, credits or a Sonic payment).
 
@@ -69,7 +79,10 @@ def register(server: MCPServer) -> None:
         """
         params = {"width": width, "height": height, "steps": steps, "seed": seed,
                   "negative_prompt": negative_prompt, "model": model}
-        reservation = await _reserve(ctx, GenerationKind.IMAGE, prompt, payment, params, request_id)
+        try:
+            reservation = await _reserve(ctx, GenerationKind.IMAGE, prompt, payment, params, request_id, max_price)
+        except X402Required as required:
+            return _payment_required(required)
         row = await _wait(ctx, reservation.job.task_id, services_of(ctx).settings.providers.image_answer_within_s)
         return await _answer(ctx, row, reservation)
 
@@ -77,12 +90,13 @@ def register(server: MCPServer) -> None:
     @tool_errors
     async def generate_video(
         prompt: PromptArg,
-        payment: PaymentArg,
         ctx: Context[Services],
+        payment: PaymentArg = None,
         duration_s: Annotated[float | None, Field(gt=0, le=30, description="Seconds of video, up to 30.")] = None,
         seed: SeedArg = None,
         model: ModelArg = None,
         request_id: RequestIdArg = None,
+        max_price: MaxPriceArg = None,
     ) -> Annotated[CallToolResult, GenerationResult]:
         """Generate a short video from a text prompt and pay for it; videos take minutes.
 
@@ -92,7 +106,10 @@ def register(server: MCPServer) -> None:
         and its content_uri then serves the mp4.
         """
         params = {"duration_s": duration_s, "seed": seed, "model": model}
-        reservation = await _reserve(ctx, GenerationKind.VIDEO, prompt, payment, params, request_id)
+        try:
+            reservation = await _reserve(ctx, GenerationKind.VIDEO, prompt, payment, params, request_id, max_price)
+        except X402Required as required:
+            return _payment_required(required)
         row = await _wait(ctx, reservation.job.task_id, VIDEO_ANSWER_WITHIN_S)
         return await _answer(ctx, row, reservation)
 
@@ -122,13 +139,22 @@ def register(server: MCPServer) -> None:
 
 
 async def _reserve(
-    ctx: Context[Services], kind: GenerationKind, prompt: str, payment: Payment, params: dict, request_id: str | None
+    ctx: Context[Services], kind: GenerationKind, prompt: str, payment: Payment | None, params: dict,
+    request_id: str | None, max_price: Decimal | None,
 ) -> Reservation:
     services = services_of(ctx)
     wallet = caller_wallet(services.settings, over_http=services.over_http)
+    payload = (ctx.request_context.meta or {}).get(META_PAYMENT)  # the x402 MCP transport's payment
+    if payment is None:
+        if payload is None:
+            raise InvalidRequest("payment: is required")
+        payment = X402Payment(method="x402")
     cleaned = clean_prompt(prompt)
+    resource = ResourceInfo(url=f"mcp://tool/generate_{kind.value}", description=f"one {kind.value} made by sf-mcp",
+                            mime_type="application/json")
     reservation = await services.gate.reserve(
-        wallet=wallet, kind=kind.value, prompt=cleaned, params=params, payment=payment, request_id=request_id
+        wallet=wallet, kind=kind.value, prompt=cleaned, params=params, payment=payment, request_id=request_id,
+        max_price=max_price, x402={"payload": payload, "resource": resource, "over_http": services.over_http},
     )
     services.runner.wake()
     await ctx.report_progress(0, 3, f"task {reservation.job.task_id} queued")
@@ -151,4 +177,13 @@ async def _wait(ctx: Context[Services], task_id: str, within_s: float) -> Genera
 
 async def _answer(ctx: Context[Services], row: GenerationRow, reservation: Reservation) -> CallToolResult:
     notes = [reservation.note] if reservation.note else []
-    return await generation_answer(services_of(ctx), row, replay=reservation.replay, notes=notes)
+    answer = await generation_answer(services_of(ctx), row, replay=reservation.replay, notes=notes)
+    if reservation.settlement is not None:  # x402: the settlement, where the transport spec puts it
+        answer.meta = {**(answer.meta or {}), META_RESPONSE: reservation.settlement}
+    return answer
+
+
+def _payment_required(required: X402Required) -> CallToolResult:
+    """The x402 MCP transport's payment-required (or settlement-failed) result."""
+    return CallToolResult(content=[TextContent(type="text", text=required.wrapped())],
+                          structured_content=required.required, is_error=True)

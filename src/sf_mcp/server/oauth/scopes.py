@@ -67,6 +67,9 @@ def required_scope(method: str, params: Any) -> tuple[str, str] | None:
     if name in ("generate_image", "generate_video") and isinstance(payment, dict) \
             and payment.get("method") in _PAID_METHODS:
         return "pay", f"{name} with a {payment['method']} payment"
+    meta = params.get("_meta")
+    if name in ("generate_image", "generate_video") and isinstance(meta, dict) and "x402/payment" in meta:
+        return "pay", f"{name} with an x402 payment"
     return TOOL_SCOPES.get(name, "read"), name
 
 
