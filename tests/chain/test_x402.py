@@ -267,4 +267,4 @@ async def test_a_token_domain_that_does_not_match_the_settings_keeps_x402_off(da
         assert answer.is_error and "x402 is not available" in answer.content[0].text
         assert "SF_X402_TOKEN_VERSION" in answer.content[0].text
         missing = await client.call_tool("generate_image", {"prompt": "an owl", **SMALL})
-        assert missing.is_error and "payment: required" in missing.content[0].text
+        assert missing.is_error and "payment: is required" in missing.content[0].text
