@@ -160,8 +160,9 @@ class X402Chain:
                           block=int(logs[0]["blockNumber"]))
 
     async def _logs(self, event: Any, filters: dict[str, Any]) -> list[Any]:
+        start = self.client.deployment.start_block  # nothing of ours happened before the contracts existed
         return await self.client.read("x402 settlement logs", lambda: event.get_logs(
-            from_block=0, to_block="latest", argument_filters=filters))
+            from_block=start, to_block="latest", argument_filters=filters))
 
     async def settle(self, prompt: str, kind: str, auth: Authorization) -> Settlement:
         """Send ``payWithAuthorization`` with the operator key; a revert is a ChainError naming the contract error."""
