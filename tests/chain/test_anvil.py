@@ -300,20 +300,19 @@ def test_unknown_or_mismatched_chain_is_refused(anvil, data_dir: Path, tmp_path:
 async def test_x402_per_call_on_anvil(anvil, proxy, data_dir, monkeypatch) -> None:
     """`sf-mcp deploy` checked the USDC's EIP-712 domain and enabled x402; a wallet with USDC and no S pays per call."""
     from eth_account import Account
+    from tests.chain.x402_client import META_RESPONSE, pay
 
     from sf_mcp.chain.contracts import USDC
     from sf_mcp.chain.devnet import check_x402
-    from tests.chain.x402_client import META_RESPONSE, pay
 
     recorded = json.loads(anvil[1].read_text())["x402"]
     assert recorded == {"enabled": True, "token_name": "USDC", "token_version": "2"}
     settings = _settings(data_dir, proxy.url, anvil[1], monkeypatch)
-    wrong = await check_x402(settings.model_copy(update={"x402_token_version": "1"}))
+    wrong = await check_x402(settings.updated(x402_token_version="1"))
     assert not wrong["enabled"] and "SF_X402_TOKEN_VERSION" in wrong["problem"]
 
-    server = build_server(settings)
-    async with Client(server, mode="auto") as client:
-        s = Session(client=client, services=running_services(server))
+    async with connected(settings, mode="auto") as (client, services):
+        s = Session(client=client, services=services)
         fresh = Account.create()
         price = int(await s.chain.call(s.chain.payment.functions.priceUSDC()))
         await s.chain.send(Signer(DEV_KEYS[0]), s.chain.contract(USDC).functions.mint(fresh.address, price))

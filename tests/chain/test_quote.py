@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from tests.chain.conftest import Session, error_text, structured
 
 from sf_mcp.chain import Signer
 from sf_mcp.chain.accounts import DEV_KEYS
-from sf_mcp.server.identity import DEV_WALLET
-from tests.chain.conftest import Session, error_text, structured
+from sf_mcp.server.mcp.identity import DEV_WALLET
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from mcp.client import Client
+from tests.chain.conftest import Session
+from tests.chain.x402_client import META_RESPONSE, pay, payment_required, signed
 from web3.logs import DISCARD
 
 from sf_mcp.chain import Signer
@@ -18,11 +19,8 @@ from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.chain.contracts import USDC
 from sf_mcp.config import load_settings
 from sf_mcp.errors import GenerationError
-from sf_mcp.server import build_server
-from sf_mcp.server.app import running_services
 from sf_mcp.store.chain import x402_payment_key
-from tests.chain.conftest import Session
-from tests.chain.x402_client import META_RESPONSE, pay, payment_required, signed
+from support import connected
 
 pytestmark = pytest.mark.anyio
 
@@ -233,9 +231,8 @@ async def agent(data_dir, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Sess
         monkeypatch.delenv(name, raising=False)
     settings = load_settings(data_dir=data_dir, agent_key=DEV_KEYS[2], agent_max_usdc_per_tx=2,
                              agent_max_usdc_per_day=2.5)
-    server = build_server(settings)
-    async with Client(server, mode="auto") as client:
-        yield Session(client=client, services=running_services(server))
+    async with connected(settings, mode="auto") as (client, services):
+        yield Session(client=client, services=services)
 
 
 async def test_the_agent_key_signs_x402_within_its_usdc_limits(agent: Session) -> None:
@@ -261,8 +258,7 @@ async def test_the_agent_key_signs_x402_within_its_usdc_limits(agent: Session) -
 async def test_a_token_domain_that_does_not_match_the_settings_keeps_x402_off(data_dir, monkeypatch) -> None:
     for name in ("HF_TOKEN", "SF_HF_TOKEN", "SF_WALLET", "SF_AGENT_KEY", "SF_RPC_URL", "SF_CONFIG_FILE"):
         monkeypatch.delenv(name, raising=False)
-    server = build_server(load_settings(data_dir=data_dir, x402_token_version="1"))
-    async with Client(server, mode="auto") as client:
+    async with connected(load_settings(data_dir=data_dir, x402_token_version="1"), mode="auto") as (client, _):
         answer = await client.call_tool("generate_image", {"prompt": "an owl", "payment": X402, **SMALL})
         assert answer.is_error and "x402 is not available" in answer.content[0].text
         assert "SF_X402_TOKEN_VERSION" in answer.content[0].text

@@ -44,9 +44,9 @@ from sf_mcp.chain.events import ChainUpdate
 from sf_mcp.chain.logs import EventDecoder, get_logs_raw
 from sf_mcp.chain.operator import OperatorActions
 from sf_mcp.chain.payments import EMPTY_PROMPT_HELD, cleaned_or_none, crypto_key_prefix, crypto_payment_key, token_of
-from sf_mcp.store.chain import x402_payment_key
 from sf_mcp.errors import ChainUnavailable, SfMcpError
 from sf_mcp.store import ChainEvent, Cursor, GenerationRow, JobFromPayment, Store
+from sf_mcp.store.chain import x402_payment_key
 
 logger = logging.getLogger(__name__)
 

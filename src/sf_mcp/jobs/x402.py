@@ -117,8 +117,9 @@ class X402Gate:
 
         try:
             parsed = PaymentPayload.model_validate(payload)
-        except Exception:
-            raise await invalid("_meta['x402/payment'] is not an x402 version 2 PaymentPayload", "invalid_payload")
+        except Exception as exc:
+            raise await invalid("_meta['x402/payment'] is not an x402 version 2 PaymentPayload",
+                                "invalid_payload") from exc
         if parsed.x402_version != 2:
             raise await invalid(f"x402Version {parsed.x402_version} (this server speaks 2)", "invalid_x402_version")
         accepted = parsed.accepted
@@ -139,9 +140,9 @@ class X402Gate:
             auth = Authorization(payer=a.from_address.lower(), to=a.to.lower(), value=int(a.value),
                                  valid_after=int(a.valid_after), valid_before=int(a.valid_before),
                                  nonce=a.nonce.lower(), signature=signature)
-        except ValueError:
+        except ValueError as exc:
             raise await invalid("payload.authorization needs from, to, value, validAfter, validBefore, a 32-byte "
-                                "nonce and a signature", "invalid_exact_evm_payload")
+                                "nonce and a signature", "invalid_exact_evm_payload") from exc
         if auth.to != self.chain.pay_to.lower():
             raise await invalid(f"authorization.to {a.to} is not payTo {self.chain.pay_to}",
                                 "invalid_exact_evm_payload_recipient_mismatch")
@@ -198,7 +199,7 @@ class X402Gate:
             failed = SettleResponse(success=False, error_reason="settlement_failed", error_message=str(exc)[:300],
                                     transaction="", network=self.chain.network, payer=auth.payer)
             raise await self._required(f"Payment settlement failed: {exc}; nothing was taken", resource=resource,
-                                       reason="settlement_failed", settlement=failed)
+                                       reason="settlement_failed", settlement=failed) from exc
         return await self._job(auth, settlement, kind=kind, prompt=prompt, params=params)
 
     async def _nonce_used(self, auth: Authorization, *, wallet: str, kind: str, prompt: str, params: dict[str, Any],
