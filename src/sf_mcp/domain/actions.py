@@ -84,6 +84,13 @@ def claim_steps(claim: ClaimStep, what: str, amounts: Pair, recipient: str) -> l
     return steps
 
 
+async def claim(caller: Caller, claim_to: ClaimStep, what: str, amounts: Pair, recipient: str) -> ChainAction:
+    """Plan (or send) one claim per token of ``amounts`` of ``what`` to ``recipient``; the answer says what it pays."""
+    steps = claim_steps(claim_to, what, amounts, recipient)
+    summary = f"claim {format_s(amounts.s)} S and {format_usdc(amounts.usdc)} USDC of {what} to {recipient}"
+    return await outcome(caller, steps, summary, payout=Payout.of(amounts.s, amounts.usdc))
+
+
 async def outcome(caller: Caller, steps: list[Step], summary: str, notes: list[str] | None = None,
                   payout: Payout | None = None) -> ChainAction:
     """Plan ``steps`` for the caller, or send them with the agent key where it may."""

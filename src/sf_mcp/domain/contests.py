@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, computed_field
 
 from sf_mcp.chain.units import format_s, format_usdc
 from sf_mcp.chain.views import Contracts, Pair
-from sf_mcp.domain.actions import Caller, ChainAction, Payout, claim_steps, outcome, recipient_of
+from sf_mcp.domain.actions import Caller, ChainAction, claim, outcome, recipient_of
 from sf_mcp.domain.generations import iso_utc
 from sf_mcp.errors import InvalidRequest
 
@@ -30,9 +30,7 @@ async def claim_prize(contracts: Contracts, caller: Caller, recipient: str | Non
     prize = await contracts.pending_prize(caller.wallet)
     if prize.zero:
         raise InvalidRequest(f"claim: {caller.wallet} has no contest prizes to claim (finalize an ended contest first?)")
-    steps = claim_steps(contracts.claim_prize_to, "contest prizes", prize, to)
-    summary = f"claim {format_s(prize.s)} S and {format_usdc(prize.usdc)} USDC of contest prizes to {to}"
-    return await outcome(caller, steps, summary, payout=Payout.of(prize.s, prize.usdc))
+    return await claim(caller, contracts.claim_prize_to, "contest prizes", prize, to)
 
 
 async def finalize(contracts: Contracts, caller: Caller, contest_id: int | None) -> ChainAction:

@@ -15,7 +15,8 @@ from typing import Literal
 
 from sf_mcp.chain.units import format_s, format_usdc
 from sf_mcp.chain.views import Contracts, Pair
-from sf_mcp.domain.actions import Caller, ChainAction, Payout, claim_steps, outcome, recipient_of
+from sf_mcp.domain import actions
+from sf_mcp.domain.actions import Caller, ChainAction, outcome, recipient_of
 from sf_mcp.errors import ChainError, InvalidRequest
 
 StakeAction = Literal["stake", "unstake", "claim"]
@@ -45,9 +46,7 @@ async def claim(contracts: Contracts, caller: Caller, recipient: str | None = No
     earned = await contracts.earned(caller.wallet)
     if earned.zero:
         raise InvalidRequest(f"claim: {caller.wallet} has no staking rewards to claim yet")
-    steps = claim_steps(contracts.claim_reward_to, "staking rewards", earned, to)
-    summary = f"claim {format_s(earned.s)} S and {format_usdc(earned.usdc)} USDC of staking rewards to {to}"
-    return await outcome(caller, steps, summary, payout=Payout.of(earned.s, earned.usdc))
+    return await actions.claim(caller, contracts.claim_reward_to, "staking rewards", earned, to)
 
 
 async def stake(contracts: Contracts, caller: Caller, ids: list[int]) -> ChainAction:
