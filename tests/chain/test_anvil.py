@@ -264,6 +264,8 @@ async def test_reorg_on_anvil_is_followed(anvil, proxy, data_dir, monkeypatch) -
         await s.indexer.sync()
         before = {e.args["prompt"]: e for e in await store.chain.events(chain.chain_id, event="GenerationRequested")}
         assert {"anvil losing fork", "anvil mined twice"} <= set(before)
+        head, next_id = await chain.block_number(), [(chain.payment, "nextRequestId", ())]
+        [counted] = await chain.call_many(next_id, block=head)  # cached for this block number
 
         assert (await rpc("evm_revert", [snap]))["result"] is True
         await rpc("anvil_mine", [3])
@@ -274,6 +276,8 @@ async def test_reorg_on_anvil_is_followed(anvil, proxy, data_dir, monkeypatch) -
         assert "anvil losing fork" not in after
         assert after["anvil mined twice"].block_number != before["anvil mined twice"].block_number
         assert s.indexer.checkpoint.reorgs == 1
+        # Block `head` was replaced by one without the two payments: the answer cached for it is gone.
+        assert await chain.call_many(next_id, block=head) == [counted - 2]
         await s.indexer.sync()
         rows = [e for e in await store.chain.events(chain.chain_id, event="GenerationRequested")
                 if e.args["prompt"] == "anvil mined twice"]
@@ -331,3 +335,27 @@ async def test_x402_per_call_on_anvil(anvil, proxy, data_dir, monkeypatch) -> No
         assert len(mine) == 1
         assert int(await s.chain.call(s.chain.contract(USDC).functions.balanceOf(fresh.address))) == 0
         assert await s.chain.w3.eth.get_balance(fresh.address) == 0
+
+
+async def test_live_account_figures_are_one_batched_request_cached_per_block(anvil, proxy, data_dir,
+                                                                             monkeypatch) -> None:
+    async with connected(_settings(data_dir, proxy.url, anvil[1], monkeypatch), mode="auto") as (client, services):
+        s = Session(client=client, services=services)
+        chain = s.chain
+        me = chain.w3.to_checksum_address(DEV0)
+        head = await chain.block_number()
+        calls = [(chain.voting, "getUserVotingPower", (me,)), (chain.staking, "earned", (me,)),
+                 (chain.staking, "pendingRewards", (me,)), (chain.payment, "priceS", ())]
+        mark = len(proxy.methods)  # the indexer polls beside the test: count only what call_many sends
+        batched = await chain.call_many(calls, block=head)
+        sent = proxy.methods[mark:]
+        assert sent.count("?") == 1 and "eth_call" not in sent  # four calls, one JSON-RPC batch (a list body)
+        one_by_one = [await getattr(c.functions, name)(*args).call(block_identifier=head) for c, name, args in calls]
+        assert [tuple(v) if isinstance(v, (list, tuple)) else v for v in one_by_one] == batched
+        assert batched[3] == 3 * 10**18
+        mark = len(proxy.methods)
+        assert await chain.call_many(calls, block=head) == batched  # cached for this block: nothing sent
+        assert "?" not in proxy.methods[mark:] and "eth_call" not in proxy.methods[mark:]
+        await s.indexer.sync()
+        account = structured(await s.call("account", {}))
+        assert account["as_of_block"] == s.indexer.checkpoint.last_block_processed and account["note"] is None

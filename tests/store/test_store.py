@@ -125,9 +125,9 @@ async def test_votes_make_the_leaderboard_and_the_gallery(store: Store) -> None:
     await store.generations.mark_succeeded(task.task_id, owner=claimed.lease_owner, provider="local", model="m",
                                            content_sha256="0" * 64, mime_type="image/png", public_url=None,
                                            attempts=[])
-    [board] = await store.chain.leaderboard(CID, contest_id=1, limit=10)
+    [board] = await store.read_models.leaderboard(CID, contest_id=1, limit=10)
     assert (board["creator"], int(board["points"]), board["votes"], board["generations"]) == (CREATOR, 5, 2, 1)
-    assert await store.chain.leaderboard(CID, contest_id=2, limit=10) == []
+    assert await store.read_models.leaderboard(CID, contest_id=2, limit=10) == []
     page = await store.gallery.page(chain_id=CID, sort="trending", search="RED", timeframe="week")
     assert page.total == 1 and (page.entries[0].votes, page.entries[0].points) == (2, 5)
     assert page.entries[0].trending > 0

@@ -18,7 +18,8 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
@@ -61,6 +62,10 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 READ_ATTEMPTS = 3
+CALL_CACHE_SIZE = 1024  # call_many answers kept (per block and question): a few hundred wallets over the last blocks
+
+# One view call of a batch: (contract, function name, arguments).
+ViewCall = tuple[AsyncContract, str, tuple[Any, ...]]
 
 
 class Signer:
@@ -181,6 +186,7 @@ class ChainClient:
         self.label = label or chain_name(self.chain_id)
         self._head: tuple[int, float] | None = None  # (block number, monotonic time its read started)
         self._head_lock = anyio.Lock()
+        self._calls: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()  # call_many answers per block
         self._contracts: dict[str, AsyncContract] = {}
         for name, record in deployment.contracts.items():
             self._contracts[name] = w3.eth.contract(address=w3.to_checksum_address(record.address), abi=abi(name))
@@ -244,6 +250,55 @@ class ChainClient:
                 started = time.monotonic()
                 self._head = (await self.block_number(), started)
             return self._head[0]
+
+    async def call_many(self, calls: Sequence[ViewCall], *, block: int) -> list[Any]:
+        """View calls at ``block``, in one JSON-RPC batch where the node takes one; answers cached per block.
+
+        Pinned to one block, the answers are consistent with each other. The same question at the
+        same block is not asked twice (the indexer calls :meth:`forget_cached` when a reorg replaces
+        blocks; in another process a replaced head block is served from the cache until the head
+        moves on, one block time). The in-process chain has no batches: it is asked in turn.
+        """
+        key = (block, tuple((c.address, name, args) for c, name, args in calls))
+        if key in self._calls:
+            self._calls.move_to_end(key)
+            return list(self._calls[key])
+        answers = await self._call_many(calls, block=block)
+        self._calls[key] = answers
+        while len(self._calls) > CALL_CACHE_SIZE:
+            self._calls.popitem(last=False)
+        return list(answers)
+
+    def forget_cached(self) -> None:
+        """Drop cached :meth:`call_many` answers (blocks were replaced by a reorg)."""
+        self._calls.clear()
+
+    async def _call_many(self, calls: Sequence[ViewCall], *, block: int) -> list[Any]:
+        what = f"reading {', '.join(name for _, name, _ in calls)}"
+        provider = self.w3.provider
+        if self.embedded is not None or not hasattr(provider, "make_batch_request"):
+            out = []
+            for c, name, args in calls:
+                fn = getattr(c.functions, name)(*args)
+                out.append(await self.read(what, lambda fn=fn: fn.call(block_identifier=block)))
+            return out
+        requests = [("eth_call", [{"to": c.address, "data": c.encode_abi(name, args=list(args))}, hex(block)])
+                    for c, name, args in calls]
+
+        async def batch() -> list[Any]:
+            answers = await provider.make_batch_request(requests)
+            if isinstance(answers, dict):  # the whole batch was refused
+                raise Web3RPCError(str(answers.get("error", answers)), rpc_response=answers)
+            out = []
+            for (c, name, _), answer in zip(calls, sorted(answers, key=lambda a: a.get("id", 0)), strict=True):
+                if "error" in answer:
+                    raise Web3RPCError(str(answer["error"]), rpc_response=answer)
+                types = [o["type"] for o in c.get_function_by_name(name).abi["outputs"]]
+                values = abi_decode(types, bytes.fromhex(str(answer["result"])[2:]))
+                out.append(values[0] if len(values) == 1 else tuple(values))
+            return out
+
+        return await self.read(what, batch)
 
     async def get_block(self, ident: int | str) -> Any:
         return await self.read(f"reading block {ident}", lambda: self.w3.eth.get_block(ident))

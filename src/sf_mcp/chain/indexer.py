@@ -197,14 +197,16 @@ class Indexer:
         if start > end:
             self._note(cursor)
             return True
-        end_hash = await self._hash_of(end)
+        end_block = await self._block(end)
+        end_hash = end_block["hash"].to_0x_hex() if end_block is not None else None
         first = await self._block(start)
         logs = await client.read(
             f"reading events of blocks {start}..{end}",
             lambda: get_logs_raw(client.w3, from_block=start, to_block=end, addresses=self._addresses),
         )
-        if end_hash is None or first is None or await self._hash_of(end) != end_hash:
+        if end_block is None or end_hash is None or first is None or await self._hash_of(end) != end_hash:
             return False  # the chain moved under us; read the range again
+        end_time = int(end_block["timestamp"])  # the read models' clock: which contest is open at the cursor
         # The end block did not change, so neither did its ancestors: if the first block read is not the
         # cursor's child, the cursor's block was replaced after it was checked above.
         if cursor.block_hash and first["parentHash"].to_0x_hex() != cursor.block_hash:
@@ -218,11 +220,11 @@ class Indexer:
         if events:
             applied = await self._store.chain.apply(
                 chain_id, events=events, jobs=[j for j in jobs if j is not None], block_number=end,
-                block_hash=end_hash,
+                block_hash=end_hash, block_timestamp=end_time,
             )
             await self._after(applied.events, applied.jobs)
         else:
-            await self._store.chain.advance(chain_id, end, end_hash)
+            await self._store.chain.advance(chain_id, end, end_hash, block_timestamp=end_time)
         self._note(Cursor(chain_id=chain_id, block_number=end, block_hash=end_hash))
         return end >= safe
 
@@ -254,6 +256,7 @@ class Indexer:
                 target = cp
                 break
         removed = await self._store.chain.rollback(chain_id, to=target)
+        self._client.forget_cached()  # answers cached per block number may be of the replaced blocks
         self.checkpoint.reorgs += 1
         self.checkpoint.events_indexed -= len(removed)
         self._note(target)

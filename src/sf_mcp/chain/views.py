@@ -60,12 +60,23 @@ class Pair:
         return not self.s and not self.usdc
 
 
+@dataclass(frozen=True)
+class LiveFigures:
+    """What events cannot tell about a wallet, read from the contracts at one block."""
+
+    block: int
+    voting_power: int  # NFTs staked before the open contest began (the contract's snapshot)
+    earned: Pair  # staking rewards claimable now
+    locked: Pair  # rewards of NFTs still inside the minimum stake period
+
+
 class Contracts:
     """Reads and call steps of the payment, staking, voting, USDC and NFT contracts of one deployment."""
 
     def __init__(self, client: ChainClient) -> None:
         self._client = client
         self._w3 = client.w3
+        self._schedule: tuple[int, int] | None = None  # (firstContestStart, contestDuration): immutable
 
     @property
     def chain_id(self) -> int:
@@ -81,6 +92,10 @@ class Contracts:
     async def now(self) -> int:
         """The latest block's time, unix seconds (the contracts' clock)."""
         return int((await self._client.get_block("latest"))["timestamp"])
+
+    async def head(self, *, since: float) -> int:
+        """The head block number, read at or after ``since`` (``time.monotonic()``); shared by concurrent callers."""
+        return await self._client.head(since=since)
 
     async def advance_time(self, seconds: int) -> int:
         """Development chains only: move the clock and mine a block; the new latest block time."""
@@ -177,8 +192,14 @@ class Contracts:
         tokens = await self._client.call(self._client.staking.functions.stakedTokensOf(self._me(wallet)))
         return [int(t) for t in tokens]
 
-    async def staked_balance(self, wallet: str) -> int:
-        return int(await self._client.call(self._client.staking.functions.stakedBalanceOf(self._me(wallet))))
+    async def live_figures(self, wallet: str, *, block: int) -> LiveFigures:
+        """Voting power, claimable and locked rewards of ``wallet`` at ``block``: one JSON-RPC batch, cached per block."""
+        me, client = self._me(wallet), self._client
+        power, earned, locked = await client.call_many(
+            [(client.voting, "getUserVotingPower", (me,)), (client.staking, "earned", (me,)),
+             (client.staking, "pendingRewards", (me,))], block=block)
+        return LiveFigures(block=block, voting_power=int(power), earned=Pair(int(earned[0]), int(earned[1])),
+                           locked=Pair(int(locked[0]), int(locked[1])))
 
     # -- voting and contests --------------------------------------------------------
     async def contest_entry(self, generation_id: int) -> ContestEntry:
@@ -200,10 +221,25 @@ class Contracts:
         s, usdc = await self._client.call(self._client.voting.functions.pendingPrize(self._me(wallet)))
         return Pair(int(s), int(usdc))
 
+    async def _contest_schedule(self) -> tuple[int, int]:
+        """``(firstContestStart, contestDuration)``: immutable in the voting contract, so read once."""
+        if self._schedule is None:
+            voting = self._client.voting.functions
+            self._schedule = (int(await self._client.call(voting.firstContestStart())),
+                              int(await self._client.call(voting.contestDuration())))
+        return self._schedule
+
+    async def contest_at(self, timestamp: int) -> int:
+        """The contest open at ``timestamp``: ``currentContestId`` of a block of that time, without a read."""
+        first, duration = await self._contest_schedule()
+        return 1 if timestamp < first else (timestamp - first) // duration + 1
+
     async def contest_window(self, contest_id: int) -> tuple[int, int]:
-        """(start, end) in unix seconds; the end is exclusive."""
-        start, end = await self._client.call(self._client.voting.functions.contestWindow(contest_id))
-        return int(start), int(end)
+        """(start, end) in unix seconds, the end exclusive, as ``contestWindow`` answers (without a read)."""
+        if contest_id < 1:
+            raise ChainError(f"contest {contest_id} does not exist: contests are numbered from 1")
+        first, duration = await self._contest_schedule()
+        return first + (contest_id - 1) * duration, first + contest_id * duration
 
     async def is_finalized(self, contest_id: int) -> bool:
         return bool(await self._client.call(self._client.voting.functions.isFinalized(contest_id)))
@@ -215,12 +251,6 @@ class Contracts:
     async def top_creators(self, contest_id: int) -> list[str]:
         creators, _ = await self._client.call(self._client.voting.functions.topCreators(contest_id))
         return [str(c).lower() for c in creators]
-
-    async def all_time_points(self, wallet: str) -> int:
-        return int(await self._client.call(self._client.voting.functions.allTimePoints(self._me(wallet))))
-
-    async def creator_points(self, contest_id: int, wallet: str) -> int:
-        return int(await self._client.call(self._client.voting.functions.creatorPoints(contest_id, self._me(wallet))))
 
     def vote(self, generation_id: int, *, summary: str) -> Step:
         return Step(fn=self._client.voting.functions.vote(generation_id), contract=VOTING, summary=summary)

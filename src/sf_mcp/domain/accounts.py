@@ -1,11 +1,16 @@
 """The caller's account: what it can spend, what it stakes, what its vote weighs, what it can claim, its stats.
 
-Chain figures are read from the contracts (the source of truth); votes received
-and generations made come from the store (the indexer's events and the job
-table). An RPC outage hides the chain half only, with a note saying so.
+What events record (on-chain credits, stakes, points, prizes) comes from the
+indexer's read models as of one indexed block (``as_of_block``); what they cannot
+(the voting-power snapshot, claimable and locked staking rewards) is read live
+from the contracts at the head block, in one JSON-RPC batch cached per block.
+Generations made come from the job table. An RPC outage hides the live chain
+figures only, with a note saying so.
 """
 
 from __future__ import annotations
+
+import time
 
 from pydantic import BaseModel, Field
 
@@ -70,6 +75,9 @@ class Account(BaseModel):
     pending_prize: Rewards | None = Field(default=None, description="Contest prizes won and not yet withdrawn.")
     stats: UserStats
     chain_id: int | None = None
+    as_of_block: int | None = Field(
+        default=None, description="The indexed block that credits, stake, points and prizes reflect (voting power "
+        "and rewards are read live at the head).")
     note: str | None = Field(default=None, description="Why chain figures are missing, if they are.")
 
 
@@ -90,25 +98,36 @@ async def account_of(contracts: Contracts, store: Store, *, wallet: str, free_da
         chain_id=contracts.chain_id,
     )
     try:
-        await _chain_figures(contracts, wallet, answer)
+        await _chain_figures(contracts, store, wallet, answer)
     except ChainError as exc:  # an RPC outage must not hide the off-chain half of the account
         answer.note = f"on-chain figures unavailable: {exc}"
     return answer
 
 
-async def _chain_figures(contracts: Contracts, wallet: str, answer: Account) -> None:
-    contest = await contracts.current_contest_id()
-    power = await contracts.voting_power(wallet)
-    earned = await contracts.earned(wallet)
-    prize = await contracts.pending_prize(wallet)
-    answer.credits_onchain = await contracts.onchain_credits(wallet)
-    answer.staked_token_ids = sorted(await contracts.staked_tokens(wallet))
-    answer.voting_power_now = power
-    answer.voting_power_next_contest = await contracts.staked_balance(wallet)
+async def _chain_figures(contracts: Contracts, store: Store, wallet: str, answer: Account) -> None:
+    asked = time.monotonic()
+    chain_id = contracts.chain_id
+    as_of = await store.read_models.as_of(chain_id)
+    if as_of is None:
+        answer.note = "on-chain figures unavailable: the indexer has not read this chain yet"
+        return
+    figures = await store.read_models.account(chain_id, wallet)
+    staked = await store.chain.staked_tokens(chain_id, wallet.lower())
+    if as_of.block_timestamp is not None:
+        contest = await contracts.contest_at(as_of.block_timestamp)
+    else:  # right after a reorg's rewind, until the next indexed block
+        contest = await contracts.current_contest_id()
+    # A user who just paid or staked expects rewards now, not as of the indexed block: read at the head.
+    live = await contracts.live_figures(wallet, block=await contracts.head(since=asked))
+    answer.as_of_block = as_of.block_number
+    answer.credits_onchain = figures.credits_onchain
+    answer.staked_token_ids = staked
+    answer.voting_power_now = live.voting_power
+    answer.voting_power_next_contest = len(staked)
     answer.current_contest_id = contest
-    answer.claimable_rewards = Rewards.of(earned)
-    answer.locked_rewards = Rewards.of(await contracts.locked_rewards(wallet))
-    answer.pending_prize = Rewards.of(prize)
-    answer.stats.leaderboard_points_all_time = await contracts.all_time_points(wallet)
-    answer.stats.weekly_points = await contracts.creator_points(contest, wallet)
-    answer.stats.can_vote = power > 0
+    answer.claimable_rewards = Rewards.of(live.earned)
+    answer.locked_rewards = Rewards.of(live.locked)
+    answer.pending_prize = Rewards.of(Pair(figures.pending_prize("S"), figures.pending_prize("USDC")))
+    answer.stats.leaderboard_points_all_time = figures.points_all_time
+    answer.stats.weekly_points = figures.points_by_contest.get(contest, 0)
+    answer.stats.can_vote = live.voting_power > 0

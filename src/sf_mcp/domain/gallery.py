@@ -39,6 +39,7 @@ class Gallery(BaseModel):
     limit: int
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null on the last.")
     as_of: float = Field(description="Unix seconds the pages are computed at (kept by the cursor).")
+    as_of_block: int | None = Field(default=None, description="Votes are counted up to this indexed block.")
 
 
 async def gallery_page(
@@ -65,8 +66,9 @@ async def gallery_page(
     ]
     after = offset + len(items)
     next_cursor = _make_cursor(after, now, filters) if after < result.total else None
+    indexed = await store.read_models.as_of(chain_id)
     return Gallery(items=items, total=result.total, page=offset // limit + 1, limit=limit,
-                   next_cursor=next_cursor, as_of=now)
+                   next_cursor=next_cursor, as_of=now, as_of_block=indexed.block_number if indexed else None)
 
 
 def _fingerprint(filters: dict[str, Any]) -> str:

@@ -1,4 +1,9 @@
-"""The contest leaderboard: creators ranked by the votes their generations received (the indexer's events)."""
+"""The contest leaderboard: creators ranked by the votes their generations received.
+
+Answered from the indexer's read models as of one indexed block (``as_of_block``):
+votes, prize pool and finalization come from events, the contest window from the
+voting contract's immutable schedule (read once). No chain read per call.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +38,8 @@ class Leaderboard(BaseModel):
     prize_pool_usdc: str | None = None
     entries: list[LeaderboardEntry]
     indexed_to_block: int | None = Field(default=None, description="Votes up to this block are counted.")
+    as_of_block: int | None = Field(
+        default=None, description="The indexed block this answer reflects (votes, pool and finalization).")
     chain_id: int
 
     @computed_field(description="contest_start as an ISO 8601 UTC time.")  # type: ignore[prop-decorator]
@@ -48,22 +55,28 @@ class Leaderboard(BaseModel):
 
 async def leaderboard(contracts: Contracts, store: Store, *, period: Period, contest_id: int | None,
                       limit: int) -> Leaderboard:
-    """All-time ranks, or one weekly contest (default the open one) with its window and prize pool."""
+    """All-time ranks, or one weekly contest (default: the one open at the indexed block) with its window and pool."""
     chain_id = contracts.chain_id
-    cursor = await store.chain.cursor(chain_id)
-    indexed = cursor.block_number if cursor else None
+    models = store.read_models
+    as_of = await models.as_of(chain_id)
+    block = as_of.block_number if as_of else None
     if period == "all":
-        rows = await store.chain.leaderboard(chain_id, contest_id=None, limit=limit)
-        return Leaderboard(period="all", entries=_entries(rows), indexed_to_block=indexed, chain_id=chain_id)
-    cid = contest_id or await contracts.current_contest_id()
+        rows = await models.leaderboard(chain_id, contest_id=None, limit=limit)
+        return Leaderboard(period="all", entries=_entries(rows), indexed_to_block=block, as_of_block=block,
+                           chain_id=chain_id)
+    if contest_id is not None:
+        cid = contest_id
+    elif as_of is not None and as_of.block_timestamp is not None:
+        cid = await contracts.contest_at(as_of.block_timestamp)
+    else:  # nothing indexed yet, or right after a reorg's rewind: the chain says which contest is open
+        cid = await contracts.current_contest_id()
     start, end = await contracts.contest_window(cid)
-    pool = await contracts.prize_pool(cid)
-    finalized = await contracts.is_finalized(cid)
-    rows = await store.chain.leaderboard(chain_id, contest_id=cid, limit=limit)
+    contest = await models.contest(chain_id, cid)
+    rows = await models.leaderboard(chain_id, contest_id=cid, limit=limit)
     return Leaderboard(
-        period="week", contest_id=cid, contest_start=start, contest_end=end, finalized=finalized,
-        prize_pool_s=format_s(pool.s), prize_pool_usdc=format_usdc(pool.usdc), entries=_entries(rows),
-        indexed_to_block=indexed, chain_id=chain_id,
+        period="week", contest_id=cid, contest_start=start, contest_end=end, finalized=contest.finalized,
+        prize_pool_s=format_s(contest.pool.get("S", 0)), prize_pool_usdc=format_usdc(contest.pool.get("USDC", 0)),
+        entries=_entries(rows), indexed_to_block=block, as_of_block=block, chain_id=chain_id,
     )
 
 

@@ -137,10 +137,11 @@ class IndexedEvents:
             await set_cursor(tx, chain_id, block_number, block_hash, now, block_timestamp)
         return out
 
-    async def advance(self, chain_id: int, block_number: int, block_hash: str) -> None:
+    async def advance(self, chain_id: int, block_number: int, block_hash: str, *,
+                      block_timestamp: int | None = None) -> None:
         """Move the cursor over blocks without events."""
         async with self._db.transaction() as tx:
-            await set_cursor(tx, chain_id, block_number, block_hash, time.time())
+            await set_cursor(tx, chain_id, block_number, block_hash, time.time(), block_timestamp)
 
     # -- reads ------------------------------------------------------------------
     async def events(self, chain_id: int, *, event: str | None = None, limit: int = 1000) -> list[ChainEvent]:
@@ -166,22 +167,6 @@ class IndexedEvents:
                 "SELECT COUNT(*) AS n FROM blockchain_transactions WHERE chain_id = ?", (chain_id,)
             )
         return int(row["n"]) if row else 0
-
-    async def leaderboard(self, chain_id: int, *, contest_id: int | None, limit: int) -> list[dict[str, Any]]:
-        """Creators by points (sum of vote weights), from indexed VoteCast events; one contest or all time."""
-        db = self._db
-        sql = (
-            f"SELECT {db.json_text('args', 'creator')} AS creator, SUM({db.json_num('args', 'weight')}) AS points, "
-            f"COUNT(*) AS votes, COUNT(DISTINCT {db.json_text('args', 'generationId')}) AS generations "
-            "FROM blockchain_transactions WHERE chain_id = ? AND event = 'VoteCast'"
-        )
-        params: list[Any] = [chain_id]
-        if contest_id is not None:
-            sql += f" AND {db.json_num('args', 'contestId')} = ?"
-            params.append(contest_id)
-        sql += " GROUP BY creator ORDER BY points DESC, MIN(block_number), creator LIMIT ?"
-        params.append(limit)
-        return await self._db.fetchall(sql, params)
 
     async def staked_tokens(self, chain_id: int, wallet: str) -> list[int]:
         rows = await self._db.fetchall(

@@ -1,6 +1,6 @@
 """Community reads: the public gallery of finished generations with their votes, and a wallet's creator stats.
 
-Votes come from the indexer's ``VoteCast`` events (``blockchain_transactions``).
+Votes come from the indexer's ``rm_votes`` read model (one row per ``VoteCast``).
 A vote names a contest generation id, which is the payment's ``requestId``; it
 is matched to a job through that payment's ``GenerationRequested`` event on the
 same chain, not through ``ai_generations.chain_request_id`` alone, because the
@@ -33,16 +33,15 @@ WINDOW_S = {"week": 7 * DAY_S, "month": 30 * DAY_S}
 TRENDING_OFFSET_H = 2.0  # keeps a brand-new generation's score finite and damps the first hours
 TRENDING_GRAVITY = 1.5  # how fast a vote loses weight with age
 
-# Votes per payment key on one chain: VoteCast.generationId -> GenerationRequested.requestId -> the job's key.
+# Votes per payment key on one chain: rm_votes.generation_id -> GenerationRequested.requestId -> the job's key.
 def _votes_cte(db: Database) -> str:
     return f"""
 WITH requests AS (
-    SELECT payment_key, {db.json_text('args', 'requestId')} AS gid
+    SELECT payment_key, CAST({db.json_text('args', 'requestId')} AS BIGINT) AS gid
     FROM blockchain_transactions WHERE chain_id = ? AND event = 'GenerationRequested'
 ), tallies AS (
-    SELECT {db.json_text('args', 'generationId')} AS gid, COUNT(*) AS votes,
-           SUM({db.json_num('args', 'weight')}) AS points
-    FROM blockchain_transactions WHERE chain_id = ? AND event = 'VoteCast' GROUP BY 1
+    SELECT generation_id AS gid, COUNT(*) AS votes, SUM(weight) AS points
+    FROM rm_votes WHERE chain_id = ? GROUP BY generation_id
 ), voted AS (
     SELECT requests.payment_key, tallies.votes, tallies.points
     FROM requests JOIN tallies ON tallies.gid = requests.gid
@@ -152,10 +151,8 @@ class Gallery:
             (wallet,),
         )
         received = await self._db.fetchone(
-            f"SELECT COUNT(*) AS n, COALESCE(SUM({self._db.json_num('args', 'weight')}), 0) AS points "
-            "FROM blockchain_transactions WHERE chain_id = ? AND event = 'VoteCast' "
-            f"AND {self._db.json_text('args', 'creator')} = ?",
-            (chain_id if chain_id is not None else -1, wallet),
+            "SELECT COUNT(*) AS n, COALESCE(SUM(weight), 0) AS points FROM rm_votes WHERE chain_id = ? AND creator = ?",
+            (chain_id if chain_id is not None else -1, wallet.lower()),
         )
         return CreatorStats(
             generations=int(made["n"] or 0) if made else 0,

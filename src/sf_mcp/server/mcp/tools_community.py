@@ -2,9 +2,8 @@
 
 ``account`` answers for the calling wallet only (``caller_wallet``): what it can
 spend (off-chain credits, on-chain credits, free quota), what it stakes, what its
-vote weighs, what it can claim, and its creator stats. Chain figures are read
-from the contracts (the source of truth); votes received and generations made
-come from the store (the indexer's events and the job table).
+vote weighs, what it can claim, and its creator stats, from the indexer's read
+models as of ``as_of_block`` plus one batched live read (domain.accounts).
 
 ``gallery`` lists everyone's succeeded generations with public fields only.
 """
