@@ -23,6 +23,15 @@ funding, deployment; ``chain/deployment.json``) only when no journal exists:
 then ``on_new_chain`` runs (the server forgets what its database knew of an
 earlier chain with the same id) before any other process can reach it.
 
+**Off the event loop.** py-evm executes a transaction or an ``eth_call``
+synchronously (milliseconds to tens of them): on the server's event loop that
+stalled every other request, /healthz included. The owner runs each request in a
+worker thread, one at a time (:attr:`SharedChain.requests`, an async lock taken
+around the whole of ``make_request``, so code that replaces it to swap
+``ethereum_tester`` around one request, like the tests' lagging-node router, stays valid), and every direct use of the
+tester (:class:`EmbeddedChain` controls, ``EmbeddedChain.tester``) holds the same
+thread lock as that worker.
+
 Besides the usual RPC the owner can move the clock (contests are weekly), take
 and revert snapshots and stop automining (tests), and any process can simulate
 an RPC outage (``down``). See docs/chain.md for why this design.
@@ -35,8 +44,9 @@ import json
 import logging
 import os
 import secrets
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +93,9 @@ class SharedChain(AsyncEthereumTesterProvider):
         self._site: web.AppRunner | None = None
         self._pipelines: tuple[Any, ...] | None = None
         self._served: Any = None  # the owner's middleware pipeline for requests from other processes
+        self.requests = anyio.Lock()  # one request at a time, held around all of it (see the module docstring)
+        self.tester_lock = threading.RLock()  # held by whoever runs py-evm: the request worker or a control
+        self._worker = anyio.CapacityLimiter(1)
 
     # -- start and stop ------------------------------------------------------------
     async def start(self) -> Deployment:
@@ -117,12 +130,30 @@ class SharedChain(AsyncEthereumTesterProvider):
         await self.close()
 
     # -- requests --------------------------------------------------------------------
+    async def _one_at_a_time(self, method: Any, params: Any) -> Any:
+        """:meth:`make_request` (looked up per call: tests replace it) under :attr:`requests`. Taken here, below
+        web3's middlewares, because some of those make requests of their own (the chain id) while one runs."""
+        async with self.requests:
+            return await self.make_request(method, params)
+
     async def make_request(self, method: Any, params: Any) -> Any:
-        """One request to the chain in this process; its writes reach the journal before it is answered."""
+        """One request to the chain in this process, run in a worker thread; its writes reach the journal
+        before it is answered. Callers hold :attr:`requests`."""
         try:
-            return await super().make_request(method, params)
+            return await anyio.to_thread.run_sync(self._run, super().make_request(method, params),
+                                                  limiter=self._worker)
         finally:
             self.flush()
+
+    def _run(self, request: Coroutine[Any, Any, Any]) -> Any:
+        """Drive the tester provider's request to its end: it computes without awaiting anything."""
+        with self.tester_lock:
+            try:
+                request.send(None)
+            except StopIteration as done:
+                return done.value
+            request.close()
+            raise RuntimeError("the eth-tester provider awaited inside a request; it cannot run in a worker thread")
 
     def flush(self) -> None:
         if self.journal is not None:
@@ -131,8 +162,7 @@ class SharedChain(AsyncEthereumTesterProvider):
     async def request_func(self, async_w3: AsyncWeb3, middleware_onion: Any) -> Any:
         onion = middleware_onion.as_tuple_of_middleware()
         if self._pipelines is None or self._pipelines[0] != onion:
-            local = await async_combine_middleware(onion + tuple(self._middleware), async_w3,
-                                                   lambda m, p: self.make_request(m, p))
+            local = await async_combine_middleware(onion + tuple(self._middleware), async_w3, self._one_at_a_time)
             remote = await async_combine_middleware(onion, async_w3, self._remote)
             self._pipelines = (onion, local, remote)
         _, local, remote = self._pipelines
@@ -219,8 +249,7 @@ class SharedChain(AsyncEthereumTesterProvider):
     async def _serve(self) -> None:
         """Answer the other processes' JSON-RPC on a loopback port named in endpoint.json."""
         assert self.home is not None
-        self._served = await async_combine_middleware(tuple(self._middleware), AsyncWeb3(self),
-                                                      lambda m, p: self.make_request(m, p))
+        self._served = await async_combine_middleware(tuple(self._middleware), AsyncWeb3(self), self._one_at_a_time)
         app = web.Application(client_max_size=16 * 1024 * 1024)
         # A random path: a stale endpoint.json never reaches another server that got the port, and only those
         # who can read the data dir can reach this chain.
@@ -270,10 +299,11 @@ class EmbeddedChain:
         self.provider = provider
 
     @property
-    def tester(self) -> EthereumTester:
+    def tester(self) -> Any:
+        """The py-evm tester (its calls hold the provider's thread lock, so they never run beside a request)."""
         if not self.provider.owner:
             raise ChainError("the embedded chain is run by another process; only its owner controls it directly")
-        return self.provider.ethereum_tester
+        return _Guarded(self.provider.ethereum_tester, self.provider.tester_lock)
 
     @property
     def down(self) -> bool:
@@ -290,22 +320,52 @@ class EmbeddedChain:
             if "error" in response:
                 raise ChainError(f"advancing the embedded chain's clock: {response['error'].get('message')}")
             return int(response["result"])
-        tester = self.tester
-        pending = tester.get_block_by_number("pending")["timestamp"]
-        tester.time_travel(pending + seconds)
-        self.provider.flush()
-        return tester.get_block_by_number("latest")["timestamp"]
+        tester, lock = self.tester, self.provider.tester_lock
+
+        def travel() -> int:
+            with lock:
+                pending = tester.get_block_by_number("pending")["timestamp"]
+                tester.time_travel(pending + seconds)
+                self.provider.flush()
+                return int(tester.get_block_by_number("latest")["timestamp"])
+
+        return await anyio.to_thread.run_sync(travel)
 
     def mine(self, blocks: int = 1) -> None:
-        self.tester.mine_blocks(blocks)
-        self.provider.flush()
+        with self.provider.tester_lock:
+            self.tester.mine_blocks(blocks)
+            self.provider.flush()
 
     def snapshot(self) -> int:
-        return self.tester.take_snapshot()
+        return int(self.tester.take_snapshot())
 
     def revert(self, snapshot_id: int) -> None:
-        self.tester.revert_to_snapshot(snapshot_id)
-        self.provider.flush()
+        with self.provider.tester_lock:
+            self.tester.revert_to_snapshot(snapshot_id)
+            self.provider.flush()
+
+
+class _Guarded:
+    """An eth-tester whose method calls hold ``lock`` (the request worker's): safe beside running requests."""
+
+    def __init__(self, tester: EthereumTester, lock: threading.RLock) -> None:
+        self._tester, self._lock = tester, lock
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._tester, name)
+        if not callable(value):
+            return value
+        lock = self._lock
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return value(*args, **kwargs)
+
+        return locked
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> EthereumTester:
+        with self._lock:  # a copy of the chain as it is now (a lagging node, in tests)
+            return copy.deepcopy(self._tester, memo)
 
 
 async def start_embedded(*, confirmations: int | None = None, home: Path | None = None,

@@ -1,0 +1,67 @@
+"""The embedded chain answers from a worker thread: while py-evm computes, the event loop serves others."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from anyio import wait_all_tasks_blocked
+
+from sf_mcp.chain.embedded import start_embedded
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_request_in_progress_leaves_the_event_loop_free() -> None:
+    chain = await start_embedded()
+    provider = chain.embedded.provider
+    answers: list[int] = []
+
+    async def ask() -> None:
+        answers.append(await chain.block_number())
+
+    try:
+        async with anyio.create_task_group() as tg:
+            with provider.tester_lock:  # py-evm busy, as during a long transaction
+                tg.start_soon(ask)
+                await wait_all_tasks_blocked()
+                assert answers == []  # the request waits in its worker while this task runs on
+                before = chain.embedded.tester.get_block_by_number("latest")["number"]  # a control: same lock
+            # released: the request completes
+        assert answers == [before]
+    finally:
+        await chain.close()
+
+
+async def test_a_request_is_answered_by_the_tester_in_place_when_it_started() -> None:
+    """A test's lagging-node router replaces make_request and swaps ``ethereum_tester`` around one request;
+    requests run one at a time under ``provider.requests``, so no other request sees the swapped tester."""
+    chain = await start_embedded()
+    provider = chain.embedded.provider
+    real, lagging = provider.make_request, chain.embedded.tester.__deepcopy__({})
+    chain.embedded.mine(2)
+    seen: list[int] = []
+    asked: list[str] = []
+
+    async def swapped(method, params):
+        asked.append(str(method))
+        if method != "eth_blockNumber" or asked.count("eth_blockNumber") > 1:  # the first head read lags
+            return await real(method, params)
+        mine, provider.ethereum_tester = provider.ethereum_tester, lagging
+        try:
+            await wait_all_tasks_blocked()  # the other requests get as far as they can meanwhile
+            return await real(method, params)
+        finally:
+            provider.ethereum_tester = mine
+
+    provider.make_request = swapped
+    try:
+        async with anyio.create_task_group() as tg:
+            async def one() -> None:
+                seen.append(await chain.block_number())
+
+            for _ in range(4):
+                tg.start_soon(one)
+        head = chain.embedded.tester.get_block_by_number("latest")["number"]
+        assert sorted(seen) == [head - 2, head, head, head]
+    finally:
+        await chain.close()
