@@ -137,7 +137,7 @@ async def test_rpc_killed_mid_call_is_retryable_and_consumes_nothing(anvil, prox
         s = Session(client=client, services=services)
         tx = await s.pay_s("killed mid call")
         args = {"prompt": "killed mid call", "payment": {"method": "crypto", "tx_hash": tx}, "width": 128, "height": 128}
-        proxy.drop_after(1)  # the receipt comes back, then the node dies
+        proxy.drop_after(0)  # the node dies: the receipt and the head are one batched request
         text = error_text(await s.call("generate_image", args))
         assert "unreachable" in text and "try again" in text
         assert await s.services.store.generations.by_payment_key(f"crypto:31337:{tx}:1") is None
@@ -337,8 +337,8 @@ async def test_x402_per_call_on_anvil(anvil, proxy, data_dir, monkeypatch) -> No
         assert await s.chain.w3.eth.get_balance(fresh.address) == 0
 
 
-async def test_live_account_figures_are_one_batched_request_cached_per_block(anvil, proxy, data_dir,
-                                                                             monkeypatch) -> None:
+async def test_live_reads_are_one_batched_request_each(anvil, proxy, data_dir, monkeypatch) -> None:
+    """The account's live figures (cached per block) and a payment's verification (receipt + head)."""
     async with connected(_settings(data_dir, proxy.url, anvil[1], monkeypatch), mode="auto") as (client, services):
         s = Session(client=client, services=services)
         chain = s.chain
@@ -359,3 +359,9 @@ async def test_live_account_figures_are_one_batched_request_cached_per_block(anv
         await s.indexer.sync()
         account = structured(await s.call("account", {}))
         assert account["as_of_block"] == s.indexer.checkpoint.last_block_processed and account["note"] is None
+        tx = await s.pay_s("verified in one request")
+        mark = len(proxy.methods)
+        verdict = structured(await s.call("verify_payment", {"tx_hash": tx}))
+        sent = proxy.methods[mark:]
+        assert sent.count("?") == 1 and "eth_getTransactionReceipt" not in sent, sent
+        assert verdict["confirmations"] >= 0 and verdict["prompt"] == "verified in one request"

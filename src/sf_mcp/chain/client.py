@@ -251,6 +251,33 @@ class ChainClient:
                 self._head = (await self.block_number(), started)
             return self._head[0]
 
+    async def receipt_and_head(self, tx_hash: str, *, since: float) -> tuple[dict[str, Any] | None, int]:
+        """The receipt of ``tx_hash`` (None while unknown or pending) and the chain head, in one round trip.
+
+        A node that takes JSON-RPC batches answers both in one request, the head read with the receipt
+        (so never before the caller asked); elsewhere (the in-process chain) the receipt is read, then a
+        head shared by callers asking at once (:meth:`head`). The receipt's ``status`` and ``blockNumber``
+        are ints, its logs as the node gave them (``chain.logs.EventDecoder`` reads either form).
+        """
+        if not self._batches():
+            return await self.receipt(tx_hash), await self.head(since=since)
+        provider: Any = self.w3.provider
+
+        async def both() -> tuple[dict[str, Any] | None, int]:
+            answers = await provider.make_batch_request([("eth_getTransactionReceipt", [tx_hash]),
+                                                         ("eth_blockNumber", [])])
+            receipt, head = _batch_results(answers, 2)
+            if receipt is None:
+                return None, int(head, 16)
+            return {**receipt, "status": int(receipt["status"], 16),
+                    "blockNumber": int(receipt["blockNumber"], 16)}, int(head, 16)
+
+        return await self.read(f"looking up transaction {tx_hash}", both)
+
+    def _batches(self) -> bool:
+        """Whether the node takes JSON-RPC batches (HTTP nodes do; the in-process chain does not)."""
+        return self.embedded is None and hasattr(self.w3.provider, "make_batch_request")
+
     async def call_many(self, calls: Sequence[ViewCall], *, block: int) -> list[Any]:
         """View calls at ``block``, in one JSON-RPC batch where the node takes one; answers cached per block.
 
@@ -275,8 +302,8 @@ class ChainClient:
 
     async def _call_many(self, calls: Sequence[ViewCall], *, block: int) -> list[Any]:
         what = f"reading {', '.join(name for _, name, _ in calls)}"
-        provider = self.w3.provider
-        if self.embedded is not None or not hasattr(provider, "make_batch_request"):
+        provider: Any = self.w3.provider
+        if not self._batches():
             out = []
             for c, name, args in calls:
                 fn = getattr(c.functions, name)(*args)
@@ -286,15 +313,11 @@ class ChainClient:
                     for c, name, args in calls]
 
         async def batch() -> list[Any]:
-            answers = await provider.make_batch_request(requests)
-            if isinstance(answers, dict):  # the whole batch was refused
-                raise Web3RPCError(str(answers.get("error", answers)), rpc_response=answers)
+            results = _batch_results(await provider.make_batch_request(requests), len(calls))
             out = []
-            for (c, name, _), answer in zip(calls, sorted(answers, key=lambda a: a.get("id", 0)), strict=True):
-                if "error" in answer:
-                    raise Web3RPCError(str(answer["error"]), rpc_response=answer)
+            for (c, name, _), result in zip(calls, results, strict=True):
                 types = [o["type"] for o in c.get_function_by_name(name).abi["outputs"]]
-                values = abi_decode(types, bytes.fromhex(str(answer["result"])[2:]))
+                values = abi_decode(types, bytes.fromhex(str(result)[2:]))
                 out.append(values[0] if len(values) == 1 else tuple(values))
             return out
 
@@ -430,6 +453,19 @@ class ChainClient:
                 await disconnect()
             except Exception:
                 logger.debug("closing the RPC session failed", exc_info=True)
+
+
+def _batch_results(answers: Any, expected: int) -> list[Any]:
+    """The results of a JSON-RPC batch in request order; any error raises :class:`Web3RPCError` with its response."""
+    if isinstance(answers, dict):  # the whole batch was refused
+        raise Web3RPCError(str(answers.get("error", answers)), rpc_response=answers)
+    ordered = sorted(answers, key=lambda a: a.get("id", 0))
+    if len(ordered) != expected:
+        raise Web3RPCError(f"a batch of {expected} requests got {len(ordered)} answers", rpc_response={})
+    for answer in ordered:
+        if "error" in answer:
+            raise Web3RPCError(str(answer["error"]), rpc_response=answer)
+    return [answer.get("result") for answer in ordered]
 
 
 def is_dev_chain(settings: Settings) -> bool:

@@ -191,13 +191,7 @@ class ChainPaymentVerifier:
         where = chain_name(client.chain_id)
         asked = time.monotonic()
 
-        async def receipt_or_none() -> Any:
-            try:
-                return await client.w3.eth.get_transaction_receipt(tx_hash)
-            except TransactionNotFound:
-                return None
-
-        receipt = await client.read(f"looking up transaction {tx_hash}", receipt_or_none)
+        receipt, head = await client.receipt_and_head(tx_hash, since=asked)
         if receipt is None:
             async def tx_or_none() -> Any:
                 try:
@@ -234,7 +228,6 @@ class ChainPaymentVerifier:
             )
         ordinal = _pick(events, wallet=wallet, kind=kind, prompt=prompt)
         ev = events[ordinal]
-        head = await client.head(since=asked)
         args = ev.args
         token_address = str(args["paymentToken"]).lower()
         return Inspection(
