@@ -338,15 +338,18 @@ async def test_x402_per_call_on_anvil(anvil, proxy, data_dir, monkeypatch) -> No
 
 
 async def test_live_reads_are_one_batched_request_each(anvil, proxy, data_dir, monkeypatch) -> None:
-    """The account's live figures (cached per block) and a payment's verification (receipt + head)."""
-    async with connected(_settings(data_dir, proxy.url, anvil[1], monkeypatch), mode="auto") as (client, services):
+    """The account's live figures (cached per block) and a payment's verification (receipt + head).
+
+    The indexer is driven by hand, so the proxy sees only the test's own requests."""
+    async with connected(_settings(data_dir, proxy.url, anvil[1], monkeypatch).updated(indexer=False),
+                         mode="auto") as (client, services):
         s = Session(client=client, services=services)
         chain = s.chain
         me = chain.w3.to_checksum_address(DEV0)
         head = await chain.block_number()
         calls = [(chain.voting, "getUserVotingPower", (me,)), (chain.staking, "earned", (me,)),
                  (chain.staking, "pendingRewards", (me,)), (chain.payment, "priceS", ())]
-        mark = len(proxy.methods)  # the indexer polls beside the test: count only what call_many sends
+        mark = len(proxy.methods)
         batched = await chain.call_many(calls, block=head)
         sent = proxy.methods[mark:]
         assert sent.count("?") == 1 and "eth_call" not in sent  # four calls, one JSON-RPC batch (a list body)
