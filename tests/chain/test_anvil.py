@@ -340,7 +340,7 @@ async def test_x402_per_call_on_anvil(anvil, proxy, data_dir, monkeypatch) -> No
 async def test_live_reads_are_one_batched_request_each(anvil, proxy, data_dir, monkeypatch) -> None:
     """The account's live figures (cached per block) and a payment's verification (receipt + head).
 
-    The indexer is driven by hand, so the proxy sees only the test's own requests."""
+    The indexer is driven by hand, so the proxy sees only the test's own requests until it syncs."""
     async with connected(_settings(data_dir, proxy.url, anvil[1], monkeypatch).updated(indexer=False),
                          mode="auto") as (client, services):
         s = Session(client=client, services=services)
@@ -359,12 +359,13 @@ async def test_live_reads_are_one_batched_request_each(anvil, proxy, data_dir, m
         mark = len(proxy.methods)
         assert await chain.call_many(calls, block=head) == batched  # cached for this block: nothing sent
         assert "?" not in proxy.methods[mark:] and "eth_call" not in proxy.methods[mark:]
-        await s.indexer.sync()
-        account = structured(await s.call("account", {}))
-        assert account["as_of_block"] == s.indexer.checkpoint.last_block_processed and account["note"] is None
         tx = await s.pay_s("verified in one request")
         mark = len(proxy.methods)
         verdict = structured(await s.call("verify_payment", {"tx_hash": tx}))
         sent = proxy.methods[mark:]
         assert sent.count("?") == 1 and "eth_getTransactionReceipt" not in sent, sent
         assert verdict["confirmations"] >= 0 and verdict["prompt"] == "verified in one request"
+        # Last: syncing makes jobs of the payments on this anvil, whose submissions then use the node too.
+        await s.indexer.sync()
+        account = structured(await s.call("account", {}))
+        assert account["as_of_block"] == s.indexer.checkpoint.last_block_processed and account["note"] is None
