@@ -191,7 +191,7 @@ class Generations:
             )
             if row is None:
                 return None
-            if row["status"] == "running":
+            if row["status"] == JobStatus.RUNNING:
                 self.lease_takeovers += 1
             claimed = await tx.fetchone(
                 "UPDATE ai_generations SET status = 'running', lease_owner = ?, lease_expires_at = ?, "
@@ -298,7 +298,7 @@ class Generations:
             current = await tx.fetchone("SELECT * FROM ai_generations WHERE task_id = ?", (task_id,))
         if current is not None:
             job = GenerationRow.from_row(current)
-            if job.status == "refunded" and job.refund is not None and job.refund.get("tx_hash") == refund.get("tx_hash"):
+            if job.status is JobStatus.REFUNDED and job.refund is not None and job.refund.get("tx_hash") == refund.get("tx_hash"):
                 return job
             raise NotFound(f"task {task_id} is {job.status}, not a failed job awaiting its refund")
         raise NotFound(f"no task {task_id}")
@@ -320,7 +320,7 @@ class Generations:
             if row is None:
                 raise NotFound(f"no generation task {task_id!r}")
             job = GenerationRow.from_row(row)
-            return job, job.status == "queued"
+            return job, job.status is JobStatus.QUEUED
 
     async def record_submission(self, task_id: str, submission: dict[str, Any]) -> None:
         async with self._db.transaction() as tx:

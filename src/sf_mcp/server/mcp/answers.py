@@ -16,7 +16,7 @@ from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent
 from sf_mcp.domain.generations import GenerationResult
 from sf_mcp.generation.media import make_preview
 from sf_mcp.server.services import Services
-from sf_mcp.store import GenerationRow
+from sf_mcp.store import GenerationRow, JobStatus
 
 # get_generation waits at most this long per call: under the 60 s after which most clients give up on a tool call.
 MAX_WAIT_S = 50
@@ -28,7 +28,7 @@ async def generation_answer(
     """The tool result for ``row``; an error only when the task failed (a running task is an answer too)."""
     result = GenerationResult.from_row(row, replay=replay, notes=notes)
     content: list[ImageContent | ResourceLink | TextContent] = []
-    if row.status == "succeeded" and row.content_sha256 and row.mime_type and row.mime_type.startswith("image/"):
+    if row.status is JobStatus.SUCCEEDED and row.content_sha256 and row.mime_type and row.mime_type.startswith("image/"):
         data, _ = await services.content.get(row.content_sha256)
         preview, mime = await anyio.to_thread.run_sync(make_preview, data, services.settings.providers.preview_max_px)
         content.append(ImageContent(type="image", data=base64.b64encode(preview).decode(), mime_type=mime))
@@ -37,7 +37,7 @@ async def generation_answer(
     return CallToolResult(
         content=content,
         structured_content=result.model_dump(mode="json"),
-        is_error=result.status in ("failed", "refunded"),
+        is_error=row.status in (JobStatus.FAILED, JobStatus.REFUNDED),
     )
 
 
@@ -53,11 +53,12 @@ def _link(result: GenerationResult) -> ResourceLink:
 
 def summary(result: GenerationResult) -> str:
     """One paragraph an assistant can relay: the outcome, or how to get it, and every note."""
-    if result.status == "succeeded":
+    status = JobStatus(result.status)
+    if status is JobStatus.SUCCEEDED:
         text = f"{result.kind.capitalize()} ready: {result.content_uri} (model {result.model})."
         if result.notice:
             text += " " + result.notice
-    elif result.status in ("queued", "running"):
+    elif status in (JobStatus.QUEUED, JobStatus.RUNNING):
         text = (
             f"Task {result.task_id} is {result.status}. Call get_generation with task_id {result.task_id!r} "
             f"(it waits up to {MAX_WAIT_S} s and returns the {result.kind}), or read {result.resource_uri} "

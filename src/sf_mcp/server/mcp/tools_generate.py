@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
@@ -54,107 +55,123 @@ MaxPriceArg = Annotated[Decimal | None, Field(
 VIDEO_ANSWER_WITHIN_S = 1.0
 
 
+@dataclass(frozen=True)
+class Order:
+    """One generate call's request, as the tool parsed it."""
+
+    kind: GenerationKind
+    prompt: str
+    payment: Payment | None
+    params: dict[str, Any]
+    request_id: str | None
+    max_price: Decimal | None
+
+
+async def generate_image(
+    prompt: PromptArg,
+    ctx: Context[Services],
+    payment: PaymentArg = None,
+    width: Annotated[int, Field(ge=64, le=2048, description="Pixels, 64..2048.")] = 1024,
+    height: Annotated[int, Field(ge=64, le=2048, description="Pixels, 64..2048.")] = 1024,
+    steps: Annotated[int | None, Field(ge=1, le=100, description="Diffusion steps, 1..100.")] = None,
+    seed: SeedArg = None,
+    negative_prompt: Annotated[str | None, Field(max_length=1000, description="What to avoid.")] = None,
+    model: ModelArg = None,
+    request_id: RequestIdArg = None,
+    max_price: MaxPriceArg = None,
+) -> Annotated[CallToolResult, GenerationResult]:
+    """Generate an image from a text prompt and pay for it (free daily quota, credits or a Sonic payment).
+
+    Returns a small preview, a link to the full result (generation://{task_id}) and the task's
+    details. If the image takes longer than about 45 s, answers with the running task instead:
+    call get_generation with its task_id for the image. Retrying with the same crypto payment
+    or the same request_id returns the same task instead of paying twice.
+    """
+    order = Order(kind=GenerationKind.IMAGE, prompt=prompt, payment=payment, request_id=request_id,
+                  max_price=max_price, params={"width": width, "height": height, "steps": steps, "seed": seed,
+                                               "negative_prompt": negative_prompt, "model": model})
+    return await _generate(ctx, order, within_s=services_of(ctx).settings.providers.image_answer_within_s)
+
+
+async def generate_video(
+    prompt: PromptArg,
+    ctx: Context[Services],
+    payment: PaymentArg = None,
+    duration_s: Annotated[float | None, Field(gt=0, le=30, description="Seconds of video, up to 30.")] = None,
+    seed: SeedArg = None,
+    model: ModelArg = None,
+    request_id: RequestIdArg = None,
+    max_price: MaxPriceArg = None,
+) -> Annotated[CallToolResult, GenerationResult]:
+    """Generate a short video from a text prompt and pay for it; videos take minutes.
+
+    Answers within about a second with the task (usually "queued" or "running") and a link
+    to generation://{task_id}. Call get_generation with the task_id to wait for the video, or
+    subscribe to that resource (or read it later): it is updated when the video is stored,
+    and its content_uri then serves the mp4.
+    """
+    order = Order(kind=GenerationKind.VIDEO, prompt=prompt, payment=payment, request_id=request_id,
+                  max_price=max_price, params={"duration_s": duration_s, "seed": seed, "model": model})
+    return await _generate(ctx, order, within_s=VIDEO_ANSWER_WITHIN_S)
+
+
+async def get_generation(
+    task_id: Annotated[str, Field(min_length=1, max_length=64, description="The task_id a generate tool gave.")],
+    ctx: Context[Services],
+    wait_s: Annotated[
+        float, Field(ge=0, le=MAX_WAIT_S, description=f"Wait up to this long for it to finish (0..{MAX_WAIT_S}).")
+    ] = 30,
+) -> Annotated[CallToolResult, GenerationResult]:
+    """Get one of your generations, waiting up to wait_s seconds for it to finish.
+
+    Answers like generate_image: a preview of a finished image, a link to generation://{task_id}
+    and the task's details. Use it when a generate tool answered "queued" or "running"; call it
+    again while the task still runs.
+    """
+    services = services_of(ctx)
+    row = await services.store.generations.get(task_id)
+    if row is None:
+        raise NotFound(f"task_id: no generation task {task_id!r}")
+    if row.wallet != caller_wallet(services.settings, over_http=services.over_http):
+        raise Unauthorized(f"task_id: task {task_id} belongs to another wallet; its public fields are at "
+                           f"generation://{task_id}")
+    return await generation_answer(services, await _wait(ctx, task_id, wait_s))
+
+
+TOOLS = (generate_image, generate_video, get_generation)
+
+
 def register(server: MCPServer) -> None:
-    @server.tool(structured_output=True)
-    @tool_errors
-    async def generate_image(
-        prompt: PromptArg,
-        ctx: Context[Services],
-        payment: PaymentArg = None,
-        width: Annotated[int, Field(ge=64, le=2048, description="Pixels, 64..2048.")] = 1024,
-        height: Annotated[int, Field(ge=64, le=2048, description="Pixels, 64..2048.")] = 1024,
-        steps: Annotated[int | None, Field(ge=1, le=100, description="Diffusion steps, 1..100.")] = None,
-        seed: SeedArg = None,
-        negative_prompt: Annotated[str | None, Field(max_length=1000, description="What to avoid.")] = None,
-        model: ModelArg = None,
-        request_id: RequestIdArg = None,
-        max_price: MaxPriceArg = None,
-    ) -> Annotated[CallToolResult, GenerationResult]:
-        """Generate an image from a text prompt and pay for it (free daily quota, credits or a Sonic payment).
-
-        Returns a small preview, a link to the full result (generation://{task_id}) and the task's
-        details. If the image takes longer than about 45 s, answers with the running task instead:
-        call get_generation with its task_id for the image. Retrying with the same crypto payment
-        or the same request_id returns the same task instead of paying twice.
-        """
-        params = {"width": width, "height": height, "steps": steps, "seed": seed,
-                  "negative_prompt": negative_prompt, "model": model}
-        try:
-            reservation = await _reserve(ctx, GenerationKind.IMAGE, prompt, payment, params, request_id, max_price)
-        except X402Required as required:
-            return _payment_required(required)
-        row = await _wait(ctx, reservation.job.task_id, services_of(ctx).settings.providers.image_answer_within_s)
-        return await _answer(ctx, row, reservation)
-
-    @server.tool(structured_output=True)
-    @tool_errors
-    async def generate_video(
-        prompt: PromptArg,
-        ctx: Context[Services],
-        payment: PaymentArg = None,
-        duration_s: Annotated[float | None, Field(gt=0, le=30, description="Seconds of video, up to 30.")] = None,
-        seed: SeedArg = None,
-        model: ModelArg = None,
-        request_id: RequestIdArg = None,
-        max_price: MaxPriceArg = None,
-    ) -> Annotated[CallToolResult, GenerationResult]:
-        """Generate a short video from a text prompt and pay for it; videos take minutes.
-
-        Answers within about a second with the task (usually "queued" or "running") and a link
-        to generation://{task_id}. Call get_generation with the task_id to wait for the video, or
-        subscribe to that resource (or read it later): it is updated when the video is stored,
-        and its content_uri then serves the mp4.
-        """
-        params = {"duration_s": duration_s, "seed": seed, "model": model}
-        try:
-            reservation = await _reserve(ctx, GenerationKind.VIDEO, prompt, payment, params, request_id, max_price)
-        except X402Required as required:
-            return _payment_required(required)
-        row = await _wait(ctx, reservation.job.task_id, VIDEO_ANSWER_WITHIN_S)
-        return await _answer(ctx, row, reservation)
-
-    @server.tool(structured_output=True)
-    @tool_errors
-    async def get_generation(
-        task_id: Annotated[str, Field(min_length=1, max_length=64, description="The task_id a generate tool gave.")],
-        ctx: Context[Services],
-        wait_s: Annotated[
-            float, Field(ge=0, le=MAX_WAIT_S, description=f"Wait up to this long for it to finish (0..{MAX_WAIT_S}).")
-        ] = 30,
-    ) -> Annotated[CallToolResult, GenerationResult]:
-        """Get one of your generations, waiting up to wait_s seconds for it to finish.
-
-        Answers like generate_image: a preview of a finished image, a link to generation://{task_id}
-        and the task's details. Use it when a generate tool answered "queued" or "running"; call it
-        again while the task still runs.
-        """
-        services = services_of(ctx)
-        row = await services.store.generations.get(task_id)
-        if row is None:
-            raise NotFound(f"task_id: no generation task {task_id!r}")
-        if row.wallet != caller_wallet(services.settings, over_http=services.over_http):
-            raise Unauthorized(f"task_id: task {task_id} belongs to another wallet; its public fields are at "
-                               f"generation://{task_id}")
-        return await generation_answer(services, await _wait(ctx, task_id, wait_s))
+    for tool in TOOLS:
+        server.add_tool(tool_errors(tool), structured_output=True)
 
 
-async def _reserve(
-    ctx: Context[Services], kind: GenerationKind, prompt: str, payment: Payment | None, params: dict,
-    request_id: str | None, max_price: Decimal | None,
-) -> Reservation:
+async def _generate(ctx: Context[Services], order: Order, *, within_s: float) -> CallToolResult:
+    """Reserve the payment, then answer with the task as it is after ``within_s`` (or x402's terms to sign)."""
+    try:
+        reservation = await _reserve(ctx, order)
+    except X402Required as required:
+        return _payment_required(required)
+    row = await _wait(ctx, reservation.job.task_id, within_s)
+    return await _answer(ctx, row, reservation)
+
+
+async def _reserve(ctx: Context[Services], order: Order) -> Reservation:
     services = services_of(ctx)
     wallet = caller_wallet(services.settings, over_http=services.over_http)
     payload = (ctx.request_context.meta or {}).get(META_PAYMENT)  # the x402 MCP transport's payment
+    payment = order.payment
     if payment is None:
         if payload is None:
             raise InvalidRequest("payment: is required")
         payment = X402Payment(method="x402")
-    cleaned = clean_prompt(prompt)
-    resource = ResourceInfo(url=f"mcp://tool/generate_{kind.value}", description=f"one {kind.value} made by sf-mcp",
+    kind = order.kind.value
+    resource = ResourceInfo(url=f"mcp://tool/generate_{kind}", description=f"one {kind} made by sf-mcp",
                             mime_type="application/json")
     reservation = await services.gate.reserve(
-        wallet=wallet, kind=kind.value, prompt=cleaned, params=params, payment=payment, request_id=request_id,
-        max_price=max_price, x402={"payload": payload, "resource": resource, "over_http": services.over_http},
+        wallet=wallet, kind=kind, prompt=clean_prompt(order.prompt), params=order.params, payment=payment,
+        request_id=order.request_id, max_price=order.max_price,
+        x402={"payload": payload, "resource": resource, "over_http": services.over_http},
     )
     services.runner.wake()
     await ctx.report_progress(0, 3, f"task {reservation.job.task_id} queued")

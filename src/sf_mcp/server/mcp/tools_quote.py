@@ -12,17 +12,18 @@ from sf_mcp.server.mcp.results import tool_errors
 from sf_mcp.server.services import Services
 
 
-def register(server: MCPServer) -> None:
-    @server.tool(structured_output=True)
-    @tool_errors
-    async def quote(ctx: Context[Services]) -> Quote:
-        """Prices of one image and one video by each way of paying, read from the payment contract now.
+async def quote(ctx: Context[Services]) -> Quote:
+    """Prices of one image and one video by each way of paying, read from the payment contract now.
 
-        Methods: S and USDC (an on-chain payment, then {"method": "crypto"}), x402 (USDC paid per call with a
-        signed authorization, no gas) and credits (one credit); also the free generations left today and your
-        credits. Pass max_price to generate_image / generate_video to refuse a price above what you agreed to.
-        """
-        services = services_of(ctx)
-        wallet = caller_wallet(services.settings, over_http=services.over_http)
-        return await quote_for(services.store, services.chain, wallet=wallet,
-                               free_daily_quota=services.settings.limits.free_daily_quota)
+    Methods: S and USDC (an on-chain payment, then {"method": "crypto"}), x402 (USDC paid per call with a
+    signed authorization, no gas) and credits (one credit); also the free generations left today and your
+    credits. Pass max_price to generate_image / generate_video to refuse a price above what you agreed to.
+    """
+    services = services_of(ctx)
+    wallet = caller_wallet(services.settings, over_http=services.over_http)
+    return await quote_for(services.store, services.chain, wallet=wallet,
+                           free_daily_quota=services.settings.limits.free_daily_quota)
+
+
+def register(server: MCPServer) -> None:
+    server.add_tool(tool_errors(quote), structured_output=True)
