@@ -50,7 +50,7 @@ from tests.test_replicas_e2e import MODEL, Cluster, mcp_client  # noqa: E402
 from sf_mcp.chain import Signer  # noqa: E402
 from sf_mcp.chain.accounts import DEV_KEYS  # noqa: E402
 from sf_mcp.chain.devnet import start_anvil  # noqa: E402
-from sf_mcp.store import Store  # noqa: E402
+from sf_mcp.store import OperatorAction, Store  # noqa: E402
 
 CREDITS_EACH = 1000
 WALLETS = 6
@@ -187,11 +187,11 @@ async def books(store: Store, txs: list[str], wallets: list[str], chain_id: int)
         if r.status in ("queued", "running"):
             problems.append(f"job {r.task_id} is still {r.status} (no owner finished it)")
         for action in ("refund", "submit"):
-            op = await store.chain.operator_tx(r.task_id, action)
+            op = await store.operator_txs.get(r.task_id, OperatorAction(action))
             if op is not None:
                 refunds_sent += action == "refund"
-                if len(op["hashes"]) != 1 or op["status"] != "mined":
-                    problems.append(f"{action} of {r.task_id}: {op['status']}, {len(op['hashes'])} transactions")
+                if len(op.hashes) != 1 or op.status != "mined":
+                    problems.append(f"{action} of {r.task_id}: {op.status}, {len(op.hashes)} transactions")
     for wallet in wallets:
         mine = [r for r in rows if r.wallet == wallet]
         spent = sum(1 for r in mine if r.payment_method == "credits" and r.status != "refunded")

@@ -35,7 +35,7 @@ from fakes._server import Behavior
 from fakes.huggingface import FakeHuggingFace
 from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.chain.devnet import find_anvil, start_anvil
-from sf_mcp.store import Store
+from sf_mcp.store import OperatorAction, Store
 from support import UpdateWatcher, subscribed, wait_until_serving
 
 pytestmark = [
@@ -262,8 +262,8 @@ async def test_a_direct_payment_makes_one_job_and_one_submission(cluster: Cluste
                                          "paid in a dApp", DEV_KEYS[2])).lower()
     job = (await _until(lambda: _submitted(books, tx)))
     assert len(await _jobs_of(books, tx)) == 1 and job.status == "succeeded"
-    op = await books.chain.operator_tx(job.task_id, "submit")
-    assert op["status"] == "mined" and len(op["hashes"]) == 1
+    op = await books.operator_txs.get(job.task_id, OperatorAction.SUBMIT)
+    assert op is not None and op.status == "mined" and len(op.hashes) == 1
 
 
 async def _submitted(books: Store, tx: str):
@@ -331,8 +331,8 @@ async def test_sigkill_of_the_indexer_leader_another_takes_over_nothing_twice(cl
     assert len({e.payment_key for e in requested}) == len(requested)
     for row in await books.generations.recent(limit=500):
         for action in ("submit", "refund"):
-            op = await books.chain.operator_tx(row.task_id, action)
-            assert op is None or len(op["hashes"]) == 1, (row.task_id, action, op)
+            op = await books.operator_txs.get(row.task_id, OperatorAction(action))
+            assert op is None or len(op.hashes) == 1, (row.task_id, action, op)
     cluster.start(leader)
 
 

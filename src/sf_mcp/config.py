@@ -118,6 +118,10 @@ class ChainSettings(_Group):
     operator_key: SecretStr | None = Field(
         default=None, description="The server's own key for operator actions (refunds, submitGeneration)."
     )
+    operator_resend_after_s: float = Field(
+        default=600.0, gt=0, description="Seconds an operator transaction (refund, contest submission) may stay "
+        "pending before it is replaced with the same nonce and higher fees.",
+    )
     dev_tools: bool = Field(
         default=False, description="Add dev_advance_time (embedded chain or a --dev anvil deployment only; refused elsewhere)."
     )

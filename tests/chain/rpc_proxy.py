@@ -1,5 +1,6 @@
 """A loopback JSON-RPC proxy in front of a node that a test can break: drop every request, or all after N,
-or change what the node answers (``rewrite``: a node that lies or serves damaged data)."""
+or change what the node answers (``rewrite``: a node that lies or serves damaged data), or answer a request
+without asking the node (``intercept``: a node that refuses a transaction, or accepts it and then loses it)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ class RpcProxy:
         self.methods: list[str] = []
         # (request, answer) -> the answer to give instead; called for every single (non-batch) request
         self.rewrite: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
+        # request -> the answer to give without forwarding it, "drop" to kill the connection, None to forward
+        self.intercept: Callable[[dict[str, Any]], dict[str, Any] | str | None] | None = None
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -54,7 +57,10 @@ class RpcProxy:
         except Exception:
             call = None
             self.methods.append("?")
-        if self.down or (self.allow is not None and self.requests > self.allow):
+        own = self.intercept(call) if self.intercept is not None and isinstance(call, dict) else None
+        if isinstance(own, dict):
+            return web.json_response({"jsonrpc": "2.0", "id": call["id"], **own})  # type: ignore[index]
+        if own == "drop" or self.down or (self.allow is not None and self.requests > self.allow):
             assert request.transport is not None
             request.transport.close()  # the connection just dies, as when the node is killed
             raise web.HTTPServiceUnavailable()

@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 from tests.chain.conftest import Session
+from tests.chain.operator_support import proxied_chain, swallow
 from tests.chain.test_review_fixes import _credits, _failed_crypto_job
 
-import sf_mcp.chain.operator as operator_module
 from sf_mcp.chain import OperatorActions, Signer
 from sf_mcp.chain.accounts import DEV_ADDRESSES, DEV_KEYS
 from sf_mcp.errors import ChainError
+from sf_mcp.store import OperatorAction
 
 pytestmark = pytest.mark.anyio
 
@@ -53,16 +54,11 @@ async def _pending_refund(s: Session, monkeypatch: pytest.MonkeyPatch, prompt: s
     job = await _failed_crypto_job(s, monkeypatch, prompt)
     before = await _credits(s)
     s.chain.embedded.tester.disable_auto_mine_transactions()
-    first = OperatorActions(s.chain, s.services.store)
-
-    async def pending(tx_hash, what, *, timeout=120):
-        return None
-
-    monkeypatch.setattr(first, "_wait", pending)
+    first = OperatorActions(s.chain, s.services.store, receipt_wait_s=0)  # gives up waiting at once
     with pytest.raises(ChainError, match="pending"):
         await first.refund(job)
-    row = await s.services.store.chain.operator_tx(job.task_id, "refund")
-    assert row["status"] == "sent"
+    row = await s.services.store.operator_txs.get(job.task_id, OperatorAction.REFUND)
+    assert row is not None and row.status == "sent"
     return job, before, row
 
 
@@ -84,7 +80,7 @@ async def test_a_refund_mined_between_the_receipt_read_and_the_nonce_read_is_not
     Router(s, monkeypatch).before = mine_before_nonce_read
     second = OperatorActions(s.chain, s.services.store)
     record = await second.refund(job)  # the nonce read is pinned below that block: "not yet used", then awaited
-    assert not armed and record["tx_hash"] == row["tx_hash"] and await _credits(s) == before + 1
+    assert not armed and record["tx_hash"] == row.tx_hash and await _credits(s) == before + 1
 
 
 @pytest.mark.parametrize("lagging_methods", [
@@ -108,10 +104,10 @@ async def test_a_lagging_node_never_makes_a_mined_refund_look_dropped(
         with pytest.raises(ChainError):
             await second.refund(job)
     assert await _credits(s) == before + 1
-    assert (await s.services.store.chain.operator_tx(job.task_id, "refund"))["hashes"] == [row["tx_hash"]]
+    assert (await s.services.store.operator_txs.get(job.task_id, OperatorAction.REFUND)).hashes == (row.tx_hash,)
     router.before = lambda method: None  # the node caught up
     record = await second.refund(job)
-    assert record["tx_hash"] == row["tx_hash"] and await _credits(s) == before + 1
+    assert record["tx_hash"] == row.tx_hash and await _credits(s) == before + 1
 
 
 async def test_a_refund_whose_nonce_another_transaction_took_is_sent_once_more(
@@ -120,23 +116,17 @@ async def test_a_refund_whose_nonce_another_transaction_took_is_sent_once_more(
     s = auto_session
     job = await _failed_crypto_job(s, monkeypatch, "lost refund")
     before = await _credits(s)
-    lost = OperatorActions(s.chain, s.services.store)
-
-    async def nowhere(raw, what, *, quiet=False):  # the node accepted it, then dropped it from its pool
-        return None
-
-    async def pending(tx_hash, what, *, timeout=120):
-        return None
-
-    monkeypatch.setattr(lost, "_broadcast", nowhere)
-    monkeypatch.setattr(lost, "_wait", pending)
-    with pytest.raises(ChainError, match="pending"):
-        await lost.refund(job)
-    row = await s.services.store.chain.operator_tx(job.task_id, "refund")
+    lost: list[str] = []
+    async with proxied_chain(s) as (proxy, client):
+        proxy.intercept = swallow(lost)  # the node accepted it, then dropped it from its pool
+        with pytest.raises(ChainError, match="pending"):
+            await OperatorActions(client, s.services.store, receipt_wait_s=0.3).refund(job)
+    row = await s.services.store.operator_txs.get(job.task_id, OperatorAction.REFUND)
+    assert row is not None and lost == [row.tx_hash]
     other = await s.chain.send(Signer(DEV_KEYS[0]), to=DEV_ADDRESSES[5], what="an unrelated transfer")
-    assert (await s.chain.w3.eth.get_transaction(other["transactionHash"]))["nonce"] == row["nonce"]
+    assert (await s.chain.w3.eth.get_transaction(other["transactionHash"]))["nonce"] == row.nonce
     record = await OperatorActions(s.chain, s.services.store).refund(job)
-    assert record["tx_hash"] != row["tx_hash"] and await _credits(s) == before + 1
+    assert record["tx_hash"] != row.tx_hash and await _credits(s) == before + 1
     assert (await OperatorActions(s.chain, s.services.store).refund(job))["tx_hash"] == record["tx_hash"]
     assert await _credits(s) == before + 1
 
@@ -161,19 +151,18 @@ async def test_a_crash_between_any_two_steps_refunds_once(auto_session: Session,
     s = auto_session
     job = await _failed_crypto_job(s, monkeypatch, f"crash after {step}")
     before = await _credits(s)
-    store = s.services.store.chain
+    txs = s.services.store.operator_txs
     crashing = OperatorActions(s.chain, s.services.store)
     with monkeypatch.context() as m:
         target, name = {
-            "claimed": (store, "claim_operator_tx"), "signed": (store, "record_operator_signed"),
+            "claimed": (txs, "claim"), "signed": (txs, "record_signed"),
             "broadcast": (crashing, "_broadcast"), "mined": (crashing, "_wait"),
-            "marked": (store, "mark_operator_mined"),
+            "marked": (txs, "mark_mined"),
         }[step]
         _crash_after(target, name, m)
         with pytest.raises(Crash):
             await crashing.refund(job)
-    monkeypatch.setattr(operator_module, "CLAIM_STALE_S", 0.0)  # the crashed claimant is gone
-    restarted = OperatorActions(s.chain, s.services.store)
+    restarted = OperatorActions(s.chain, s.services.store, claim_stale_s=0.0)  # the crashed claimant is gone
     record = await restarted.refund(job)
     assert await _credits(s) == before + 1
     assert (await OperatorActions(s.chain, s.services.store).refund(job))["tx_hash"] == record["tx_hash"]
@@ -198,15 +187,10 @@ async def test_a_submission_mined_between_the_receipt_read_and_the_nonce_read_is
     nonce = await s.chain.w3.eth.get_transaction_count(operator)
     tester = s.chain.embedded.tester
     tester.disable_auto_mine_transactions()
-    first = OperatorActions(s.chain, s.services.store)
-
-    async def pending(tx_hash, what, *, timeout=120):
-        return None
-
-    monkeypatch.setattr(first, "_wait", pending)
+    first = OperatorActions(s.chain, s.services.store, receipt_wait_s=0)  # gives up waiting at once
     with pytest.raises(ChainError, match="pending"):
         await first.submit(job)
-    row = await s.services.store.chain.operator_tx(job.task_id, "submit")
+    row = await s.services.store.operator_txs.get(job.task_id, OperatorAction.SUBMIT)
     armed = True
 
     def mine_before_nonce_read(method: str) -> None:
@@ -218,7 +202,7 @@ async def test_a_submission_mined_between_the_receipt_read_and_the_nonce_read_is
 
     Router(s, monkeypatch).before = mine_before_nonce_read
     submission = await OperatorActions(s.chain, s.services.store).submit(job)
-    assert not armed and submission["tx_hash"] == row["tx_hash"]
+    assert not armed and submission["tx_hash"] == row.tx_hash
     assert await s.chain.w3.eth.get_transaction_count(operator) == nonce + 1  # one transaction, not two
 
 

@@ -3,6 +3,7 @@ amounts, argument bounds, gas allowances, relay limits, early-unstake warnings, 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import anyio
 import pytest
 from eth_account import Account
 from tests.chain.conftest import DEV0, Session, error_text, structured
+from tests.chain.operator_support import proxied_chain
 from tests.chain.test_tools import sign_and_send
 
 from sf_mcp.chain import OperatorActions, Signer
@@ -19,7 +21,7 @@ from sf_mcp.chain.txplan import Limits, Step, TxPlanner
 from sf_mcp.chain.units import format_units
 from sf_mcp.domain import Payout
 from sf_mcp.errors import ChainError, ChainUnavailable, GenerationError, InsufficientFunds, NotFound, SfMcpError
-from sf_mcp.store import ChainEvent, Cursor, JobFromPayment, Store
+from sf_mcp.store import ChainEvent, Cursor, JobFromPayment, OperatorAction, Store
 
 pytestmark = pytest.mark.anyio
 
@@ -207,51 +209,50 @@ async def test_a_crash_after_broadcast_finds_the_recorded_hash_instead_of_resend
     s = auto_session
     job = await _failed_crypto_job(s, monkeypatch, "crash after broadcast")
     before = await _credits(s)
-    crashing = OperatorActions(s.chain, s.services.store)
+    async with proxied_chain(s) as (proxy, client):
+        sent: list[str] = []
 
-    async def crash(tx_hash, what, *, timeout=120):
-        raise ChainUnavailable("the process died while waiting")
+        def die_after_the_broadcast(call: dict[str, Any]) -> str | None:
+            if call["method"] == "eth_sendRawTransaction":
+                sent.append(call["method"])
+                return None
+            return "drop" if sent else None
 
-    monkeypatch.setattr(crashing, "_wait", crash)
-    with pytest.raises(ChainUnavailable):
-        await crashing.refund(job)
-    row = await s.services.store.chain.operator_tx(job.task_id, "refund")
-    assert row["status"] == "sent" and row["nonce"] is not None and len(row["hashes"]) == 1
+        proxy.intercept = die_after_the_broadcast  # the node takes the refund, then dies: no receipt is heard
+        with pytest.raises(ChainUnavailable):
+            await OperatorActions(client, s.services.store).refund(job)
+    row = await s.services.store.operator_txs.get(job.task_id, OperatorAction.REFUND)
+    assert row is not None and row.status == "sent" and row.nonce is not None and len(row.hashes) == 1
     restarted = OperatorActions(s.chain, s.services.store)
     record = await restarted.refund(job)
-    assert record["tx_hash"] == row["tx_hash"] and await _credits(s) == before + 1
+    assert record["tx_hash"] == row.tx_hash and await _credits(s) == before + 1
 
 
 async def test_a_stuck_refund_is_replaced_with_the_same_nonce(auto_session: Session,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    import sf_mcp.chain.operator as operator_module
-
     s = auto_session
     job = await _failed_crypto_job(s, monkeypatch, "stuck refund")
     before = await _credits(s)
-    op = OperatorActions(s.chain, s.services.store)
     tester = s.chain.embedded.tester
     tester.disable_auto_mine_transactions()
     try:
-        async def pending(tx_hash, what, *, timeout=120):
-            return None
-
-        monkeypatch.setattr(op, "_wait", pending)
         with pytest.raises(ChainError, match="pending"):
-            await op.refund(job)
-        first = await s.services.store.chain.operator_tx(job.task_id, "refund")
-        monkeypatch.setattr(operator_module, "RESEND_AFTER_S", 0.0)
+            await OperatorActions(s.chain, s.services.store, receipt_wait_s=0).refund(job)
+        first = await s.services.store.operator_txs.get(job.task_id, OperatorAction.REFUND)
+        assert first is not None
+        # Ten minutes and a second later (the default resend_after_s), another pass finds it still pending.
+        later = OperatorActions(s.chain, s.services.store, receipt_wait_s=0, clock=lambda: time.time() + 601)
         with pytest.raises(ChainError, match="pending"):
-            await op.refund(job)
-        second = await s.services.store.chain.operator_tx(job.task_id, "refund")
-        assert second["nonce"] == first["nonce"] and second["hashes"] == [first["tx_hash"], second["tx_hash"]]
+            await later.refund(job)
+        second = await s.services.store.operator_txs.get(job.task_id, OperatorAction.REFUND)
+        assert second is not None and second.nonce == first.nonce and second.hashes == (first.tx_hash, second.tx_hash)
     finally:
         tester.enable_auto_mine_transactions()
     s.chain.embedded.mine(1)
     monkeypatch.undo()
     assert await _credits(s) == before + 1
     record = await OperatorActions(s.chain, s.services.store).refund(job)
-    assert record["tx_hash"] in second["hashes"] and await _credits(s) == before + 1
+    assert record["tx_hash"] in second.hashes and await _credits(s) == before + 1
 
 
 # -- 3. a reorg between the cursor check and eth_getLogs: tests/chain/test_anvil.py (a node that reorgs right

@@ -14,7 +14,7 @@ from tests.pg_support import PgServer
 
 from sf_mcp.cli import main
 from sf_mcp.errors import ConfigError
-from sf_mcp.store import Store, migrations
+from sf_mcp.store import OperatorAction, Store, migrations
 
 LEGACY = Path(__file__).parent / "legacy_sql"  # the SQL files of main at 3095f67, applied as its runner did
 TX = "0x" + "AB" * 32
@@ -78,8 +78,8 @@ async def test_a_legacy_file_behind_runs_the_remaining_revisions(tmp_path: Path)
     store = await Store.open(path)
     try:
         assert (await store.generations.get("t1")).payment_key == f"crypto:5:{TX.lower()}"
-        op = await store.chain.operator_tx("t1", "submit")
-        assert op["status"] == "sent" and op["hashes"] == ["0xfeed"]
+        op = await store.operator_txs.get("t1", OperatorAction.SUBMIT)
+        assert op is not None and op.status == "sent" and op.hashes == ("0xfeed",)
         [event] = await store.chain.events(5)
         assert event.payment_key == f"crypto:5:{TX.lower()}"
     finally:

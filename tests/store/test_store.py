@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from sf_mcp.errors import InsufficientFunds
-from sf_mcp.store import ChainEvent, Cursor, JobFromPayment, Store
+from sf_mcp.store import ChainEvent, Cursor, JobFromPayment, OperatorAction, OperatorTxState, Store
 from sf_mcp.store.chain import crypto_payment_key
 
 pytestmark = pytest.mark.anyio
@@ -137,24 +137,62 @@ async def test_votes_make_the_leaderboard_and_the_gallery(store: Store) -> None:
         (1, 1, 0, 2, 5)
 
 
-async def test_operator_transactions_are_claimed_signed_and_released_by_one_owner(store: Store) -> None:
-    won, _ = await store.chain.claim_operator_tx("t1", "refund", CID, "a")
-    lost, row = await store.chain.claim_operator_tx("t1", "refund", CID, "b")
-    assert won and not lost and row["owner"] == "a"
-    assert not await store.chain.record_operator_signed("t1", "refund", "b", nonce=1, tx_hash="0x1", raw_tx="0xr")
-    assert await store.chain.record_operator_signed("t1", "refund", "a", nonce=1, tx_hash="0x1", raw_tx="0xr")
-    assert await store.chain.record_operator_signed("t1", "refund", "a", nonce=1, tx_hash="0x2", raw_tx="0xs",
-                                                    replaces="0x1")
-    assert (await store.chain.operator_tx("t1", "refund"))["hashes"] == ["0x1", "0x2"]
-    await store.chain.release_operator_tx("t1", "refund", "a")  # two hashes were broadcast: kept
-    assert await store.chain.operator_tx("t1", "refund") is not None
-    assert await store.chain.take_over_operator_tx("t1", "refund", "b", stale_before=time.time(),
-                                                   expected_tx_hash="0x2")
-    await store.chain.mark_operator_mined("t1", "refund", "0x3")
-    assert (await store.chain.operator_tx("t1", "refund"))["status"] == "mined"
-    await store.chain.claim_operator_tx("t2", "submit", CID, "a")
-    await store.chain.release_operator_tx("t2", "submit", "a")
-    assert await store.chain.operator_tx("t2", "submit") is None
+async def test_operator_transactions_move_only_along_the_state_machine(store: Store) -> None:
+    """Each transition of store.operator_tx.TRANSITIONS happens for one owner and only from its source states."""
+    txs, refund, submit = store.operator_txs, OperatorAction.REFUND, OperatorAction.SUBMIT
+
+    async def state(task: str = "t1", action: OperatorAction = refund) -> OperatorTxState | None:
+        row = await txs.get(task, action)
+        return None if row is None else row.status
+
+    assert await txs.claim("t1", refund, CID, "a") is None  # won
+    lost = await txs.claim("t1", refund, CID, "b")
+    assert lost is not None and lost.owner == "a" and lost.status is OperatorTxState.CLAIMED
+    assert lost.candidates == () and lost.signed is None
+    assert not await txs.take_over("t1", refund, "b", stale_before=lost.updated_at)  # not stale yet
+    assert not await txs.reclaim("t1", refund, "b", tx_hash="0x1")  # nothing sent to reclaim
+    assert not await txs.record_replacement("t1", refund, "a", replaces="0x1", nonce=1, tx_hash="0x2",
+                                            raw_tx=b"\x02")  # nothing sent to replace
+    await txs.mark_mined("t1", refund, "0x1")  # nothing sent: not mined
+    assert await state() is OperatorTxState.CLAIMED
+    assert not await txs.record_signed("t1", refund, "b", nonce=1, tx_hash="0x1", raw_tx=b"\x01")  # not b's
+    assert await txs.record_signed("t1", refund, "a", nonce=1, tx_hash="0x1", raw_tx=b"\x01")
+    assert not await txs.record_signed("t1", refund, "a", nonce=2, tx_hash="0x9", raw_tx=b"\x09")  # signed once
+    assert not await txs.take_over("t1", refund, "b", stale_before=time.time() + 60)  # sent: no take-over
+    assert not await txs.record_replacement("t1", refund, "b", replaces="0x0", nonce=1, tx_hash="0x2",
+                                            raw_tx=b"\x02")  # not the newest
+    assert await txs.record_replacement("t1", refund, "b", replaces="0x1", nonce=1, tx_hash="0x2", raw_tx=b"\x02")
+    row = await txs.get("t1", refund)
+    assert row is not None and row.status is OperatorTxState.SENT and row.hashes == ("0x1", "0x2")
+    assert (row.owner, row.nonce, row.tx_hash, row.signed) == ("b", 1, "0x2", b"\x02")
+    await txs.release("t1", refund, "b")  # two hashes were broadcast: kept
+    assert await state() is OperatorTxState.SENT
+    assert not await txs.reclaim("t1", refund, "c", tx_hash="0x1")  # only from the newest hash
+    assert await txs.reclaim("t1", refund, "c", tx_hash="0x2")
+    row = await txs.get("t1", refund)
+    assert row is not None and (row.status, row.owner, row.nonce, row.tx_hash, row.raw_tx) == \
+        (OperatorTxState.CLAIMED, "c", None, None, None)
+    assert row.hashes == ("0x1", "0x2")  # every transaction ever signed stays known
+    assert await txs.take_over("t1", refund, "d", stale_before=time.time() + 60)
+    assert (await txs.get("t1", refund)).owner == "d"  # type: ignore[union-attr]
+    assert await txs.record_signed("t1", refund, "d", nonce=2, tx_hash="0x3", raw_tx=b"\x03")
+    await txs.mark_mined("t1", refund, "0x3")
+    assert await state() is OperatorTxState.MINED
+    await txs.mark_mined("t1", refund, "0x3")  # again: still mined
+    assert await state() is OperatorTxState.MINED
+    await txs.release("t1", refund, "d")  # mined: never forgotten
+    assert not await txs.reclaim("t1", refund, "e", tx_hash="0x3")
+    assert await state() is OperatorTxState.MINED and await state("t1", submit) is None  # per (task, action)
+
+    assert await txs.claim("t2", submit, CID, "a") is None
+    await txs.release("t2", submit, "b")  # not b's claim
+    assert await state("t2", submit) is OperatorTxState.CLAIMED
+    await txs.release("t2", submit, "a")
+    assert await state("t2", submit) is None
+    assert await txs.claim("t2", submit, CID, "a") is None
+    assert await txs.record_signed("t2", submit, "a", nonce=5, tx_hash="0x5", raw_tx=b"\x05")
+    await txs.release("t2", submit, "a")  # the node refused the only transaction: forgotten
+    assert await state("t2", submit) is None
 
 
 async def test_agent_spending_holds_its_daily_limit_under_concurrency(store: Store) -> None:

@@ -205,7 +205,8 @@ async def run_indexer(settings: Settings) -> dict[str, Any]:
     except BaseException:
         await chain.close()
         raise
-    indexer = Indexer(chain, store, operator=OperatorActions(chain, store), batch_blocks=settings.chain.indexer_batch_blocks,
+    operator = OperatorActions(chain, store, resend_after_s=settings.chain.operator_resend_after_s)
+    indexer = Indexer(chain, store, operator=operator, batch_blocks=settings.chain.indexer_batch_blocks,
                       poll_s=settings.chain.indexer_poll_s, max_backoff_s=settings.chain.indexer_max_backoff_s)
     try:
         await indexer.run()

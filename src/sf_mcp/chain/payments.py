@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -33,7 +34,7 @@ from sf_mcp.store.chain import crypto_payment_key
 
 _TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
-__all__ = ["VerifiedPayment", "crypto_key_prefix", "crypto_payment_key"]
+__all__ = ["VerifiedPayment", "crypto_key_prefix", "crypto_payment_key", "generation_requests"]
 
 
 def crypto_key_prefix(chain_id: int) -> str:
@@ -168,6 +169,17 @@ EMPTY_PROMPT_HELD = (
 )
 
 
+def generation_requests(decoder: EventDecoder, receipt: Mapping[str, Any], payment_address: str) -> list[DecodedLog]:
+    """The ``GenerationRequested`` events our payment contract emitted in ``receipt``, in log order.
+
+    A payment's ordinal indexes this list, so the verifier (which keys a payment) and the operator (which
+    finds its request id again before refunding or submitting it) must read it the same way.
+    """
+    decoded = (decoder.decode(dict(log)) for log in receipt["logs"] if str(log["address"]).lower() == payment_address)
+    return sorted((ev for ev in decoded if ev is not None and ev.event == "GenerationRequested"),
+                  key=lambda e: e.log_index)
+
+
 class ChainPaymentVerifier:
     """``jobs.gate.PaymentVerifier`` on our payment contract."""
 
@@ -212,10 +224,7 @@ class ChainPaymentVerifier:
             raise PaymentRejected(f"transaction {tx_hash} failed on chain (it reverted), so nothing was paid")
         payment_address = client.address_of(PAYMENT)
         to = (receipt.get("to") or "").lower()
-        decoded = (self._decoder.decode(dict(log)) for log in receipt["logs"]
-                   if str(log["address"]).lower() == payment_address)
-        events = sorted((ev for ev in decoded if ev is not None and ev.event == "GenerationRequested"),
-                        key=lambda e: e.log_index)
+        events = generation_requests(self._decoder, receipt, payment_address)
         if not events:
             if to != payment_address:
                 raise PaymentRejected(

@@ -151,7 +151,7 @@ def _build(
     on_finished: Sequence[FinishedHook],
 ) -> Services:
     """Every part from its dependencies, in order: nothing is assigned after construction."""
-    operator = OperatorActions(chain, store)
+    operator = OperatorActions(chain, store, resend_after_s=settings.chain.operator_resend_after_s)
     verifier = ChainPaymentVerifier(chain, store)
     agent = Signer(settings.chain.agent_key.get_secret_value()) if settings.chain.agent_key else None
     x402 = None

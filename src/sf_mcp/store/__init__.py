@@ -18,6 +18,8 @@ from sf_mcp.store.db import Database, redacted
 from sf_mcp.store.gallery import CreatorStats, Gallery, GalleryEntry, GalleryPage
 from sf_mcp.store.generations import JOB_FINISHED, JOBS_QUEUED, GenerationRow, Generations, JobStatus, utc_day
 from sf_mcp.store.oauth import CodeRow, OAuthStore, RefreshRow
+from sf_mcp.store.operator_tx import OperatorAction, OperatorTx, OperatorTxState
+from sf_mcp.store.operator_txs import OperatorTxs
 from sf_mcp.store.rate_limits import RateBuckets
 from sf_mcp.store.read_models import AccountFigures, AsOf, ContestFigures, ReadModels
 from sf_mcp.store.review import ReviewItem, ReviewQueue
@@ -47,6 +49,10 @@ __all__ = [
     "Leadership",
     "Notifications",
     "OAuthStore",
+    "OperatorAction",
+    "OperatorTx",
+    "OperatorTxState",
+    "OperatorTxs",
     "RateBuckets",
     "RefreshRow",
     "ReviewItem",
@@ -79,6 +85,7 @@ class Store:
         self.accounts = Accounts(db)
         self.generations = Generations(db)
         self.chain = ChainStore(db)
+        self.operator_txs = OperatorTxs(db)
         self.sessions = Sessions(db)
         self.gallery = Gallery(db)
         self.review = ReviewQueue(db)

@@ -2,7 +2,6 @@
 
 - :mod:`sf_mcp.store.events`: indexed events, the indexer's cursor and the reads built on them;
 - :mod:`sf_mcp.store.reorgs`: rewinding after a reorg, forgetting a reset chain;
-- :mod:`sf_mcp.store.operator_txs`: the operator key's refunds and submissions, at most once each;
 - :mod:`sf_mcp.store.agent_spend`: the agent key's daily spending.
 """
 
@@ -20,7 +19,6 @@ from sf_mcp.store.events import (
     crypto_payment_key,
     x402_payment_key,
 )
-from sf_mcp.store.operator_txs import OperatorTxs
 from sf_mcp.store.reorgs import Reorgs
 
 __all__ = [
@@ -29,8 +27,8 @@ __all__ = [
 ]
 
 
-class ChainStore(IndexedEvents, Reorgs, OperatorTxs, AgentSpending):
-    """The four concerns behind one object, so the chain package keeps a single ``store.chain``."""
+class ChainStore(IndexedEvents, Reorgs, AgentSpending):
+    """The three concerns behind one object, so the chain package keeps a single ``store.chain``."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
