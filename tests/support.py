@@ -9,6 +9,8 @@ import socket
 import subprocess
 import threading
 import warnings
+import weakref
+from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -20,8 +22,10 @@ from mcp.client import Client
 from mcp_types import ResourceUpdatedNotification
 
 if TYPE_CHECKING:
+    from sf_mcp.jobs import JobRunner
     from sf_mcp.server.http.surface import HttpSurface
     from sf_mcp.server.services import Services
+    from sf_mcp.store import GenerationRow
 
 T = TypeVar("T")
 
@@ -165,6 +169,37 @@ def http_server_thread(data_dir: Path, **overrides: Any) -> Iterator[ThreadedHtt
         sock.close()
 
 
+class Settled:
+    """The last of a runner's finished-job hooks: a test waits until every hook before it ran for a job.
+
+    The runner wakes ``wait_finished`` before its hooks (entering the contest, resource updates) run; a test
+    that checks what a hook did waits here instead. Attach it before the jobs it waits for can finish.
+    """
+
+    def __init__(self, runner: JobRunner) -> None:
+        self.runner = runner
+        self.done: defaultdict[str, anyio.Event] = defaultdict(anyio.Event)
+        runner.on_finished.append(self.hook)
+
+    async def hook(self, row: GenerationRow) -> None:
+        self.done[row.task_id].set()
+
+    async def wait(self, task_id: str) -> GenerationRow:
+        """The job's row once every earlier hook ran for it."""
+        await self.done[task_id].wait()
+        return await self.runner.wait_finished(task_id)
+
+
+_settled: weakref.WeakKeyDictionary[JobRunner, Settled] = weakref.WeakKeyDictionary()
+
+
+def settled(runner: JobRunner) -> Settled:
+    """The runner's :class:`Settled` hook (``connected`` attaches one when the services open)."""
+    if runner not in _settled:
+        _settled[runner] = Settled(runner)
+    return _settled[runner]
+
+
 @asynccontextmanager
 async def connected(settings: Any, *, mode: str = "auto", **client_options: Any) -> AsyncIterator[tuple[Client, Services]]:
     """A client session on a server whose services the test opened itself, so it can inspect them."""
@@ -172,5 +207,6 @@ async def connected(settings: Any, *, mode: str = "auto", **client_options: Any)
     from sf_mcp.server.services import open_services
 
     async with open_services(settings) as services:
+        settled(services.runner)
         async with Client(build_server(settings, services=services), mode=mode, **client_options) as client:
             yield client, services

@@ -20,6 +20,7 @@ from sf_mcp.chain import Signer
 from sf_mcp.chain.accounts import DEV_ADDRESSES, DEV_KEYS
 from sf_mcp.store import ChainEvent, Store
 from sf_mcp.store.gallery import trending_score
+from support import settled
 
 pytestmark = pytest.mark.anyio
 
@@ -162,7 +163,7 @@ async def _paid_generation(s: Session, prompt: str, account: int) -> Any:
     await s.pay_s(prompt, account=account)
     await s.indexer.sync()
     job = next(r for r in await s.services.store.generations.recent(limit=20) if r.prompt == prompt)
-    done = await s.services.runner.wait_settled(job.task_id)
+    done = await settled(s.services.runner).wait(job.task_id)
     assert done.status == "succeeded"
     return await s.services.store.generations.get(job.task_id)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import anyio
 import pytest
 
@@ -9,6 +11,7 @@ from sf_mcp.generation import FallbackChain, LocalContentStore
 from sf_mcp.generation.providers.local import LocalRenderer
 from sf_mcp.jobs import JobRunner
 from sf_mcp.store import Store
+from support import Settled
 
 pytestmark = pytest.mark.anyio
 WALLET = "0x" + "ab" * 20
@@ -28,10 +31,10 @@ def _runner(store: Store, tmp_path, **kw) -> JobRunner:
     return JobRunner(store, chain, LocalContentStore(tmp_path / "content"), **options)
 
 
-async def _reserve(store: Store) -> str:
+async def _reserve(store: Store, prompt: str = "p") -> str:
     await store.accounts.add_credits(WALLET, 1, reason="test")
     job = await store.generations.reserve_credits(
-        wallet=WALLET, kind="image", prompt="p", params={"width": 64, "height": 64}
+        wallet=WALLET, kind="image", prompt=prompt, params={"width": 64, "height": 64}
     )
     return job.task_id
 
@@ -59,6 +62,51 @@ async def test_an_expired_lease_is_resumed_by_another_worker(store: Store, tmp_p
         task_id, owner="dead-process", provider="x", model="x", content_sha256="0" * 64,
         mime_type="image/png", public_url=None, attempts=[],
     ) is None
+
+
+class _HeldRenderer(LocalRenderer):
+    """Holds every generation of the prompt "held" until released, and counts the calls per prompt."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter[str] = Counter()
+        self.started = anyio.Event()
+        self.release = anyio.Event()
+
+    async def generate(self, request, *, model):
+        self.calls[request.prompt] += 1
+        if request.prompt == "held":
+            self.started.set()
+            await self.release.wait()
+        return await super().generate(request, model=model)
+
+
+async def test_a_process_never_claims_a_job_its_own_worker_is_still_running(store: Store, tmp_path) -> None:
+    """A renewal that lags past the lease (a loaded machine) must not let an idle worker of the same process run
+    the job again beside the first: the lease is made to run out while the job runs, then a newer job is queued;
+    the idle workers must take the newer one and leave the held one to the worker running it."""
+    held = await _reserve(store, "held")
+    renderer = _HeldRenderer()
+    chain = FallbackChain([renderer], attempt_timeout_s=30, deadline_s=60, breaker_failures=3, breaker_cooldown_s=60)
+    runner = JobRunner(store, chain, LocalContentStore(tmp_path / "c"), workers=3, lease_s=60, max_runs=3)
+    async with anyio.create_task_group() as tg:
+        await tg.start(runner.run)
+        with anyio.fail_after(20):
+            await renderer.started.wait()
+            running = await store.generations.get(held)
+            assert running is not None and running.lease_owner is not None
+            assert await store.generations.renew_lease(held, owner=running.lease_owner, lease_s=-1)  # ran out
+            other = await _reserve(store, "other")
+            runner.wake()
+            assert (await runner.wait_finished(other)).status == "succeeded"
+            still = await store.generations.get(held)
+            assert still is not None and still.status == "running" and still.run_count == 1
+            assert renderer.calls["held"] == 1
+            renderer.release.set()
+            done = await runner.wait_finished(held)
+        tg.cancel_scope.cancel()
+    assert done.status == "succeeded" and done.run_count == 1
+    assert renderer.calls == {"held": 1, "other": 1}
 
 
 async def test_a_job_interrupted_too_often_fails_and_is_refunded(store: Store, tmp_path) -> None:
@@ -135,13 +183,14 @@ async def test_a_slow_finished_hook_does_not_hold_the_waiter(store: Store, tmp_p
 
     runner = _runner(store, tmp_path)
     runner.on_finished.append(slow_hook)
+    hooks_ran = Settled(runner)
     async with anyio.create_task_group() as tg:
         await tg.start(runner.run)
         with anyio.fail_after(10):
             row = await runner.wait_finished(task_id)  # returns while the hook still waits
             assert row.status == "succeeded" and hook_ran == []
             release.set()
-            await runner.wait_settled(task_id)
+            await hooks_ran.wait(task_id)
         tg.cancel_scope.cancel()
     assert hook_ran == [task_id]
 

@@ -22,7 +22,7 @@ from sf_mcp.config import Settings, load_settings
 from sf_mcp.errors import ChainError, GenerationError
 from sf_mcp.server.ops import PaymentAlerts
 from sf_mcp.store import ChainEvent, Store
-from support import connected
+from support import connected, settled
 
 pytestmark = pytest.mark.anyio
 
@@ -134,8 +134,9 @@ async def test_indexer_alerts_once_for_a_payment_above_the_threshold(alerting: S
     posted = [r.json for r in webhook.calls("hook")]
     assert [(p["tx_hash"], p["token"], p["amount"], p["threshold"]) for p in posted] == [(tx_s, "S", "3", "2.5")]
     alerts: PaymentAlerts = s.services.alerts
-    assert alerts.alerts.labels(token="S")._value.get() == 1
-    assert alerts.alerts.labels(token="USDC")._value.get() == 0
+    counted = {sample.labels["token"]: sample.value for family in alerts.alerts.collect()
+               for sample in family.samples if sample.name == "sf_mcp_payment_alerts_total"}
+    assert counted == {"S": 1.0}
 
 
 # -- review queue ---------------------------------------------------------------------------------------
@@ -170,7 +171,7 @@ async def test_a_failed_refund_is_listed_for_review_and_by_the_cli(
     tx = await s.pay_s("a doomed fox")
     await s.indexer.sync()
     (job,) = [r for r in await s.services.store.generations.recent(limit=5) if r.prompt == "a doomed fox"]
-    done = await s.services.runner.wait_settled(job.task_id)
+    done = await settled(s.services.runner).wait(job.task_id)
     assert done.status == "failed" and refunder.calls == 1
 
     (item,) = json.loads((await s.client.read_resource("review://queue")).contents[0].text)

@@ -8,12 +8,13 @@ from tests.chain.conftest import DEV0, DEV1, Session, structured
 from sf_mcp.chain import Signer
 from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.errors import GenerationError
+from support import settled
 
 pytestmark = pytest.mark.anyio
 
 
 async def _finished(s: Session, task_id: str):
-    return await s.services.runner.wait_settled(task_id)
+    return await settled(s.services.runner).wait(task_id)
 
 
 async def test_a_payment_with_no_tool_call_makes_one_generation_and_enters_the_contest(auto_session: Session) -> None:

@@ -11,7 +11,7 @@ from tests.chain.conftest import DEV0, DEV1, Session, error_text, structured
 
 from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.config import Settings, load_settings
-from support import connected
+from support import connected, settled
 
 pytestmark = pytest.mark.anyio
 
@@ -86,7 +86,7 @@ async def test_agent_stakes_votes_and_the_leaderboard_follows(agent: Session) ->
     await s.pay_s("a contest entry", account=0)
     await s.indexer.sync()
     job = next(r for r in await s.services.store.generations.recent(limit=5) if r.payment_method == "crypto")
-    done = await s.services.runner.wait_settled(job.task_id)
+    done = await settled(s.services.runner).wait(job.task_id)
     assert done.status == "succeeded"
     assert (await s.services.store.generations.get(job.task_id)).submission is not None
 

@@ -20,7 +20,7 @@ from sf_mcp.chain.contracts import USDC
 from sf_mcp.config import load_settings
 from sf_mcp.errors import GenerationError
 from sf_mcp.store.chain import x402_payment_key
-from support import connected
+from support import connected, settled
 
 pytestmark = pytest.mark.anyio
 
@@ -92,7 +92,7 @@ async def test_an_image_paid_per_call_with_usdc_and_no_gas(session: Session) -> 
     assert [j.task_id for j in jobs] == [result["task_id"]]
     assert jobs[0].payment_key == x402_payment_key(s.chain.chain_id, s.chain.address_of(USDC), payer, nonce)
     assert jobs[0].chain_request_id == requested["args"]["requestId"]
-    row = await s.services.runner.wait_settled(result["task_id"])
+    row = await settled(s.services.runner).wait(result["task_id"])
     assert (await s.services.store.generations.get(row.task_id)).submission is not None
 
     # The same authorization again (a retry after a lost answer), even without the payment argument: same task.

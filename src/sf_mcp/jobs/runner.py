@@ -3,7 +3,8 @@
 Every job is a row (``store.generations``). A worker claims one with a lease and
 keeps renewing it while the providers work; if the process dies, the lease runs
 out and the next process (or another worker) claims the job again, so a crash
-never loses a paid job. ``job_max_attempts`` bounds how often one job may be
+never loses a paid job. A process never claims a job its own workers are still
+running, even when a renewal lagged past the lease on a loaded machine. ``job_max_attempts`` bounds how often one job may be
 re-run before it fails for good and its payment is refunded.
 
 A database that cannot be used for a while (another writer holding its lock
@@ -91,7 +92,6 @@ class JobRunner:
         self._progress: dict[str, list[Callable[[Progress], Awaitable[None]]]] = defaultdict(list)
         self.on_finished: list[FinishedHook] = list(on_finished)
         self._hooks: TaskGroup | None = None  # where finished-job hooks run while the pool runs
-        self._settled: dict[str, anyio.Event] = {}  # task id -> set once its hooks have run
         self._mine: set[str] = set()  # jobs this process's workers are running
 
     # -- lifecycle ------------------------------------------------------------
@@ -181,7 +181,8 @@ class JobRunner:
                                            wait=wait_exponential_jitter(multiplier=0.1, max=STORE_RETRY_MAX_S),
                                            before_sleep=_log_store_trouble("claiming a job")):
             with attempt:
-                job = await self._store.generations.claim_next(owner=self._owner, lease_s=self._lease_s)
+                job = await self._store.generations.claim_next(owner=self._owner, lease_s=self._lease_s,
+                                                               skip=self._mine)
                 if job is not None:
                     return job
                 idle = await self._idle_wait()
@@ -202,7 +203,7 @@ class JobRunner:
 
     async def _idle_wait(self) -> float:
         """Sleep until a lease may expire, or a short poll for jobs made by another process."""
-        expiry = await self._store.generations.next_lease_expiry()
+        expiry = await self._store.generations.next_lease_expiry(skip=self._mine)
         if expiry is None:
             return self._idle_poll_s
         return max(0.05, min(self._idle_poll_s, expiry - time.time() + 0.05))
@@ -296,29 +297,17 @@ class JobRunner:
         if event is not None:
             event.set()
         if self._hooks is None:
-            await self._run_hooks(row, anyio.Event())
+            await self._run_hooks(row)
             return
-        settled = self._settled.setdefault(row.task_id, anyio.Event())
-        self._hooks.start_soon(self._run_hooks, row, settled)
+        self._hooks.start_soon(self._run_hooks, row)
 
-    async def wait_settled(self, task_id: str) -> GenerationRow:
-        """Wait until the job ended and every finished-job hook for it ran (e.g. its contest entry)."""
-        row = await self.wait_finished(task_id)
-        settled = self._settled.get(task_id)
-        if settled is not None:
-            await settled.wait()
-        return row
-
-    async def _run_hooks(self, row: GenerationRow, settled: anyio.Event) -> None:
-        try:
-            for hook in list(self.on_finished):
-                try:
-                    await hook(row)
-                except Exception:
-                    logger.exception("a finished-job hook failed for %s", row.task_id)
-        finally:
-            settled.set()
-            self._settled.pop(row.task_id, None)
+    async def _run_hooks(self, row: GenerationRow) -> None:
+        """Every hook, in order: one that fails is logged and the next still runs."""
+        for hook in list(self.on_finished):
+            try:
+                await hook(row)
+            except Exception:
+                logger.exception("a finished-job hook failed for %s", row.task_id)
 
     async def _report(self, task_id: str, step: int, total: int, message: str) -> None:
         for listener in list(self._progress.get(task_id, [])):

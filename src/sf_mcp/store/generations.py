@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -175,19 +175,22 @@ class Generations:
             )
 
     # -- leases ---------------------------------------------------------------
-    async def claim_next(self, *, owner: str, lease_s: float) -> GenerationRow | None:
+    async def claim_next(self, *, owner: str, lease_s: float, skip: Collection[str] = ()) -> GenerationRow | None:
         """Take the oldest queued job, or a running one whose lease expired (its worker died).
 
+        ``skip``: jobs the caller is running itself. A renewal that lags past the lease (a loaded machine)
+        must not let a second worker of the same process run the job again beside the first.
         PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets workers on every replica claim at once, each a different
         row; SQLite: ``BEGIN IMMEDIATE`` admits one claimer at a time.
         """
         now = time.time()
+        not_mine, skipped = _excluding(skip)
         async with self._db.transaction() as tx:
             row = await tx.fetchone(
-                "SELECT task_id, status FROM ai_generations WHERE status = 'queued' "
-                "OR (status = 'running' AND lease_expires_at < ?) ORDER BY created_at LIMIT 1"
+                "SELECT task_id, status FROM ai_generations WHERE (status = 'queued' "
+                f"OR (status = 'running' AND lease_expires_at < ?)){not_mine} ORDER BY created_at LIMIT 1"
                 + (" FOR UPDATE SKIP LOCKED" if tx.postgres else ""),
-                (now,),
+                (now, *skipped),
             )
             if row is None:
                 return None
@@ -216,9 +219,11 @@ class Generations:
         row = await self._db.fetchone("SELECT COUNT(*) AS n FROM ai_generations WHERE status = 'queued'")
         return int(row["n"]) if row else 0
 
-    async def next_lease_expiry(self) -> float | None:
+    async def next_lease_expiry(self, *, skip: Collection[str] = ()) -> float | None:
+        """When the next running job's lease runs out (``skip``: the caller's own jobs, which it never claims)."""
+        not_mine, skipped = _excluding(skip)
         row = await self._db.fetchone(
-            "SELECT MIN(lease_expires_at) AS t FROM ai_generations WHERE status = 'running'"
+            f"SELECT MIN(lease_expires_at) AS t FROM ai_generations WHERE status = 'running'{not_mine}", skipped
         )
         return row["t"] if row else None
 
@@ -560,6 +565,13 @@ async def _refund_offchain(tx: Transaction, job: GenerationRow) -> dict[str, Any
         )
         return {"method": "free", "day": job.payment["day"]}
     return None
+
+
+def _excluding(task_ids: Collection[str]) -> tuple[str, tuple[str, ...]]:
+    """The condition that leaves ``task_ids`` out (empty when there are none) and its parameters."""
+    if not task_ids:
+        return "", ()
+    return f" AND task_id NOT IN ({', '.join('?' * len(task_ids))})", tuple(task_ids)
 
 
 def _new_task_id() -> str:
