@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from eth_account import Account
 from http_support import LiveServer, new_account
 
-from sf_mcp.errors import PaymentRejected
-from sf_mcp.jobs import VerifiedPayment
+from sf_mcp.chain import Signer
+from sf_mcp.chain.accounts import DEV_KEYS
 
 pytestmark = pytest.mark.anyio
 
-SERVER_SETTINGS = {"free_daily_quota": 1, "rate_limit_auth_ip": 1000}
+SERVER_SETTINGS = {"free_daily_quota": 1, "rate_limit_auth_ip": 1000, "indexer": False}
 SMALL = {"width": 64, "height": 64}
 
 
@@ -69,53 +70,34 @@ async def test_a_sees_only_public_fields_of_b_history(server: LiveServer) -> Non
         assert "payment" not in one and one["wallet"] == wallet_b
 
 
-class _ChainLikeVerifier:
-    """Answers like the chain's verifier: the transaction was paid by ``payer``; a different caller is refused.
-
-    The chain integration (issue: chain) provides the real verifier; this one records which wallet the
-    server asked about, which must be the signed-in wallet and never one the client named.
-    """
-
-    def __init__(self, tx_hash: str, payer: str) -> None:
-        self.tx_hash, self.payer = tx_hash, payer
-        self.asked: list[str] = []
-
-    async def verify_for(self, tx_hash: str, *, wallet: str, kind: str, prompt: str) -> VerifiedPayment:
-        self.asked.append(wallet)
-        if wallet != self.payer:
-            raise PaymentRejected(f"payment: transaction {tx_hash} was paid by {self.payer}, not by {wallet}")
-        return VerifiedPayment(
-            payment_key=f"crypto:146:{tx_hash}:0", payer=self.payer, generation_type=kind, prompt=prompt,
-            request_id=1, details={"tx_hash": tx_hash},
-        )
-
-
 async def test_a_cannot_claim_b_crypto_payment(server: LiveServer) -> None:
-    a, b = new_account(), new_account()
+    """B pays on the (embedded) chain; A presents B's transaction: the real verifier refuses it, naming the payer.
+
+    The server's indexer is off here, so no job exists for the payment when A tries: only the verifier's
+    payer check stands between A and B's payment (the gate's replay check comes into play once B used it).
+    """
+    a, b = new_account(), Account.from_key(DEV_KEYS[1])  # B: a funded dev account of the embedded chain
     wallet_a, wallet_b = a.address.lower(), b.address.lower()
-    tx_hash = "0x" + "ab" * 32
-    verifier = _ChainLikeVerifier(tx_hash, payer=wallet_b)
 
-    async def install(services):
-        previous, services.gate.verifier = services.gate.verifier, verifier
-        return previous
+    async def pay(services) -> str:
+        chain = services.chain
+        price = await chain.call(chain.payment.functions.priceS())
+        receipt = await chain.send(Signer(DEV_KEYS[1]), chain.payment.functions.payWithS("a boat", "image"),
+                                   value=price)
+        return receipt["transactionHash"].to_0x_hex()
 
-    previous = server.run(install)
-    try:
-        token_a, token_b = await server.sign_in(a), await server.sign_in(b)
-        pay = {"prompt": "a boat", "payment": {"method": "crypto", "tx_hash": tx_hash}, **SMALL}
-        async with server.mcp(token_a) as client:
-            stolen = await client.call_tool("generate_image", {**pay, "wallet": wallet_b})
-            assert stolen.is_error and "not by" in stolen.content[0].text
-        async with server.mcp(token_b) as client:
-            paid = await client.call_tool("generate_image", pay)
-            assert not paid.is_error and paid.structured_content["wallet"] == wallet_b
-        async with server.mcp(token_a) as client:  # and not after B used it either
-            again = await client.call_tool("generate_image", pay)
-            assert again.is_error
-        assert verifier.asked == [wallet_a, wallet_b, wallet_a]
-    finally:
-        async def restore(services):
-            services.gate.verifier = previous
-
-        server.run(restore)
+    tx_hash = server.run(pay)
+    token_a, token_b = await server.sign_in(a), await server.sign_in(b)
+    pay_args = {"prompt": "a boat", "payment": {"method": "crypto", "tx_hash": tx_hash}, **SMALL}
+    async with server.mcp(token_a) as client:
+        stolen = await client.call_tool("generate_image", {**pay_args, "wallet": wallet_b})
+        assert stolen.is_error
+        assert f"was paid by {wallet_b}, not by you ({wallet_a})" in stolen.content[0].text
+    assert server.run(lambda s: s.store.generations.recent(limit=50, wallet=wallet_a)) == []  # nothing consumed
+    async with server.mcp(token_b) as client:
+        paid = await client.call_tool("generate_image", pay_args)
+        assert not paid.is_error and paid.structured_content["wallet"] == wallet_b
+        task_id = paid.structured_content["task_id"]
+    async with server.mcp(token_a) as client:  # and not after B used it either
+        again = await client.call_tool("generate_image", pay_args)
+        assert again.is_error and task_id in again.content[0].text
