@@ -20,7 +20,7 @@ from sf_mcp.chain import Signer
 from sf_mcp.chain.accounts import DEV_ADDRESSES, DEV_KEYS
 from sf_mcp.chain.devnet import Anvil, find_anvil, start_anvil
 from sf_mcp.config import load_settings
-from support import connected
+from support import connected, settled
 
 pytestmark = [
     pytest.mark.anyio,
@@ -102,13 +102,15 @@ async def test_cast_payment_verify_generate_replay_refuse(node_session: Session,
 
 
 async def test_payment_without_tool_call_and_twenty_concurrent_calls(anvil, proxy, data_dir, monkeypatch) -> None:
-    async with connected(_settings(data_dir, proxy.url, anvil[1], monkeypatch), mode="auto") as (client, services):
+    # No background indexer: the test syncs it itself, so the twenty calls below are the only ones making the job.
+    async with connected(_settings(data_dir, proxy.url, anvil[1], monkeypatch)
+                         .updated(indexer=False), mode="auto") as (client, services):
         s = Session(client=client, services=services)
         store = s.services.store
         tx = await s.pay_s("dApp payment on anvil", account=2)
         await s.indexer.sync()
         job = next(r for r in await store.generations.recent(limit=50) if r.payment.get("tx_hash") == tx)
-        await s.services.runner.wait_settled(job.task_id)
+        await settled(s.services.runner).wait(job.task_id)
         row = await store.generations.get(job.task_id)
         assert row.status == "succeeded" and row.submission["generation_id"] == job.chain_request_id
         creator, *_ = await s.chain.call(s.chain.voting.functions.getGeneration(job.chain_request_id))
@@ -128,7 +130,7 @@ async def test_payment_without_tool_call_and_twenty_concurrent_calls(anvil, prox
         assert len(jobs) == 1
         assert len(answers) == 20
         assert [structured(a)["task_id"] for a in answers] == [jobs[0].task_id] * 20
-        assert sum(1 for a in answers if not a.structured_content["payment"]["replay"]) <= 1
+        assert sum(1 for a in answers if not a.structured_content["payment"]["replay"]) == 1  # one made it
 
 
 async def test_rpc_killed_mid_call_is_retryable_and_consumes_nothing(anvil, proxy, data_dir, monkeypatch) -> None:

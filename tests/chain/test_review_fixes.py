@@ -317,7 +317,7 @@ async def test_relay_refuses_token_transfers_but_relays_our_approvals(auto_sessi
     nonce = await w3.eth.get_transaction_count(w3.to_checksum_address(DEV0))
 
     def signed(fn: Any, n: int) -> str:
-        tx = {"chainId": chain.chain_id, "nonce": n, "to": usdc.address, "data": fn._encode_transaction_data(),
+        tx = {"chainId": chain.chain_id, "nonce": n, "to": usdc.address, "data": usdc.encode_abi(fn.fn_name, args=fn.args),
               "value": 0, "gas": 100_000, "maxFeePerGas": 2 * base + 10**9, "maxPriorityFeePerGas": 10**9, "type": 2}
         return "0x" + bytes(Account.from_key(DEV_KEYS[0]).sign_transaction(tx).raw_transaction).hex()
 
