@@ -59,20 +59,22 @@ bench: install
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 # Mutation testing (cosmic-ray) of the modules that guard money and identity: slow, outside CI and `make test`.
-# Each mutation/<module>.toml names the module, the tests that should kill its mutants and the operators it skips
-# ([cosmic-ray.filters.operators-filter], e.g. `|` where it only builds type annotations); cosmic-ray edits the
-# module in place while it runs (and puts it back), so run it on a clean tree you are not editing.
-# MUTATION_SAMPLE=N runs a seeded random sample of N mutants per module (mutation/sample.py) instead of all.
+# Each mutation/<module>.toml names the module, the tests that should kill its mutants, the operators it skips
+# ([cosmic-ray.filters.operators-filter]) and its [select] budget. mutation/sample.py skips the mutants that cannot
+# matter (inside annotations and log calls), keeps the most telling mutant per site and samples the rest
+# reproducibly (MUTATION_SAMPLE=N overrides the budget), then reports killed/total and every survivor.
+# cosmic-ray edits the module in place while it runs (and puts it back), so run it on a clean tree you are not
+# editing. One module: `make mutation MUTATION=payments`.
 MUTATION ?= $(basename $(notdir $(wildcard mutation/*.toml)))
 mutation: install
-	$(PY) -m pip install -q 'cosmic-ray>=8.7'
+	$(PY) -m pip install -q 'cosmic-ray>=8.7,<9'
 	@for m in $(MUTATION); do \
 	  echo "== $$m"; rm -f mutation/$$m.sqlite; \
 	  PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/cosmic-ray init mutation/$$m.toml mutation/$$m.sqlite || exit 1; \
 	  $(VENV)/bin/cr-filter-operators mutation/$$m.sqlite mutation/$$m.toml || exit 1; \
-	  $(if $(MUTATION_SAMPLE),$(PY) mutation/sample.py mutation/$$m.sqlite $(MUTATION_SAMPLE) || exit 1;) \
-	  PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/cosmic-ray exec mutation/$$m.toml mutation/$$m.sqlite || exit 1; \
-	  $(VENV)/bin/cr-report mutation/$$m.sqlite | tail -3; \
+	  $(PY) mutation/sample.py mutation/$$m.toml mutation/$$m.sqlite $(if $(MUTATION_SAMPLE),--sample $(MUTATION_SAMPLE)) || exit 1; \
+	  PATH=$(abspath $(VENV))/bin:$$PATH nice -n 19 $(VENV)/bin/cosmic-ray exec mutation/$$m.toml mutation/$$m.sqlite || exit 1; \
+	  $(PY) mutation/sample.py --report mutation/$$m.toml mutation/$$m.sqlite; \
 	done
 
 clean:

@@ -1,28 +1,148 @@
-"""Skip all but a seeded random sample of the pending mutants: ``sample.py SESSION N [SEED]``.
+"""Choose which of a cosmic-ray session's mutants to run, and report the score.
 
-A full cosmic-ray run of a module costs hours on two shared cores (each mutant starts pytest and an embedded
-chain); a uniform sample gives the killed share with a known margin in a fraction of the time. Skipped mutants
-are recorded as SKIPPED ("not sampled"), so cr-report counts only the sampled ones as run.
+``python mutation/sample.py CONFIG SESSION`` (after ``cosmic-ray init``) marks as skipped:
+
+- every mutant inside a type annotation: under ``from __future__ import annotations`` an
+  annotation is never evaluated, so ``str | None`` -> ``str - None`` is equivalent by construction;
+- mutants outside the line ranges of ``[select] lines`` (when a module is only partly in scope,
+  e.g. the credits ledger inside ``store/generations.py``);
+- every mutant inside a ``logger.*(...)`` call (the wording of a log line, not behaviour);
+- all but ``[select] per-site`` mutants of one source position (a comparison has 7 replacements,
+  a binary operator 11): the most telling are kept, in the order of :data:`PREFERRED` (the negated
+  or off-by-one comparison, the inverse arithmetic), then any other;
+- then all but ``[select] sample`` of those left, picked by a hash of each mutant (the same pick on
+  every run of the same code), to fit a time budget. A module sampled this way says so in the report.
+
+``python mutation/sample.py --report CONFIG SESSION`` prints killed/total of the mutants that ran and
+each survivor (line, operator, the source line), for the closing note.
 """
 
 from __future__ import annotations
 
-import random
-import sys
+import argparse
+import ast
+import hashlib
+import tomllib
+from collections import defaultdict
+from pathlib import Path
 
 from cosmic_ray.work_db import WorkDB, use_db
-from cosmic_ray.work_item import WorkerOutcome, WorkResult
+from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+PREFERRED = (
+    "AddNot", "ReplaceUnaryOperator_Delete_Not", "ReplaceAndWithOr", "ReplaceOrWithAnd",
+    "ReplaceTrueWithFalse", "ReplaceFalseWithTrue", "ExceptionReplacer", "ZeroIterationForLoop",
+    "ReplaceBreakWithContinue", "ReplaceContinueWithBreak", "RemoveDecorator", "NumberReplacer",
+    "_Eq_NotEq", "_NotEq_Eq", "_Is_IsNot", "_IsNot_Is", "_Lt_LtE", "_LtE_Lt", "_Gt_GtE", "_GtE_Gt",
+    "_Lt_GtE", "_LtE_Gt", "_Gt_LtE", "_GtE_Lt", "_Add_Sub", "_Sub_Add", "_Mul_Div", "_Div_Mul",
+    "_FloorDiv_Mul", "_Mod_FloorDiv", "_USub_UAdd", "_In_NotIn", "_NotIn_In",
+)
 
 
-def main(session: str, size: int, seed: int = 19) -> None:
-    with use_db(session, WorkDB.Mode.open) as db:
-        pending = sorted(item.job_id for item in db.pending_work_items)
-        keep = set(random.Random(seed).sample(pending, min(size, len(pending))))
-        for job_id in pending:
-            if job_id not in keep:
-                db.set_result(job_id, WorkResult(output="not sampled", worker_outcome=WorkerOutcome.SKIPPED))
-        print(f"{len(keep)} of {len(pending)} pending mutants sampled (seed {seed})")
+def _rank(operator: str) -> int:
+    name = operator.rsplit("/", 1)[-1]
+    for i, preferred in enumerate(PREFERRED):
+        if name == preferred or (preferred.startswith("_") and name.endswith(preferred)):
+            return i
+    return len(PREFERRED)
+
+
+def _unexecuted_spans(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Source spans of every annotation (arguments, returns, annotated assignments) and every logger call."""
+    spans = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        notes: list[ast.expr | None] = []
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "logger"):
+            notes.append(node)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            notes.append(node.returns)
+        elif isinstance(node, ast.arg):
+            notes.append(node.annotation)
+        elif isinstance(node, ast.AnnAssign):
+            notes.append(node.annotation)
+        for note in notes:
+            if note is not None:
+                spans.append(((note.lineno, note.col_offset), (note.end_lineno or note.lineno, note.end_col_offset or 0)))
+    return spans
+
+
+def _inside(pos: tuple[int, int], spans: list[tuple[tuple[int, int], tuple[int, int]]]) -> bool:
+    return any(start <= tuple(pos) < end for start, end in spans)
+
+
+def select(config: dict, db: WorkDB) -> None:
+    options = config.get("select", {})
+    per_site = options.get("per-site")
+    lines = {Path(k): [tuple(r) for r in v] for k, v in options.get("lines", {}).items()}
+    annotations: dict[Path, list] = {}
+    sites: dict[tuple, list] = defaultdict(list)
+    skipped: list[tuple[str, str]] = []
+    for item in db.pending_work_items:
+        [m] = item.mutations
+        path = Path(m.module_path)
+        spans = annotations.setdefault(path, _unexecuted_spans(path))
+        if _inside(m.start_pos, spans):
+            skipped.append((item.job_id, "inside a type annotation (never evaluated) or a log call"))
+        elif path in lines and not any(a <= m.start_pos[0] <= b for a, b in lines[path]):
+            skipped.append((item.job_id, "outside the lines in scope"))
+        else:
+            sites[(str(path), tuple(m.start_pos), tuple(m.end_pos))].append(item)
+    kept = []
+    for items in sites.values():
+        items.sort(key=lambda it: (_rank(it.mutations[0].operator_name), it.mutations[0].operator_name))
+        kept.extend(items[:per_site or len(items)])
+        skipped.extend((it.job_id, "sampled out (per-site)") for it in items[per_site or len(items):])
+    sample = options.get("sample")
+    if sample and len(kept) > sample:
+        kept.sort(key=_fingerprint)
+        skipped.extend((it.job_id, "sampled out (budget)") for it in kept[sample:])
+        kept = kept[:sample]
+    for job_id, why in skipped:
+        db.set_result(job_id, WorkResult(output=why, worker_outcome=WorkerOutcome.SKIPPED))
+    print(f"{len(kept)} mutants to run, {len(skipped)} skipped")
+
+
+def _fingerprint(item) -> str:
+    m = item.mutations[0]
+    key = f"{m.module_path}:{m.start_pos}:{m.end_pos}:{m.operator_name}:{m.occurrence}"
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def report(config: dict, db: WorkDB) -> None:
+    ran = killed = 0
+    survivors = []
+    sampled = False
+    for item, result in db.completed_work_items:
+        if result.worker_outcome == WorkerOutcome.SKIPPED:
+            sampled |= (result.output or "").startswith("sampled")
+            continue
+        ran += 1
+        if result.test_outcome == TestOutcome.SURVIVED:
+            survivors.append(item.mutations[0])
+        else:
+            killed += 1
+    pending = db.num_work_items - db.num_results
+    module = config["cosmic-ray"]["module-path"]
+    note = " (operators sampled per site)" if sampled else ""
+    score = f"{100 * killed / ran:.1f} %" if ran else "-"
+    print(f"{module}: {killed}/{ran} killed = {score}{note}; {pending} not run yet")
+    for m in sorted(survivors, key=lambda m: (str(m.module_path), m.start_pos)):
+        source = Path(m.module_path).read_text().splitlines()[m.start_pos[0] - 1].strip()
+        print(f"  survived {m.module_path}:{m.start_pos[0]} {m.operator_name.rsplit('/', 1)[-1]}"
+              f" #{m.occurrence}: {source}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config")
+    parser.add_argument("session")
+    parser.add_argument("--report", action="store_true")
+    args = parser.parse_args()
+    config = tomllib.loads(Path(args.config).read_text())
+    with use_db(args.session, WorkDB.Mode.open) as db:
+        (report if args.report else select)(config, db)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), *(int(a) for a in sys.argv[3:4]))
+    main()
