@@ -58,6 +58,8 @@ async def test_signed_in_client_acts_for_its_wallet(server: LiveServer, mode: st
     token = await server.sign_in(account)
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["sub"] == account.address.lower() and claims["aud"] == server.mcp_url
+    checked = server.run(lambda _: server.surface.auth.verify_token(token))  # what the SDK sees of the token
+    assert checked is not None and checked.subject == checked.client_id == account.address.lower()
     async with server.mcp(token, mode=mode) as client:
         tools = {t.name for t in (await client.list_tools()).tools}
         assert "generate_image" in tools
