@@ -88,7 +88,7 @@ async def _refused(server: LiveServer, message: str, account, signature: str | N
         response = await http.post(
             "/auth/verify", json={"message": message, "signature": signature or sign(account, message)}
         )
-    assert response.status_code in (400, 401), response.text
+    assert response.status_code == 401 and response.json()["error"] == "invalid_grant", response.text
     assert "token" not in response.json()
     return response.json()["error_description"]
 
