@@ -15,6 +15,9 @@
 
 ``python mutation/sample.py --report CONFIG SESSION`` prints killed/total of the mutants that ran and
 each survivor (line, operator, the source line), for the closing note.
+
+``python mutation/sample.py --recheck CONFIG SESSION`` runs the survivors again with the config's test command
+(after tests were added for them; the module must be the one the session was made from), and records the outcome.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import tomllib
 from collections import defaultdict
 from pathlib import Path
 
+from cosmic_ray.mutating import mutate_and_test
 from cosmic_ray.work_db import WorkDB, use_db
 from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
 
@@ -133,15 +137,27 @@ def report(config: dict, db: WorkDB) -> None:
               f" #{m.occurrence}: {source}")
 
 
+def recheck(config: dict, db: WorkDB) -> None:
+    section = config["cosmic-ray"]
+    for item, result in db.completed_work_items:
+        if result.test_outcome != TestOutcome.SURVIVED:
+            continue
+        again = mutate_and_test(item.mutations, section["test-command"], section.get("timeout"))
+        db.set_result(item.job_id, again)
+        m = item.mutations[0]
+        print(f"{m.module_path}:{m.start_pos[0]} {m.operator_name.rsplit('/', 1)[-1]}: {again.test_outcome}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config")
     parser.add_argument("session")
     parser.add_argument("--report", action="store_true")
+    parser.add_argument("--recheck", action="store_true")
     args = parser.parse_args()
     config = tomllib.loads(Path(args.config).read_text())
     with use_db(args.session, WorkDB.Mode.open) as db:
-        (report if args.report else select)(config, db)
+        (report if args.report else recheck if args.recheck else select)(config, db)
 
 
 if __name__ == "__main__":

@@ -161,6 +161,10 @@ async def test_malformed_messages_are_refused(server: LiveServer) -> None:
         assert "unexpected line" in await _refused(server, extra, account)
         body = await http.post("/auth/verify", content=b"not json", headers={"content-type": "application/json"})
         assert body.status_code == 400
+        for wrong in ([], {"signature": "0x00"}, {"message": 1, "signature": "0x00"}, {"message": "m"}):
+            answer = await http.post("/auth/verify", json=wrong)
+            assert answer.status_code == 400 and answer.json()["error"] == "invalid_request", wrong
+            assert answer.json()["error_description"].startswith("body: expected JSON")
 
 
 def test_parser_round_trips_and_is_strict() -> None:
