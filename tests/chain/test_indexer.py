@@ -33,9 +33,9 @@ async def test_a_payment_with_no_tool_call_makes_one_generation_and_enters_the_c
     assert done.submission and done.submission["generation_id"] == 1
     creator, contest, _, _, prompt, url = await s.chain.call(s.chain.voting.functions.getGeneration(1))
     assert creator.lower() == DEV1 and prompt == "paid from a dApp" and url == f"content://{done.content_sha256}"
-    assert await s.services.store.chain.event_count(s.chain.chain_id, event="GenerationRequested") == 1
+    assert len(await s.services.store.chain.events(s.chain.chain_id, event="GenerationRequested")) == 1
     await s.indexer.sync()
-    assert await s.services.store.chain.event_count(s.chain.chain_id, event="GenerationSubmitted") == 1
+    assert len(await s.services.store.chain.events(s.chain.chain_id, event="GenerationSubmitted")) == 1
 
 
 async def test_the_tool_and_the_indexer_share_one_job(auto_session: Session) -> None:
@@ -74,7 +74,7 @@ async def test_reorg_rolls_back_vanished_events_and_applies_remined_once(auto_se
     assert events[0].tx_hash == remined.tx_hash and events[0].block_number != remined.block_number
     assert s.indexer.checkpoint.reorgs == 1
     await s.indexer.sync()
-    assert await store.chain.event_count(chain.chain_id, event="GenerationRequested") == 1
+    assert len(await store.chain.events(chain.chain_id, event="GenerationRequested")) == 1
     jobs = [r for r in await store.generations.recent(limit=20) if r.payment.get("tx_hash") == remined.tx_hash]
     assert len(jobs) == 1
 

@@ -108,7 +108,7 @@ async def test_events_apply_once_and_a_reorg_rewinds_them(store: Store) -> None:
 
     removed = await store.chain.rollback(CID, to=Cursor(chain_id=CID, block_number=10, block_hash="0xb10"))
     assert [e.event for e in removed] == ["Staked"] and await store.chain.staked_tokens(CID, CREATOR) == []
-    assert await store.chain.event_count(CID) == 1 and await store.chain.event_count(CID, event="Staked") == 0
+    assert len(await store.chain.events(CID)) == 1 and len(await store.chain.events(CID, event="Staked")) == 0
 
     await store.chain.reset(CID)
     assert await store.chain.cursor(CID) is None and await store.chain.events(CID) == []
@@ -226,4 +226,4 @@ async def test_the_review_queue_lists_unmatched_payments(store: Store) -> None:
     await store.chain.apply(CID, events=[ev], jobs=[], block_number=20, block_hash="0xb20")
     [item] = await store.review.items()
     assert item.kind == "unmatched_payment" and item.request_id == 3
-    await store.ping()
+    assert (await store.migration_state())[0] is not None  # the store still answers

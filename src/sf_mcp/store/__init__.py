@@ -131,10 +131,6 @@ class Store:
         """``(the database's revision, this code's newest)``, for readiness checks."""
         return await migrations.current(self.db), migrations.head()
 
-    async def ping(self) -> None:
-        """Raise if the database cannot answer a query (for readiness checks)."""
-        await self.db.fetchone("SELECT 1")
-
     async def close(self) -> None:
         await self.db.close()
 

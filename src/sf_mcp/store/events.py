@@ -157,17 +157,6 @@ class IndexedEvents:
             )
         return [event_from_row(r) for r in rows]
 
-    async def event_count(self, chain_id: int, *, event: str | None = None) -> int:
-        if event:
-            row = await self._db.fetchone(
-                "SELECT COUNT(*) AS n FROM blockchain_transactions WHERE chain_id = ? AND event = ?", (chain_id, event)
-            )
-        else:
-            row = await self._db.fetchone(
-                "SELECT COUNT(*) AS n FROM blockchain_transactions WHERE chain_id = ?", (chain_id,)
-            )
-        return int(row["n"]) if row else 0
-
     async def staked_tokens(self, chain_id: int, wallet: str) -> list[int]:
         rows = await self._db.fetchall(
             "SELECT token_id FROM nft_stakes WHERE chain_id = ? AND wallet = ? AND unstaked_at IS NULL ORDER BY token_id",
