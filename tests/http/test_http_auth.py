@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -44,6 +45,7 @@ async def test_nonce_returns_a_ready_to_sign_message(server: LiveServer) -> None
         bad = await http.get("/auth/nonce", params={"address": "0x123"})
     message = parse_message(issued["message"])
     assert message.address == account.address and message.nonce == issued["nonce"]
+    assert re.fullmatch(r"[0-9a-f]{32}", issued["nonce"])  # 128 random bits
     assert message.domain == issued["domain"] == f"127.0.0.1:{server.settings.http.port}"
     assert message.uri == issued["uri"] == server.base_url
     assert message.chain_id == issued["chain_id"]
@@ -128,6 +130,21 @@ async def test_tampered_message_is_refused(server: LiveServer) -> None:
     assert "signature" in await _refused(server, tampered, account, signature=signature)
 
 
+@pytest.mark.parametrize(("field", "seconds"), [
+    ("issued_at", -(300 + 60 - 30)),  # older than the 300 s nonce TTL, within the 60 s skew
+    ("issued_at", 60 - 30),  # a wallet clock ahead, within the skew
+    ("not_before", 60 - 30),
+], ids=["issued-ttl-ago", "issued-ahead", "not-before-ahead"])
+async def test_sign_in_times_within_the_clock_skew_are_accepted(server: LiveServer, field: str, seconds: int) -> None:
+    account = new_account()
+    async with server.http() as http:
+        issued = await server.nonce(http, account)
+        change = {field: datetime.now(UTC) + timedelta(seconds=seconds)}
+        changed = replace(parse_message(issued["message"]), **change).to_text()
+        response = await server.verify(http, changed, account)
+    assert response.status_code == 200, response.text
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
@@ -136,9 +153,11 @@ async def test_tampered_message_is_refused(server: LiveServer) -> None:
         ({"chain_id": 1}, "chain id"),
         ({"expiration_time": datetime.now(UTC) - timedelta(seconds=5)}, "expired"),
         ({"issued_at": datetime.now(UTC) + timedelta(hours=1)}, "future"),
+        ({"issued_at": datetime.now(UTC) - timedelta(seconds=300 + 60 + 30)}, "too old"),  # past the TTL and skew
         ({"not_before": datetime.now(UTC) + timedelta(hours=1)}, "Not Before"),
     ],
-    ids=["other-domain", "other-uri", "wrong-chain", "expired", "issued-in-future", "not-yet-valid"],
+    ids=["other-domain", "other-uri", "wrong-chain", "expired", "issued-in-future", "issued-too-long-ago",
+         "not-yet-valid"],
 )
 async def test_message_fields_are_checked(server: LiveServer, change: dict, expected: str) -> None:
     account = new_account()
