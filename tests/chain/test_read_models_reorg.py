@@ -11,7 +11,7 @@ from tests.chain.conftest import DEV0, DEV1, Session, structured
 from sf_mcp.chain import Signer
 from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.config import Settings
-from support import connected
+from support import connected, settled
 
 pytestmark = pytest.mark.anyio
 WEEK = 7 * 24 * 3600
@@ -43,7 +43,7 @@ async def test_a_reorged_vote_and_stake_leave_the_answers_and_return_once(dev1: 
     await s.pay_s("an entry to vote for", account=0)
     await s.indexer.sync()
     job = next(r for r in await s.services.store.generations.recent(limit=5) if r.payment_method == "crypto")
-    assert (await s.services.runner.wait_settled(job.task_id)).status == "succeeded"
+    assert (await settled(s.services.runner).wait(job.task_id)).status == "succeeded"
     assert (await s.services.store.generations.get(job.task_id)).submission is not None
     before = await _board_and_account(s)
     assert before[:3] == ([], [4, 5], 2)
