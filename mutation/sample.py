@@ -10,8 +10,10 @@
 - all but ``[select] per-site`` mutants of one source position (a comparison has 7 replacements,
   a binary operator 11): the most telling are kept, in the order of :data:`PREFERRED` (the negated
   or off-by-one comparison, the inverse arithmetic), then any other;
-- then all but ``[select] sample`` of those left, picked by a hash of each mutant (the same pick on
-  every run of the same code), to fit a time budget. A module sampled this way says so in the report.
+- then all but ``[select] sample`` of those left (``--sample N``, i.e. ``make mutation MUTATION_SAMPLE=N``,
+  overrides it), picked by a hash of each mutant's place and operator: the same pick on every run of the same
+  code (cosmic-ray's job ids are random per ``init``, so a seeded draw over them would not repeat). A module
+  sampled this way says so in the report.
 
 ``python mutation/sample.py --report CONFIG SESSION`` prints killed/total of the mutants that ran and
 each survivor (line, operator, the source line), for the closing note.
@@ -75,7 +77,7 @@ def _inside(pos: tuple[int, int], spans: list[tuple[tuple[int, int], tuple[int, 
     return any(start <= tuple(pos) < end for start, end in spans)
 
 
-def select(config: dict, db: WorkDB) -> None:
+def select(config: dict, db: WorkDB, sample: int | None = None) -> None:
     options = config.get("select", {})
     per_site = options.get("per-site")
     lines = {Path(k): [tuple(r) for r in v] for k, v in options.get("lines", {}).items()}
@@ -97,7 +99,7 @@ def select(config: dict, db: WorkDB) -> None:
         items.sort(key=lambda it: (_rank(it.mutations[0].operator_name), it.mutations[0].operator_name))
         kept.extend(items[:per_site or len(items)])
         skipped.extend((it.job_id, "sampled out (per-site)") for it in items[per_site or len(items):])
-    sample = options.get("sample")
+    sample = sample or options.get("sample")
     if sample and len(kept) > sample:
         kept.sort(key=_fingerprint)
         skipped.extend((it.job_id, "sampled out (budget)") for it in kept[sample:])
@@ -128,7 +130,7 @@ def report(config: dict, db: WorkDB) -> None:
             killed += 1
     pending = db.num_work_items - db.num_results
     module = config["cosmic-ray"]["module-path"]
-    note = " (operators sampled per site)" if sampled else ""
+    note = " (a sample: see [select] in the config)" if sampled else ""
     score = f"{100 * killed / ran:.1f} %" if ran else "-"
     print(f"{module}: {killed}/{ran} killed = {score}{note}; {pending} not run yet")
     for m in sorted(survivors, key=lambda m: (str(m.module_path), m.start_pos)):
@@ -154,10 +156,16 @@ def main() -> None:
     parser.add_argument("session")
     parser.add_argument("--report", action="store_true")
     parser.add_argument("--recheck", action="store_true")
+    parser.add_argument("--sample", type=int, help="run at most this many mutants (overrides [select] sample)")
     args = parser.parse_args()
     config = tomllib.loads(Path(args.config).read_text())
     with use_db(args.session, WorkDB.Mode.open) as db:
-        (report if args.report else recheck if args.recheck else select)(config, db)
+        if args.report:
+            report(config, db)
+        elif args.recheck:
+            recheck(config, db)
+        else:
+            select(config, db, args.sample)
 
 
 if __name__ == "__main__":
