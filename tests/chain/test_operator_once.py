@@ -26,24 +26,25 @@ pytestmark = pytest.mark.anyio
 
 
 class Router:
-    """Runs ``before(method)`` ahead of every RPC request of the embedded chain; it may return another tester
-    (a lagging node) to answer that request."""
+    """Runs ``before(method)`` ahead of every RPC request of the embedded chain (it may return another tester, a
+    lagging node, to answer that request) and ``after(method, response)`` once the chain answered it."""
 
     def __init__(self, s: Session, monkeypatch: pytest.MonkeyPatch) -> None:
         self.before: Callable[[str], Any] = lambda method: None
+        self.after: Callable[[str, Any], None] = lambda method, response: None
         provider = s.chain.embedded.provider
         real = provider.make_request
 
         async def make_request(method: Any, params: Any) -> Any:
             other = self.before(str(method))
-            if other is None:
-                return await real(method, params)
             mine = provider.ethereum_tester
-            provider.ethereum_tester = other
+            provider.ethereum_tester = other if other is not None else mine
             try:
-                return await real(method, params)
+                response = await real(method, params)
             finally:
                 provider.ethereum_tester = mine
+            self.after(str(method), response)
+            return response
 
         monkeypatch.setattr(provider, "make_request", make_request)
         monkeypatch.setattr(provider, "_request_func_cache", (None, None))  # web3 keeps the bound method
@@ -136,6 +137,7 @@ class Crash(BaseException):
 
 
 def _crash_after(target: Any, name: str, m: pytest.MonkeyPatch) -> None:
+    """The store's ``name`` step is done, then the process dies."""
     real = getattr(target, name)
 
     async def then_crash(*args: Any, **kwargs: Any) -> Any:
@@ -154,12 +156,21 @@ async def test_a_crash_between_any_two_steps_refunds_once(auto_session: Session,
     txs = s.services.store.operator_txs
     crashing = OperatorActions(s.chain, s.services.store)
     with monkeypatch.context() as m:
-        target, name = {
-            "claimed": (txs, "claim"), "signed": (txs, "record_signed"),
-            "broadcast": (crashing, "_broadcast"), "mined": (crashing, "_wait"),
-            "marked": (txs, "mark_mined"),
-        }[step]
-        _crash_after(target, name, m)
+        if step in ("claimed", "signed", "marked"):
+            _crash_after(txs, {"claimed": "claim", "signed": "record_signed", "marked": "mark_mined"}[step], m)
+        else:  # the chain took the refund (broadcast) or mined it (its receipt came back); the process dies
+            sent = False
+
+            def die(method: str, response: Any) -> None:
+                nonlocal sent
+                if method == "eth_sendRawTransaction":
+                    sent = True
+                    if step == "broadcast":
+                        raise Crash(step)
+                elif sent and method == "eth_getTransactionReceipt" and response.get("result"):
+                    raise Crash(step)
+
+            Router(s, m).after = die
         with pytest.raises(Crash):
             await crashing.refund(job)
     restarted = OperatorActions(s.chain, s.services.store, claim_stale_s=0.0)  # the crashed claimant is gone

@@ -52,7 +52,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from eth_account.typed_transactions.typed_transaction import TypedTransaction
@@ -261,9 +261,7 @@ class OperatorActions:
         Only block-pinned reads decide (the nonce *at* block b, the transactions *of* block k): every node
         that has those blocks answers them alike, and one that lacks them fails instead of answering older
         news. So a lagging node, or a receipt read and a nonce read answered by different nodes, can delay
-        the verdict but never make a mined transaction look dropped. The account nonce only grows, so the
-        block k with ``nonce(k-1) <= nonce < nonce(k)`` holds the one transaction that used it: galloping
-        back from the confirmed head then bisecting finds k in O(log distance) reads.
+        the verdict but never make a mined transaction look dropped.
         """
         client = self._client
         assert client.operator is not None
@@ -273,24 +271,11 @@ class OperatorActions:
             return int(await client.read(f"reading the operator nonce at block {block}",
                                          lambda: client.w3.eth.get_transaction_count(operator, block)))
 
-        top = await client.block_number() - client.confirmations
-        if top < 0 or await count(top) <= nonce:
+        found = await block_that_used(nonce, await client.block_number() - client.confirmations, count)
+        if found is None:
             return None
-        hi, step = top, 1  # invariant: count(hi) > nonce
-        lo = max(hi - step, 0)
-        while lo > 0 and await count(lo) > nonce:
-            hi, step = lo, step * 2
-            lo = max(hi - step, 0)
-        if lo == 0 and await count(0) > nonce:
-            hi = 0
-        while hi - lo > 1:  # invariant: count(lo) <= nonce < count(hi)
-            mid = (lo + hi) // 2
-            if await count(mid) > nonce:
-                hi = mid
-            else:
-                lo = mid
-        block = await client.get_block(hi)
-        return hi, {HexBytes(h).to_0x_hex().lower() for h in block["transactions"]}
+        block = await client.get_block(found)
+        return found, {HexBytes(h).to_0x_hex().lower() for h in block["transactions"]}
 
     async def _replace(self, row: OperatorTx, raw: bytes, what: str) -> Mined:
         """Re-sign the stuck transaction with the same nonce and higher fees; at most one of them is mined."""
@@ -301,9 +286,10 @@ class OperatorActions:
         for key in ("v", "r", "s"):
             fields.pop(key, None)
         base = int((await client.get_block("latest"))["baseFeePerGas"])
-        tip = max(int(fields["maxPriorityFeePerGas"] * FEE_BUMP) + 1, MIN_TIP)
+        # Both fees rise by FEE_BUMP (12.5 %; int() loses under 1 wei, and MIN_TIP covers fees under 40 wei).
+        tip = max(int(fields["maxPriorityFeePerGas"] * FEE_BUMP), MIN_TIP)
         fields["maxPriorityFeePerGas"] = tip
-        fields["maxFeePerGas"] = max(int(fields["maxFeePerGas"] * FEE_BUMP) + 1, 2 * base + tip)
+        fields["maxFeePerGas"] = max(int(fields["maxFeePerGas"] * FEE_BUMP), 2 * base + tip)
         fields["to"] = client.w3.to_checksum_address("0x" + bytes(fields["to"]).hex())
         fields["data"] = bytes(fields["data"])
         new_raw = signer.sign(fields)
@@ -370,6 +356,32 @@ class OperatorActions:
                 return None
             raise self._client.map_error(exc, f"waiting for {what} ({tx_hash})") from exc
         return dict(receipt)
+
+
+async def block_that_used(nonce: int, top: int, count: Callable[[int], Awaitable[int]]) -> int | None:
+    """The block k <= ``top`` whose transactions used ``nonce``: ``count(k-1) <= nonce < count(k)``, where
+    ``count(b)`` is the account's nonce at block b (never decreasing; 0 before block 0). None when
+    ``count(top) <= nonce`` (not used by block ``top``) or ``top`` < 0.
+
+    Galloping back from ``top`` then bisecting finds k in O(log(top - k)) calls of ``count``: a transaction
+    waits near the head, so k is usually a few blocks back however long the chain is.
+    """
+    if top < 0 or await count(top) <= nonce:
+        return None
+    hi, step = top, 1  # invariant: count(hi) > nonce
+    lo = max(hi - step, 0)
+    while lo > 0 and await count(lo) > nonce:
+        hi, step = lo, step * 2
+        lo = max(hi - step, 0)
+    if lo == 0 and await count(0) > nonce:
+        return 0
+    while hi - lo > 1:  # invariant: count(lo) <= nonce < count(hi)
+        mid = (lo + hi) // 2
+        if await count(mid) > nonce:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def _mined(tx_hash: str, receipt: dict[str, Any]) -> Mined:

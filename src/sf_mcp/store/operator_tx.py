@@ -2,12 +2,13 @@
 
 One :class:`OperatorTx` per (task, action). Its states and the only moves between them::
 
-    (no row) --CLAIM--> CLAIMED --SIGN--> SENT --MINE--> MINED
-                         |    ^            | ^
-               TAKE_OVER |    +--RECLAIM---+ | REPLACE (same nonce, higher fees: one more hash)
-               (stale)   v                   |
-                       CLAIMED             SENT
-    CLAIMED, or SENT with a single hash --RELEASE--> (no row)   nothing reached the chain
+    (no row) --CLAIM-----> CLAIMED     a process won the right to sign
+    CLAIMED  --TAKE_OVER-> CLAIMED     its owner signed nothing and went quiet: another process takes it
+    CLAIMED  --SIGN------> SENT        signed bytes, hash and nonce recorded; then broadcast
+    SENT     --REPLACE---> SENT        still pending when old: same nonce, higher fees, one more hash
+    SENT     --RECLAIM---> CLAIMED     proved that none of the hashes can ever be mined: sign anew
+    SENT     --MINE------> MINED       one of the hashes has a successful receipt (MINED -> MINED: again)
+    CLAIMED, or SENT with a single hash --RELEASE--> (no row)    nothing reached the chain
 
 :data:`TRANSITIONS` is the table: each transition's allowed source states and its target. The store
 (:class:`sf_mcp.store.operator_txs.OperatorTxs`) applies each one as a single conditional statement
@@ -15,9 +16,9 @@ whose ``WHERE`` names those source states (plus the owner or the expected hash),
 racing for one step exactly one wins. Which transition to ask for, and the proof that makes RECLAIM
 safe (none of the row's hashes can ever be mined), is :mod:`sf_mcp.chain.operator`'s.
 
-Invariant: every transaction ever signed for a row shares one nonce (REPLACE keeps it) and its hash is
-in ``hashes`` before it is broadcast; only RECLAIM, on proof that none of ``hashes`` can be mined,
-lets a new nonce be signed. So at most one transaction per (task, action) has an effect on chain.
+Invariant: every transaction's hash is in ``hashes`` before it is broadcast, and all those signed since
+the row was (re)claimed share one nonce (REPLACE keeps it); only RECLAIM, on proof that none of
+``hashes`` can be mined, lets a new nonce be signed. So at most one transaction per (task, action) has an effect on chain.
 """
 
 from __future__ import annotations
@@ -98,10 +99,6 @@ class OperatorTx(BaseModel):
     @classmethod
     def _json_list(cls, value: Any) -> Any:
         return json.loads(value or "[]") if isinstance(value, str | None) else value
-
-    def allows(self, transition: Transition) -> bool:
-        """Whether ``transition`` may start from this row's state."""
-        return self.status in TRANSITIONS[transition][0]
 
     @property
     def candidates(self) -> tuple[str, ...]:
