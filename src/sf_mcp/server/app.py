@@ -13,6 +13,7 @@ from starlette.types import ASGIApp
 
 from sf_mcp import package_version
 from sf_mcp.config import Settings
+from sf_mcp.server import apps
 from sf_mcp.server import mcp as mcp_surface
 from sf_mcp.server.http.surface import HttpSurface
 from sf_mcp.server.mcp.arguments import SfMcpServer
@@ -57,6 +58,7 @@ def build_server(
         lifespan=lifespan,
         subscriptions=notifier.bus,
         middleware=[mcp_surface.ServicesMiddleware(), *options.pop("middleware", [])],
+        extensions=[apps.extension(settings)],
         **options,
     )
     notifier.install(server)

@@ -22,6 +22,7 @@ from sf_mcp.domain.leaderboard import leaderboard as leaderboard_of
 from sf_mcp.domain.payments import prepare_payment as plan_payment
 from sf_mcp.domain.staking import stake_action
 from sf_mcp.domain.voting import vote as plan_vote
+from sf_mcp.server.apps.views import tool_meta
 from sf_mcp.server.mcp.context import services_of
 from sf_mcp.server.mcp.identity import caller_of, caller_wallet
 from sf_mcp.server.mcp.results import tool_errors
@@ -152,7 +153,7 @@ TOOLS = (verify_payment, prepare_payment, stake, vote, contest, send_transaction
 
 def register(server: MCPServer) -> None:
     for tool in TOOLS:
-        server.add_tool(tool_errors(tool), structured_output=True)
+        server.add_tool(tool_errors(tool), structured_output=True, meta=tool_meta(tool.__name__))
 
 
 async def dev_advance_time(

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from sf_mcp.domain.accounts import Account, account_of
 from sf_mcp.domain.gallery import GALLERY_MAX, SEARCH_MAX, Gallery, gallery_page
+from sf_mcp.server.apps.views import tool_meta
 from sf_mcp.server.mcp.context import services_of
 from sf_mcp.server.mcp.identity import caller_wallet
 from sf_mcp.server.mcp.results import tool_errors
@@ -68,4 +69,4 @@ TOOLS = (account, gallery)
 
 def register(server: MCPServer) -> None:
     for tool in TOOLS:
-        server.add_tool(tool_errors(tool), structured_output=True)
+        server.add_tool(tool_errors(tool), structured_output=True, meta=tool_meta(tool.__name__))

@@ -18,6 +18,7 @@ from sf_mcp.generation.base import GenerationKind
 from sf_mcp.generation.media import clean_prompt
 from sf_mcp.jobs import Payment, Progress, Reservation, X402Payment
 from sf_mcp.jobs.x402 import META_PAYMENT, META_RESPONSE, X402Required
+from sf_mcp.server.apps.views import tool_meta
 from sf_mcp.server.mcp.answers import MAX_WAIT_S, generation_answer
 from sf_mcp.server.mcp.context import services_of
 from sf_mcp.server.mcp.identity import caller_wallet
@@ -143,7 +144,7 @@ TOOLS = (generate_image, generate_video, get_generation)
 
 def register(server: MCPServer) -> None:
     for tool in TOOLS:
-        server.add_tool(tool_errors(tool), structured_output=True)
+        server.add_tool(tool_errors(tool), structured_output=True, meta=tool_meta(tool.__name__))
 
 
 async def _generate(ctx: Context[Services], order: Order, *, within_s: float) -> CallToolResult:

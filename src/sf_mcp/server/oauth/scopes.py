@@ -35,6 +35,7 @@ ALL_SCOPES: tuple[str, ...] = tuple(SCOPE_DESCRIPTIONS)
 TOOL_SCOPES: dict[str, str] = {
     "account": "read",
     "contest": "read",
+    "contest_status": "read",  # app-only (the contest view)
     "gallery": "read",
     "get_generation": "read",
     "leaderboard": "read",
