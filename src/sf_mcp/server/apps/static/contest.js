@@ -56,7 +56,10 @@
     }
     root.replaceChildren(h("h1", { text: title }), stats, standings(),
       notes.map((n) => h("p", { class: "muted", "data-field": "votes-note", text: n })), buttons, status,
-      action ? planPanel(app, action, () => { setStatus(status, "Sent.", "ok"); refresh(); }) : "");
+      action ? planPanel(app, action, (receipts) => {
+        action = null;
+        refresh(`Sent: ${receipts.map((r) => r.tx_hash).join(", ")}`);
+      }) : "");
   }
 
   async function loadStanding() {
@@ -72,12 +75,12 @@
     await loadStanding();
   }
 
-  async function refresh() {
+  async function refresh(done) {
     setStatus(status, "Refreshing…");
     try {
       await loadBoard();
-      setStatus(status, "");
       render();
+      setStatus(status, typeof done === "string" ? done : "", "ok");
     } catch (error) {
       setStatus(status, error.message, "error");
     }

@@ -17,29 +17,33 @@
   const prev = h("button", { type: "button", name: "previous", onclick: () => go(pageIndex - 1) }, "Previous");
   const next = h("button", { type: "button", name: "next", onclick: () => go(pageIndex + 1) }, "Next page");
 
-  function select(name, label, options) {
-    return h("label", {}, label, h("select", { name }, options.map(([value, text]) => h("option", { value, text }))));
+  // Not a <form>: hosts sandbox views without allow-forms, where a submit is blocked.
+  const field = {
+    timeframe: h("select", { name: "timeframe" }, [["all", "All time"], ["today", "Today"], ["week", "This week"], ["month", "This month"]].map(option)),
+    type: h("select", { name: "type" }, [["all", "Images and videos"], ["image", "Images"], ["video", "Videos"]].map(option)),
+    sort: h("select", { name: "sort" }, [["newest", "Newest"], ["top", "Top"], ["trending", "Trending"]].map(option)),
+    search: h("input", { name: "search", type: "search", maxlength: "100", placeholder: "e.g. fox", onkeydown: (e) => { if (e.key === "Enter") apply(); } }),
+    staked_only: h("input", { name: "staked_only", type: "checkbox" }),
+  };
+  const form = h("div", { class: "filters card", role: "search" },
+    h("label", {}, "When", field.timeframe), h("label", {}, "Type", field.type), h("label", {}, "Sort", field.sort),
+    h("label", {}, "Prompt contains", field.search), h("label", { class: "check" }, field.staked_only, "Stakers only"),
+    h("button", { class: "primary", type: "button", name: "apply", onclick: () => apply() }, "Apply"));
+
+  function option([value, text]) {
+    return h("option", { value, text });
   }
 
-  const form = h("form", { class: "filters card", name: "filters" },
-    select("timeframe", "When", [["all", "All time"], ["today", "Today"], ["week", "This week"], ["month", "This month"]]),
-    select("type", "Type", [["all", "Images and videos"], ["image", "Images"], ["video", "Videos"]]),
-    select("sort", "Sort", [["newest", "Newest"], ["top", "Top"], ["trending", "Trending"]]),
-    h("label", {}, "Prompt contains", h("input", { name: "search", type: "search", maxlength: "100", placeholder: "e.g. fox" })),
-    h("label", { class: "check" }, h("input", { name: "staked_only", type: "checkbox" }), "Stakers only"),
-    h("button", { class: "primary", type: "submit", name: "apply" }, "Apply"));
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const f = form.elements;
-    query = { ...query, timeframe: f.timeframe.value, type: f.type.value, sort: f.sort.value, search: f.search.value.trim(), staked_only: f.staked_only.checked };
+  function apply() {
+    query = { ...query, timeframe: field.timeframe.value, type: field.type.value, sort: field.sort.value,
+      search: field.search.value.trim(), staked_only: field.staked_only.checked };
     cursors = [null];
     go(0);
-  });
+  }
 
   function fillForm() {
-    const f = form.elements;
-    f.timeframe.value = query.timeframe; f.type.value = query.type; f.sort.value = query.sort;
-    f.search.value = query.search || ""; f.staked_only.checked = !!query.staked_only;
+    field.timeframe.value = query.timeframe; field.type.value = query.type; field.sort.value = query.sort;
+    field.search.value = query.search || ""; field.staked_only.checked = !!query.staked_only;
   }
 
   function args(cursor) {

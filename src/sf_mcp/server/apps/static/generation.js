@@ -22,7 +22,7 @@
     const pct = Math.round((stage / STAGES.length) * 100);
     return h("div", { class: "progress-block", "data-stage": String(stage) },
       h("div", { class: "progress", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(pct), "aria-label": label },
-        h("div", { style: `width:${pct}%` })),
+        h("div", { style: `width:${Math.max(pct, 6)}%` })),
       h("div", { class: "steps" }, STAGES.map((s, i) => h("span", { class: i < stage ? "done" : "", text: s }))),
       h("p", { class: "muted", text: label }));
   }

@@ -17,7 +17,7 @@
       else if (key === "text") el.textContent = String(value);
       else el.setAttribute(key, value === true ? "" : String(value));
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === undefined || child === null || child === false) continue;
       el.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
