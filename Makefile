@@ -3,7 +3,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-python test-replicas lint postgres-binaries browser contracts bench mutation clean
+.PHONY: install demo test test-python test-replicas lint postgres-binaries browser ui contracts bench mutation clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -38,7 +38,8 @@ postgres-binaries:
 		{ $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && \
 		  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q postgresql; }
 
-# The OAuth login page test drives Debian's chromium with playwright-core (npm; it never downloads a browser).
+# The OAuth login page and MCP Apps view tests drive Debian's chromium with playwright-core (npm; it never
+# downloads a browser), beside the ext-apps AppBridge and the MCP TypeScript client for the test host.
 tests/browser/node_modules/.installed: tests/browser/package-lock.json
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -48,7 +49,16 @@ browser: tests/browser/node_modules/.installed
 		{ $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && \
 		  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q chromium; }
 
-test-python: install tests/inspector/node_modules/.installed postgres-binaries browser
+# The in-chat views' ext-apps bundle (src/sf_mcp/server/apps/static/ext-apps.js) is committed, so `make demo`
+# needs no npm; `make ui` rebuilds it from the npm packages pinned in ui/package-lock.json (a test checks it is fresh).
+ui/node_modules/.installed: ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+ui: ui/node_modules/.installed
+	cd ui && node build.mjs
+
+test-python: install tests/inspector/node_modules/.installed postgres-binaries browser ui/node_modules/.installed
 	$(PY) -m pytest -m "not replicas" $(PYTEST_ARGS)
 
 # The multi-replica end-to-end tests (slow: three servers, PostgreSQL and anvil; needs `make contracts`).

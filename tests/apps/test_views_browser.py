@@ -18,8 +18,18 @@ from pathlib import Path
 
 import anyio
 import pytest
-from views_support import MARKUP_PROMPT, PLAIN_PROMPT_WITH_SIGNS, SHOTS, Contest, Host, served, set_up_contest, sign, \
-    wait_for_points
+from views_support import (
+    MARKUP_PROMPT,
+    PLAIN_PROMPT_WITH_SIGNS,
+    SHOTS,
+    Contest,
+    Host,
+    load_agent,
+    served,
+    set_up_contest,
+    sign,
+    wait_for_points,
+)
 
 DESKTOP, PHONE = 1280, 360
 
@@ -56,6 +66,7 @@ def shoot(host: Host, view: str) -> None:
             layout = host("layout")
             assert layout["theme"] == theme
             assert layout["overflows"] is False, f"{view} overflows at {width} px"
+            assert layout["objectText"] is False
             host("shot", name=f"{view}-{theme}-{'desktop' if width == DESKTOP else 'phone'}")
     host("width", width=DESKTOP)
     host("theme", theme="light")
@@ -149,13 +160,13 @@ def test_a_vote_from_a_card_is_signed_by_the_wallet_and_the_leaderboard_counts_i
     host("open", tool="gallery", args={"search": "lighthouse of stained glass"})
     card = f'article[data-task="{contest.entry_task}"]'
     host("click", selector=f'{card} button[name="vote"]')
-    host("wait", selector=f'{card} [data-plan="unsigned"]')
-    unsigned = json.loads(host("text", selector=f"{card} pre[data-unsigned]"))
+    host("wait", selector='[data-plan="unsigned"]')
+    unsigned = json.loads(host("text", selector="pre[data-unsigned]"))
     assert unsigned["from"] == contest.viewer.address.lower() and unsigned["chainId"]
     host("shot", name="gallery-vote-plan-light-desktop")
-    host("fill", selector=f'{card} textarea[name="signed"]', value=sign(contest.viewer, unsigned))
-    host("click", selector=f'{card} button[name="send"]')
-    host("wait", selector=f"{card} .status.ok", text="Sent:")
+    host("fill", selector='textarea[name="signed"]', value=sign(contest.viewer, unsigned))
+    host("click", selector='button[name="send"]')
+    host("wait", selector=f"{card} .status.ok", text="Vote sent")
 
     board = anyio.run(wait_for_points, contest.url, contest.viewer, 1)
     assert board["entries"][0]["creator"] == contest.creator.address.lower()
@@ -216,8 +227,6 @@ def send_plan(host: Host, contest: Contest) -> None:
 
 
 async def _advance_past_contest(contest: Contest) -> None:
-    from views_support import load_agent
-
     agent = load_agent()
     async with agent.wallet_session(contest.url, agent.Player("Clock", 1, stake=0, entry="")) as wallet:
         await agent.advance_to_next_contest(wallet)

@@ -93,15 +93,27 @@ try {
       background: getComputedStyle(document.body).backgroundColor,
       width: window.innerWidth,
       overflows: document.documentElement.scrollWidth > window.innerWidth,
+      objectText: document.body.innerText.includes("[object "),  // an element stringified by mistake
       markup: document.querySelectorAll("main script, main img[onerror], main b.injected, main [data-injected]").length,
     })),
     shot: async ({ name }) => {
-      // Let the view finish: its images decoded, two frames painted.
-      await find("html").first().evaluate(async () => {
+      // Let the view finish: images decoded, videos showing a frame, two frames painted; then the host's
+      // frame as tall as the view asked (ui/notifications/size-changed).
+      const height = await find("html").first().evaluate(async () => {
         await Promise.all([...document.images].map((img) => img.decode().catch(() => null)));
+        await Promise.all([...document.querySelectorAll("video")].map((v) => (v.readyState >= 2 ? null
+          : new Promise((resolve) => { v.addEventListener("loadeddata", resolve, { once: true }); v.addEventListener("error", resolve, { once: true }); }))));
         await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+        return document.documentElement.scrollHeight;
       });
-      await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+      await page.waitForFunction((h) => document.querySelector("#frame iframe").clientHeight >= h - 1, height);
+      // A viewport as tall as the page rather than fullPage, which resizes it while the frame paints.
+      const { width } = page.viewportSize();
+      const total = await page.evaluate(() => document.documentElement.scrollHeight);
+      await page.setViewportSize({ width, height: total });
+      await find("html").first().evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+      await page.screenshot({ path: path.join(shots, `${name}.png`) });
+      await page.setViewportSize({ width, height: 900 });
       return `${name}.png`;
     },
     report: async () => ({ problems, foreign, events: await page.evaluate(() => window.harness.events) }),

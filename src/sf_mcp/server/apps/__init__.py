@@ -15,7 +15,7 @@ from sf_mcp.server.apps import tools
 from sf_mcp.server.apps.views import BOUND_TOOLS, CONTEST, GALLERY, GENERATION, VIEWS, View, csp, page, tool_meta
 from sf_mcp.server.mcp.results import tool_errors
 
-__all__ = ["BOUND_TOOLS", "CONTEST", "GALLERY", "GENERATION", "VIEWS", "View", "extension", "page", "tool_meta"]
+__all__ = ["BOUND_TOOLS", "CONTEST", "GALLERY", "GENERATION", "VIEWS", "View", "csp", "extension", "page", "tool_meta"]
 
 # Tools registered with visibility ["app"], by view.
 APP_TOOLS = ((tools.contest_status, CONTEST),)

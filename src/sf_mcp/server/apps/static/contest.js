@@ -51,11 +51,11 @@
     const notes = [];
     if (standing) {
       notes.push(standing.voting_power
-        ? `Each of your votes adds ${standing.voting_power} points; one vote per entry, none for your own. Vote from the gallery.`
+        ? `Each of your votes adds ${standing.voting_power} ${standing.voting_power === 1 ? "point" : "points"}; one vote per entry, none for your own. Vote from the gallery.`
         : `You have no voting power in this contest: it counts the NFTs staked when it started${standing.voting_power_next_contest ? ` (you stake ${standing.voting_power_next_contest} now: they count from the next contest)` : ""}.`);
     }
     root.replaceChildren(h("h1", { text: title }), stats, standings(),
-      notes.map((n) => h("p", { class: "muted", "data-field": "votes-note", text: n })), buttons, status,
+      ...notes.map((n) => h("p", { class: "muted", "data-field": "votes-note", text: n })), buttons, status,
       action ? planPanel(app, action, (receipts) => {
         action = null;
         refresh(`Sent: ${receipts.map((r) => r.tx_hash).join(", ")}`);

@@ -12,6 +12,7 @@
   let loading = 0;
 
   const status = h("p", { class: "status", role: "status" });
+  const planArea = h("section", { "data-field": "vote-plan", "aria-label": "Your vote to sign" });
   const grid = h("div", { class: "grid", "data-field": "items" });
   const pageInfo = h("span", { class: "muted", "data-field": "page" });
   const prev = h("button", { type: "button", name: "previous", onclick: () => go(pageIndex - 1) }, "Previous");
@@ -69,7 +70,6 @@
 
   function card(item) {
     const thumb = h("div", { class: "thumb" }, item.kind === "video" ? "video" : "…");
-    const voteArea = h("div", {});
     const voteStatus = h("p", { class: "status", role: "status" });
     const vote = h("button", { type: "button", name: "vote", "data-task": item.task_id }, "Vote");
     vote.addEventListener("click", async () => {
@@ -77,8 +77,13 @@
       setStatus(voteStatus, "Preparing your vote…");
       try {
         const action = await call(app, "vote", { generation_id: item.task_id });
-        setStatus(voteStatus, "");
-        voteArea.replaceChildren(planPanel(app, action, () => setStatus(voteStatus, "Vote sent: it counts once the indexer sees it.", "ok")));
+        setStatus(voteStatus, "Your vote is ready to sign, above.", "ok");
+        planArea.replaceChildren(h("h2", { text: "Your vote" }), h("p", { class: "prompt muted", text: item.prompt }),
+          planPanel(app, action, (receipts) => {
+            setStatus(voteStatus, "Vote sent: it counts once the indexer sees it.", "ok");
+            planArea.prepend(h("p", { class: "status ok", "data-field": "vote-sent", text: `Vote sent (${receipts.map((r) => r.tx_hash).join(", ")}): it counts once the indexer sees it.` }));
+          }));
+        planArea.scrollIntoView({ block: "nearest" });
       } catch (error) {
         setStatus(voteStatus, error.message, "error");
         vote.disabled = false;
@@ -91,9 +96,10 @@
     return h("article", { class: "item card", "data-task": item.task_id },
       thumb,
       h("p", { class: "prompt", "data-field": "prompt", title: item.prompt, text: item.prompt }),
-      h("p", { class: "muted" }, `${item.points} points · ${item.votes} votes · by ${shortAddress(item.wallet)}`),
+      h("p", { class: "muted" }, h("span", { class: "nowrap", text: `${item.points} points · ${item.votes} votes` }), " ",
+        h("span", { class: "nowrap", title: item.wallet, text: `by ${shortAddress(item.wallet)}` })),
       h("div", { class: "row" }, vote, h("span", { class: "muted", text: new Date(item.created_at).toLocaleDateString() })),
-      voteStatus, voteArea);
+      voteStatus);
   }
 
   function show(page) {
@@ -107,7 +113,7 @@
     setStatus(status, "");
   }
 
-  root.replaceChildren(h("h1", { text: "Community gallery" }), form, status, grid,
+  root.replaceChildren(h("h1", { text: "Community gallery" }), form, status, planArea, grid,
     h("div", { class: "row pager" }, prev, pageInfo, h("span", { class: "spacer" }), next));
 
   app = start("gallery", {

@@ -82,7 +82,7 @@
     }
     buttons.append(h("button", { type: "button", name: "full-size", onclick: () => fullSize(result, status) }, "Open full size"));
     root.replaceChildren(...header(prompt), progress(3, `${result.kind === "video" ? "Video" : "Image"} ready`), media, facts(result),
-      (result.notes || []).map((n) => h("p", { class: "muted", text: n })), buttons, status);
+      ...(result.notes || []).map((n) => h("p", { class: "muted", text: n })), buttons, status);
     try {
       const src = await mediaSource(app, result);
       if (shown !== result.task_id) return;
