@@ -46,6 +46,6 @@ async def contest_status(contracts: Contracts, *, wallet: str) -> ContestStatus:
     return ContestStatus(
         wallet=wallet, chain_id=contracts.chain_id, now=now, contest_id=current, contest_end=end,
         ends_in_s=max(0, end - now), voting_power=await contracts.voting_power(wallet),
-        voting_power_next_contest=await contracts.staked_balance(wallet),
+        voting_power_next_contest=len(await contracts.staked_tokens(wallet)),
         finalizable_contest_id=finalizable, pending_prize=Rewards.of(prize), can_claim=not prize.zero,
     )
