@@ -18,6 +18,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from eth_account.signers.local import LocalAccount
 from views_support import (
     MARKUP_PROMPT,
     PLAIN_PROMPT_WITH_SIGNS,
@@ -124,6 +125,9 @@ def test_the_gallery_pages_with_the_cursor_and_filters(host: Host, contest: Cont
     answer = host("open", tool="gallery", args={"limit": 2})
     total = answer["structuredContent"]["total"]
     assert host("count", selector="article.item") == 2
+    host("wait", selector='article.item [data-field="own"]')  # the newest are the viewer's: no vote for them
+    assert host("count", selector='article.item [data-field="own"]') == 2
+    assert host("count", selector='article.item button[name="vote"]') == 0
     first_page = host("attrs", selector="article.item", name="data-task")
     assert host("text", selector='[data-field="page"]').startswith(f"Page 1 of {(total + 1) // 2}")
     host("click", selector='button[name="next"]')
@@ -207,21 +211,40 @@ def test_an_ended_contest_is_finalized_from_the_view_with_the_wallets_signature(
     host("open", tool="leaderboard", args={"period": "week"})
     host("wait", selector='button[name="finalize"]', text=f"#{first}")
     host("click", selector='button[name="finalize"]')
-    send_plan(host, contest)
+    send_plan(host, contest.viewer)
     host("wait", selector='button[name="finalize"]', gone=True)  # the view refreshed: nothing left to finalize
 
     anyio.run(_advance_past_contest, contest)
     host("open", tool="contest", args={"action": "finalize"})  # the assistant finalizes: the view shows the plan
     host("wait", selector='[data-plan="unsigned"]')
     assert f"finalize contest {contest.contest_id}" in host("text", selector='[data-plan="unsigned"] ol')
-    send_plan(host, contest)
+    send_plan(host, contest.viewer)
 
 
-def send_plan(host: Host, contest: Contest) -> None:
-    """Sign the plan on screen with the viewer's key, paste it and send it from the view."""
+def test_the_winner_claims_the_prize_from_the_contest_view(contest: Contest) -> None:
+    """The creator won the finalized contest: signed in as them, the view offers the claim, which their wallet signs."""
+    winner = Host(contest.url, anyio.run(load_agent().sign_in, contest.url, contest.creator))
+    try:
+        winner("open", tool="leaderboard", args={"period": "week", "contest_id": contest.contest_id})
+        winner("wait", selector='button[name="claim"]')
+        assert winner("text", selector='[data-field="prize"]').endswith(" USDC")
+        assert winner("text", selector='[data-field="voting-power"]') == "0 per vote"
+        winner("click", selector='button[name="claim"]')
+        send_plan(winner, contest.creator)
+        winner("wait", selector='[data-field="prize"]', text="none")
+        assert winner("count", selector='button[name="claim"]') == 0
+        report = winner("report")
+        assert report["problems"] == [] and report["foreign"] == []
+    finally:
+        winner.close()
+
+
+def send_plan(host: Host, account: LocalAccount) -> None:
+    """Sign the plan on screen with ``account``'s key (each transaction, in order), paste it and send it."""
     host("wait", selector='[data-plan="unsigned"]')
     unsigned = json.loads(host("text", selector="pre[data-unsigned]"))
-    host("fill", selector='textarea[name="signed"]', value=sign(contest.viewer, unsigned))
+    txs = unsigned if isinstance(unsigned, list) else [unsigned]
+    host("fill", selector='textarea[name="signed"]', value="\n".join(sign(account, tx) for tx in txs))
     host("click", selector='button[name="send"]')
     host("wait", selector=".status.ok", text="Sent")
 

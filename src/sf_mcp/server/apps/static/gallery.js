@@ -10,8 +10,11 @@
   let cursors = [null]; // cursors[i] opens page i + 1
   let pageIndex = 0;
   let loading = 0;
+  let viewer = null; // contest_status: the signed-in wallet and its voting power, once known
+  const viewerKnown = [];
 
   const status = h("p", { class: "status", role: "status" });
+  const powerNote = h("p", { class: "muted", "data-field": "power-note" });
   const planArea = h("section", { "data-field": "vote-plan", "aria-label": "Your vote to sign" });
   const grid = h("div", { class: "grid", "data-field": "items" });
   const pageInfo = h("span", { class: "muted", "data-field": "page" });
@@ -89,6 +92,9 @@
         vote.disabled = false;
       }
     });
+    whenViewerKnown((me) => {
+      if (me.wallet === item.wallet) vote.replaceWith(h("span", { class: "muted", "data-field": "own", text: "Your entry" }));
+    });
     if (item.content_uri && item.status === "succeeded") {
       mediaSource(app, item).then((src) => thumb.replaceChildren(mediaElement(item.kind, src, item.prompt)),
         () => thumb.replaceChildren("unavailable"));
@@ -102,6 +108,24 @@
       voteStatus);
   }
 
+  /** Runs fn(viewer) once the viewer is known (no vote button on your own entries: the contract refuses them). */
+  function whenViewerKnown(fn) {
+    if (viewer) fn(viewer);
+    else viewerKnown.push(fn);
+  }
+
+  async function loadViewer() {
+    try {
+      viewer = await call(app, "contest_status", {});
+    } catch {
+      return; // without it every card keeps its button; the vote tool explains any refusal
+    }
+    viewerKnown.splice(0).forEach((fn) => fn(viewer));
+    if (!viewer.voting_power) {
+      powerNote.textContent = "You have no voting power in this contest: it counts the BanditKidz NFTs staked when it started.";
+    }
+  }
+
   function show(page) {
     if (page.next_cursor && cursors.length === pageIndex + 1) cursors.push(page.next_cursor);
     if (!page.next_cursor) cursors = cursors.slice(0, pageIndex + 1);
@@ -113,7 +137,7 @@
     setStatus(status, "");
   }
 
-  root.replaceChildren(h("h1", { text: "Community gallery" }), form, status, planArea, grid,
+  root.replaceChildren(h("h1", { text: "Community gallery" }), form, status, powerNote, planArea, grid,
     h("div", { class: "row pager" }, prev, pageInfo, h("span", { class: "spacer" }), next));
 
   app = start("gallery", {
@@ -131,6 +155,6 @@
         show(result.structuredContent);
       }
     },
-    connected() { fillForm(); },
+    connected() { fillForm(); loadViewer(); },
   });
 })();
