@@ -149,8 +149,8 @@ def test_the_gallery_pages_with_the_cursor_and_filters(host: Host, contest: Cont
     host("wait", selector="article.item .thumb video")
     assert host("count", selector="article.item .thumb img") == 0
 
-    host("open", tool="gallery", args={"limit": 6})
-    host("wait", selector="article.item .thumb img")
+    host("open", tool="gallery", args={"limit": 12})  # every generation so far, the creator's entry among them
+    host("wait", selector='article.item button[name="vote"]')
     shoot(host, "gallery")
 
 
@@ -233,6 +233,12 @@ def test_the_winner_claims_the_prize_from_the_contest_view(contest: Contest) -> 
         send_plan(winner, contest.creator)
         winner("wait", selector='[data-field="prize"]', text="none")
         assert winner("count", selector='button[name="claim"]') == 0
+        # Their paid entry, as get_generation shows it to them: paid on chain, entered in the contest.
+        winner("open", tool="get_generation", args={"task_id": contest.entry_task, "wait_s": 0})
+        winner("wait", selector=".media img")
+        assert winner("text", selector='[data-field="payment"]') == "paid on Sonic"
+        assert winner("text", selector='[data-field="contest"]').startswith("Entered in this week's contest")
+        assert winner("count", selector='button[name="variation"]') == 0  # a variation would need a new payment
         report = winner("report")
         assert report["problems"] == [] and report["foreign"] == []
     finally:
