@@ -162,7 +162,7 @@ async def test_a_payment_not_mined_yet_is_retryable_and_consumes_nothing(anvil, 
             sent = (await chain.w3.eth.send_raw_transaction(signer.sign(tx))).to_0x_hex()
             args = {"prompt": "still pending", "payment": {"method": "crypto", "tx_hash": sent}}
             text = error_text(await s.call("generate_image", args))
-            assert f"transaction {sent} is not mined yet" in text and "try again" in text
+            assert f"transaction {sent} is not mined yet" in text and text.endswith("(temporary: try again)")
             verdict = structured(await s.call("verify_payment", {"tx_hash": sent}))
             assert verdict["valid"] is False and "not mined yet" in verdict["reason"]
             assert [r for r in await s.services.store.generations.recent(limit=50)

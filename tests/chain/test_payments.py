@@ -28,7 +28,7 @@ async def test_pay_verify_generate_replay_and_refuse_other_prompt(session: Sessi
     verdict = structured(await session.call("verify_payment", {"tx_hash": tx}))
     assert verdict["valid"] is True, verdict
     assert verdict["payer"] == DEV0
-    assert verdict["amount"] == str(3 * 10**18) and verdict["token"] == "S"
+    assert verdict["amount"] == str(3 * 10**18) and verdict["token"] == "S" and verdict["amount_display"] == "3 S"
     assert verdict["request_id"] == 1 and verdict["generation_type"] == "image"
     assert verdict["consumed_by"] is None
 
@@ -61,7 +61,12 @@ async def test_rejected_payments_say_why(auto_session: Session) -> None:
     receipt = await chain.send(Signer(DEV_KEYS[0]), usdc.functions.mint(chain.w3.to_checksum_address(DEV0), 5))
     foreign = receipt["transactionHash"].to_0x_hex()
     answer = await s.call("generate_image", {"prompt": "x", "payment": {"method": "crypto", "tx_hash": foreign}})
-    assert "not to the sf-mcp payment contract" in error_text(answer)
+    assert f"was sent to {usdc.address.lower()}, not to the sf-mcp payment contract" in error_text(answer)
+    # A transaction to the payment contract that paid for nothing (a view function sent as a transaction).
+    receipt = await chain.send(Signer(DEV_KEYS[0]), chain.payment.functions.priceS())
+    unpaid = receipt["transactionHash"].to_0x_hex()
+    verdict = structured(await s.call("verify_payment", {"tx_hash": unpaid}))
+    assert verdict["valid"] is False and "called the payment contract but did not pay for a generation" in verdict["reason"]
 
     # A failed transaction: sent with a fixed gas limit so it is mined and reverts (too little S).
     w3 = chain.w3
@@ -91,10 +96,25 @@ async def test_rejected_payments_say_why(auto_session: Session) -> None:
     assert verdict["valid"] is False and "a small boat" in verdict["reason"]
     answer = await s.call("generate_image", {"prompt": "a big ship", "payment": {"method": "crypto", "tx_hash": mine}})
     assert "a small boat" in error_text(answer)
+    long_prompt = "a very long prompt about a small boat on a calm sea at dawn, " * 2  # 122 characters
+    long_paid = await s.pay_s(long_prompt)
+    verdict = structured(await s.call("verify_payment", {"tx_hash": long_paid, "prompt": "a big ship"}))
+    assert f"paid for the prompt {long_prompt.strip()[:80]!r}, not 'a big ship'" in verdict["reason"]  # cut at 80
     # The refusals consumed nothing: the right request still works.
     ok = await s.call("generate_image", {"prompt": "a  small <b>boat</b>", "payment": {"method": "crypto", "tx_hash": mine},
                                          "width": 128, "height": 128})
     assert structured(ok)["status"] == "succeeded"
+
+
+async def test_a_usdc_payment_is_verified_in_usdc(auto_session: Session) -> None:
+    s = auto_session
+    chain, signer = s.chain, Signer(DEV_KEYS[0])
+    await chain.send(signer, chain.contract("MockUSDC").functions.approve(chain.payment.address, 10**6))
+    receipt = await chain.send(signer, chain.payment.functions.payWithUSDC("a fox paid in USDC", "image", 10**6))
+    verdict = structured(await s.call("verify_payment", {"tx_hash": receipt["transactionHash"].to_0x_hex()}))
+    assert verdict["valid"] is True and verdict["token"] == "USDC"
+    assert verdict["token_address"] == chain.contract("MockUSDC").address.lower()
+    assert verdict["amount"] == str(10**6) and verdict["amount_display"] == "1 USDC"
 
 
 async def test_twenty_concurrent_calls_make_one_generation(no_indexer: Session) -> None:
