@@ -106,7 +106,7 @@ async def test_rejected_payments_say_why(auto_session: Session) -> None:
     assert structured(ok)["status"] == "succeeded"
 
 
-async def test_a_usdc_payment_is_verified_in_usdc(auto_session: Session) -> None:
+async def test_usdc_and_on_chain_credit_payments_are_verified_in_their_token(auto_session: Session) -> None:
     s = auto_session
     chain, signer = s.chain, Signer(DEV_KEYS[0])
     await chain.send(signer, chain.contract("MockUSDC").functions.approve(chain.payment.address, 10**6))
@@ -115,6 +115,11 @@ async def test_a_usdc_payment_is_verified_in_usdc(auto_session: Session) -> None
     assert verdict["valid"] is True and verdict["token"] == "USDC"
     assert verdict["token_address"] == chain.contract("MockUSDC").address.lower()
     assert verdict["amount"] == str(10**6) and verdict["amount_display"] == "1 USDC"
+
+    await chain.send(signer, chain.payment.functions.addCredits(chain.w3.to_checksum_address(DEV0), 2))  # the owner
+    receipt = await chain.send(signer, chain.payment.functions.useCredits("a fox paid in credits", "image"))
+    verdict = structured(await s.call("verify_payment", {"tx_hash": receipt["transactionHash"].to_0x_hex()}))
+    assert verdict["valid"] is True and verdict["token"] == "credits" and verdict["amount_display"] == "1 credit"
 
 
 async def test_twenty_concurrent_calls_make_one_generation(no_indexer: Session) -> None:
