@@ -169,6 +169,7 @@ async def test_a_refund_that_crashes_leaves_the_job_for_review_and_wakes_the_wai
             row = await runner.wait_finished(job.task_id)
         tg.cancel_scope.cancel()
     assert row.status == "failed" and row.refund is None  # listed for review, not lost
+    assert "down" in row.error and "internal error" not in row.error  # the providers' failure, not a crash
     assert [r.task_id for r in await store.generations.pending_onchain_refunds()] == [job.task_id]
 
 
@@ -232,3 +233,49 @@ async def test_a_crashed_worker_fails_its_job_and_refunds_the_payment(store: Sto
     assert crypto.refund == {"tx_hash": "0x" + "77" * 32, "credits": 1} and refunder.refunded == [job.task_id]
     assert credits.status == "refunded" and await store.accounts.credits(WALLET) == 1  # the credit came back
     assert await store.generations.claim_next(owner="later", lease_s=60) is None  # nothing left to run again
+
+
+async def test_a_finished_job_wakes_its_waiter_at_once_and_runs_its_hooks_with_no_one_waiting(
+    store: Store, tmp_path
+) -> None:
+    """The waiter is woken by the worker, not by re-reading its row (the poll here is a minute away); a job nobody
+    waits for still runs every finished-job hook."""
+    waited = await _reserve(store, "waited for")
+    runner = _runner(store, tmp_path, idle_poll_s=60)
+    hooks_ran = Settled(runner)
+    async with anyio.create_task_group() as tg:
+        await tg.start(runner.run)
+        with anyio.fail_after(20):
+            assert (await runner.wait_finished(waited)).status == "succeeded"
+            unwatched = await _reserve(store, "nobody waits")
+            runner.wake()
+            assert (await hooks_ran.wait(unwatched)).status == "succeeded"
+        tg.cancel_scope.cancel()
+
+
+async def test_a_waiter_that_gave_up_hears_no_more_progress(store: Store, tmp_path) -> None:
+    """A cancelled wait (the client went away) takes its progress listener with it."""
+    held = await _reserve(store, "held")
+    renderer = _HeldRenderer()
+    chain = FallbackChain([renderer], attempt_timeout_s=30, deadline_s=60, breaker_failures=3, breaker_cooldown_s=60)
+    runner = JobRunner(store, chain, LocalContentStore(tmp_path / "c"), workers=1, lease_s=60, max_runs=3)
+    heard: list[str] = []
+    stays: list[str] = []
+
+    async def gone(progress) -> None:
+        heard.append(progress.message)
+
+    async def staying(progress) -> None:
+        stays.append(progress.message)
+
+    async with anyio.create_task_group() as tg:
+        await tg.start(runner.run)
+        with anyio.fail_after(20):
+            await renderer.started.wait()
+            with anyio.CancelScope() as scope:
+                scope.cancel()  # the client went away before the next step
+                await runner.wait_finished(held, on_progress=gone)
+            renderer.release.set()
+            done = await runner.wait_finished(held, on_progress=staying)
+        tg.cancel_scope.cancel()
+    assert done.status == "succeeded" and heard == [] and "done" in stays
