@@ -279,3 +279,31 @@ async def test_a_waiter_that_gave_up_hears_no_more_progress(store: Store, tmp_pa
             done = await runner.wait_finished(held, on_progress=staying)
         tg.cancel_scope.cancel()
     assert done.status == "succeeded" and heard == [] and "done" in stays
+
+
+async def test_a_running_job_keeps_renewing_its_lease(store: Store, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker renews the lease of a job for as long as it runs (not once), so no other process takes it over."""
+    held = await _reserve(store, "held")
+    renderer = _HeldRenderer()
+    chain = FallbackChain([renderer], attempt_timeout_s=30, deadline_s=60, breaker_failures=3, breaker_cooldown_s=60)
+    runner = JobRunner(store, chain, LocalContentStore(tmp_path / "c"), workers=1, lease_s=0.3, max_runs=3)
+    renewed = anyio.Event()
+    renewals: list[bool] = []
+    real_renew = store.generations.renew_lease
+
+    async def counting(task_id: str, **kwargs):
+        renewals.append(await real_renew(task_id, **kwargs))
+        if len(renewals) >= 3:
+            renewed.set()
+        return renewals[-1]
+
+    monkeypatch.setattr(store.generations, "renew_lease", counting)
+    async with anyio.create_task_group() as tg:
+        await tg.start(runner.run)
+        with anyio.fail_after(20):
+            await renderer.started.wait()
+            await renewed.wait()
+            renderer.release.set()
+            done = await runner.wait_finished(held)
+        tg.cancel_scope.cancel()
+    assert renewals[:3] == [True, True, True] and done.status == "succeeded" and done.run_count == 1
