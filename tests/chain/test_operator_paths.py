@@ -225,3 +225,33 @@ async def test_a_generation_the_contest_already_has_is_recorded_without_a_transa
     assert (await s.services.store.generations.get(task_id)).submission == again
     assert await s.services.store.operator_txs.get(task_id, OperatorAction.SUBMIT) is None  # released
     assert await _nonce(s) == nonce
+
+
+async def test_a_job_paid_on_another_chain_is_neither_refunded_nor_submitted_here(
+    auto_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database shared with a server on another network holds jobs whose payments this chain never saw."""
+    s = auto_session
+
+    async def not_now(job: Any) -> None:
+        return None
+
+    monkeypatch.setattr(s.services.operator, "submit", not_now)
+    tx = await s.pay_s("paid elsewhere, done")
+    answer = await s.call("generate_image", {"prompt": "paid elsewhere, done", "width": 64, "height": 64,
+                                             "payment": {"method": "crypto", "tx_hash": tx}})
+    done = answer.structured_content["task_id"]
+    failed = await _failed_crypto_job(s, monkeypatch, "paid elsewhere, failed")  # providers fail from here on
+    async with s.services.store.db.transaction() as t:  # the same payments, keyed by another chain's id
+        for task_id in (failed.task_id, done):
+            await t.execute("UPDATE ai_generations SET payment_key = replace(payment_key, ?, 'crypto:999:') "
+                            "WHERE task_id = ?", (f"crypto:{s.chain.chain_id}:", task_id))
+    before, nonce = await _credits(s), await _nonce(s)
+
+    with pytest.raises(ChainError, match="nothing to refund"):
+        await _operator(s).refund(await s.services.store.generations.get(failed.task_id))
+    job = await s.services.store.generations.get(done)
+    assert job is not None and job.status == "succeeded" and job.chain_request_id is not None
+    assert await _operator(s).submit(job) is None
+    assert await _credits(s) == before and await _nonce(s) == nonce
+    assert (await s.services.store.generations.get(done)).submission is None
