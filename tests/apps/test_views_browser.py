@@ -68,6 +68,7 @@ def shoot(host: Host, view: str) -> None:
             assert layout["theme"] == theme
             assert layout["overflows"] is False, f"{view} overflows at {width} px"
             assert layout["objectText"] is False
+            assert layout["smallestButton"] >= 44  # thumb-sized targets
             host("shot", name=f"{view}-{theme}-{'desktop' if width == DESKTOP else 'phone'}")
     host("width", width=DESKTOP)
     host("theme", theme="light")

@@ -93,7 +93,8 @@ try {
       background: getComputedStyle(document.body).backgroundColor,
       width: window.innerWidth,
       overflows: document.documentElement.scrollWidth > window.innerWidth,
-      objectText: document.body.innerText.includes("[object "),  // an element stringified by mistake
+      objectText: document.body.innerText.includes("[object "),
+      smallestButton: Math.min(...[...document.querySelectorAll("button")].map((b) => b.getBoundingClientRect().height)),  // an element stringified by mistake
       markup: document.querySelectorAll("main script, main img[onerror], main b.injected, main [data-injected]").length,
     })),
     shot: async ({ name }) => {
