@@ -255,3 +255,17 @@ async def test_a_job_paid_on_another_chain_is_neither_refunded_nor_submitted_her
     assert await _operator(s).submit(job) is None
     assert await _credits(s) == before and await _nonce(s) == nonce
     assert (await s.services.store.generations.get(done)).submission is None
+
+
+async def test_a_failed_job_is_refunded_and_never_entered_into_the_contest(auto_session: Session,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    s = auto_session
+    job = await _failed_crypto_job(s, monkeypatch, "failed, not a contest entry")
+    assert job.chain_request_id is not None  # a paid job: only its status keeps it out of the contest
+    before, nonce = await _credits(s), await _nonce(s)
+    assert await _operator(s).submit(job) is None
+    assert await _nonce(s) == nonce
+    await _operator(s).refund(job)
+    assert await _operator(s).submit(job) is None
+    assert await _credits(s) == before + 1 and await _nonce(s) == nonce + 1
+    assert await s.services.store.operator_txs.get(job.task_id, OperatorAction.SUBMIT) is None
