@@ -1,7 +1,8 @@
 """Token buckets in the database, so a limit holds across replicas (100 calls means 100 in total).
 
-One row per key; a take is one upsert that refills the bucket for the time passed and spends a
-token only when one is there, so concurrent takes on any replica never overspend.
+One row per key; a take is one upsert that refills the bucket for the time passed and spends
+tokens only when they are there, so concurrent takes on any replica never overspend. A replica
+may take several at once and spend them locally (``server.http.limits``).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ class RateBuckets:
         self._db = db
         self._takes = 0
 
-    async def take(self, key: str, *, capacity: int, window_s: float, now: float | None = None) -> float | None:
-        """Spend one token of ``key``: None when allowed, else the seconds until one is available."""
+    async def take(self, key: str, *, capacity: int, window_s: float, want: int = 1,
+                   now: float | None = None) -> float | None:
+        """Spend ``want`` tokens of ``key`` (all or none; ``want <= capacity``): None when taken, else the
+        seconds until one token is available."""
         now = time.time() if now is None else now
         rate = capacity / window_s
         least, greatest = ("LEAST", "GREATEST") if self._db.postgres else ("MIN", "MAX")
@@ -29,9 +32,9 @@ class RateBuckets:
         async with self._db.transaction() as tx:
             taken = await tx.fetchone(
                 "INSERT INTO rate_buckets (key, tokens, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
-                f"SET tokens = {refilled} - 1, updated_at = {greatest}(excluded.updated_at, rate_buckets.updated_at) "
-                f"WHERE {refilled} >= 1 RETURNING tokens",
-                (key, capacity - 1.0, now, capacity, rate, capacity, rate),
+                f"SET tokens = {refilled} - ?, updated_at = {greatest}(excluded.updated_at, rate_buckets.updated_at) "
+                f"WHERE {refilled} >= ? RETURNING tokens",
+                (key, float(capacity - want), now, capacity, rate, want, capacity, rate, want),
             )
             if taken is not None:
                 self._takes += 1

@@ -9,7 +9,16 @@ sign-in request answers HTTP 429 with ``Retry-After``.
 With SQLite (one server process) buckets live in this process and idle full
 buckets are dropped so memory stays bounded by the number of active callers.
 With PostgreSQL the buckets are rows shared by every replica (``store.rate_buckets``),
-so a limit holds in total, not per replica.
+so a limit holds in total, not per replica. A round trip per call would cost more than
+the rest of a light call, so a caller that calls again within a lease time
+(``max(window_s / capacity, 1 s)``, the time a bucket takes to earn one token) gets a
+lease: a replica takes up to ``capacity / 20`` (at most 100) tokens at once from the
+shared bucket and spends them locally until the lease time ends. Every call still
+spends a token taken from the shared bucket, so the limit is never exceeded by more than
+the tokens earned within one lease time (one token at the defaults); tokens of a lease
+left unspent when it ends are lost, which refuses a fast caller that stops and restarts
+at most ``capacity / 20 - 1`` calls early per replica. Callers slower than one call per
+lease time take one token per call, exactly as without leases.
 """
 
 from __future__ import annotations
@@ -28,12 +37,23 @@ from sf_mcp.server.http.observability import Metrics, current_request
 from sf_mcp.store import RateBuckets
 
 MAX_KEYS = 100_000
+LEASE_SHARE = 20  # a lease is 1/20 of the capacity (5 of the default 100) ...
+LEASE_MAX = 100  # ... and never more than 100 tokens
+LEASE_MIN_S = 1.0
 
 
 @dataclass
 class _Bucket:
     tokens: float
     updated: float
+
+
+@dataclass
+class _Lease:
+    """Tokens this replica took from the shared bucket of one key and may spend until ``until``."""
+
+    tokens: int
+    until: float
 
 
 class RateLimiter:
@@ -48,21 +68,52 @@ class RateLimiter:
         self._clock = clock
         self._buckets: dict[str, _Bucket] = {}
         self._shared: RateBuckets | None = None
+        self._leases: dict[str, _Lease] = {}
+        self._lease_size = max(1, min(LEASE_MAX, capacity // LEASE_SHARE))
+        self._lease_s = max(window_s / capacity, LEASE_MIN_S)
 
     def share(self, buckets: RateBuckets | None) -> None:
         """Keep the buckets in the database from now on (None: back to this process)."""
         self._shared = buckets
+        self._leases.clear()
 
     async def take(self, key: str) -> float | None:
         """Spend one token for ``key``: None when allowed, else the seconds until one is available."""
-        if self._shared is not None:
-            return await self._shared.take(f"{self.name}:{key}", capacity=self.capacity, window_s=self.window_s)
-        return self._take_here(key)
+        if self._shared is None:
+            return self._take_here(key)
+        now = self._clock()
+        lease = self._leases.get(key)
+        if lease is not None and lease.until > now and lease.tokens > 0:
+            lease.tokens -= 1
+            return None
+        shared, name = self._shared, f"{self.name}:{key}"
+        fast = lease is not None and lease.until > now  # called again within a lease time
+        if fast and self._lease_size > 1 and await shared.take(
+                name, capacity=self.capacity, window_s=self.window_s, want=self._lease_size) is None:
+            self._lease(key, self._lease_size - 1, now)
+            return None
+        retry_after = await shared.take(name, capacity=self.capacity, window_s=self.window_s)
+        if retry_after is None:
+            self._lease(key, 0, now)  # nothing to spend yet: the next call within the lease time leases
+        else:
+            self._leases.pop(key, None)  # refused: the next call asks for one token, one round trip
+        return retry_after
+
+    def _lease(self, key: str, tokens: int, now: float) -> None:
+        if len(self._leases) >= MAX_KEYS:
+            self._leases = {k: v for k, v in self._leases.items() if v.until > now}
+            if len(self._leases) >= MAX_KEYS:
+                self._leases.clear()  # only ever refuses early, never lets more through
+        self._leases[key] = _Lease(tokens, now + self._lease_s)
 
     async def give_back(self, key: str) -> None:
         """Return a token taken by a call that another limit then refused."""
         if self._shared is not None:
-            await self._shared.give_back(f"{self.name}:{key}", capacity=self.capacity)
+            lease = self._leases.get(key)
+            if lease is not None and lease.until > self._clock():
+                lease.tokens += 1  # spent by this replica's next call of the key, without a round trip
+            else:
+                await self._shared.give_back(f"{self.name}:{key}", capacity=self.capacity)
             return
         bucket = self._buckets.get(key)
         if bucket is not None:

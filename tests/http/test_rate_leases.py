@@ -1,0 +1,80 @@
+"""Rate limits shared through the database: a fast caller's calls are counted by leases, without a
+round trip per call, and the limit still holds in total across replicas."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from sf_mcp.server.http.limits import RateLimiter
+from sf_mcp.store import RateBuckets, Store
+
+pytestmark = pytest.mark.anyio
+
+
+class CountingBuckets(RateBuckets):
+    """The shared buckets, counting round trips."""
+
+    takes = 0
+
+    async def take(self, key: str, **kwargs) -> float | None:  # type: ignore[override]
+        self.takes += 1
+        return await super().take(key, **kwargs)
+
+
+class Clock:
+    now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    s = await Store.open(db_url)
+    yield s
+    await s.close()
+
+
+def _replica(buckets: RateBuckets, clock: Clock) -> RateLimiter:
+    limiter = RateLimiter("tool_wallet", 100, 900, clock=clock)
+    limiter.share(buckets)
+    return limiter
+
+
+async def test_fast_callers_on_two_replicas_get_the_limit_in_total_with_few_round_trips(store: Store) -> None:
+    buckets, clock = CountingBuckets(store.db), Clock()
+    a, b = _replica(buckets, clock), _replica(buckets, clock)
+    allowed, takes = [], []
+    for i in range(130):
+        allowed.append(await (a if i % 2 else b).take("0xabc") is None)
+        takes.append(buckets.takes)
+    assert allowed.count(True) == 100  # not one more than the bucket holds in total, none lost while both call
+    assert not any(allowed[110:])  # a replica still spending its lease lets a few through after the other's refusal
+    first_refusal = allowed.index(False)
+    assert first_refusal >= 90 and takes[first_refusal - 1] <= 30  # leases of 5: one round trip per ~5 calls
+
+
+async def test_a_slow_caller_spends_exactly_one_token_per_call(store: Store) -> None:
+    buckets, clock = CountingBuckets(store.db), Clock()
+    limiter = _replica(buckets, clock)
+    for _ in range(100):
+        assert await limiter.take("0xslow") is None
+        clock.now += 10  # slower than one call per lease time (900 s / 100 = 9 s): no lease
+    assert await limiter.take("0xslow") is not None  # the bucket's refill is by wall time: still empty
+    assert buckets.takes == 101
+
+
+async def test_a_token_given_back_stays_with_the_replica(store: Store) -> None:
+    buckets, clock = CountingBuckets(store.db), Clock()
+    limiter = _replica(buckets, clock)
+    for _ in range(2):
+        assert await limiter.take("0xback") is None  # the second call leases 5 and spends one
+    await limiter.give_back("0xback")
+    before = buckets.takes
+    for _ in range(5):
+        assert await limiter.take("0xback") is None
+    assert buckets.takes == before  # 4 left of the lease + 1 given back: no round trip
+    clock.now += 10  # the lease ends
+    assert await limiter.take("0xback") is None and buckets.takes == before + 1
