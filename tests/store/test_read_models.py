@@ -91,3 +91,19 @@ async def test_credits_votes_and_a_reorg(store: Store) -> None:
     await store.chain.reset(CID)
     assert await store.read_models.leaderboard(CID, contest_id=None, limit=10) == []
     assert (await store.read_models.account(CID, ALICE)).credits_onchain == 0
+
+
+async def test_leaderboard_answers_are_kept_per_indexed_block(store: Store) -> None:
+    await _apply(store, 30, _ev(1, 30, "VoteCast", voter=CAROL, generationId=7, creator=ALICE, weight=2, contestId=1))
+    at_30 = await store.read_models.as_of(CID)
+    [first] = await store.read_models.leaderboard(CID, contest_id=1, limit=10, as_of=at_30)
+    await _apply(store, 31, _ev(2, 31, "VoteCast", voter=BOB, generationId=7, creator=ALICE, weight=3, contestId=1))
+    [kept] = await store.read_models.leaderboard(CID, contest_id=1, limit=10, as_of=at_30)
+    assert kept == first and int(kept["points"]) == 2  # the answer of block 30, not read again
+    [now] = await store.read_models.leaderboard(CID, contest_id=1, limit=10, as_of=await store.read_models.as_of(CID))
+    assert int(now["points"]) == 5
+
+    # Rolled back to block 30 (the same block, same hash): its answer holds again.
+    await store.chain.rollback(CID, to=Cursor(chain_id=CID, block_number=30, block_hash="0x%064x" % 30))
+    [back] = await store.read_models.leaderboard(CID, contest_id=1, limit=10, as_of=await store.read_models.as_of(CID))
+    assert int(back["points"]) == 2

@@ -61,7 +61,7 @@ async def leaderboard(contracts: Contracts, store: Store, *, period: Period, con
     as_of = await models.as_of(chain_id)
     block = as_of.block_number if as_of else None
     if period == "all":
-        rows = await models.leaderboard(chain_id, contest_id=None, limit=limit)
+        rows = await models.leaderboard(chain_id, contest_id=None, limit=limit, as_of=as_of)
         return Leaderboard(period="all", entries=_entries(rows), indexed_to_block=block, as_of_block=block,
                            chain_id=chain_id)
     if contest_id is not None:
@@ -71,8 +71,8 @@ async def leaderboard(contracts: Contracts, store: Store, *, period: Period, con
     else:  # nothing indexed yet, or right after a reorg's rewind: the chain says which contest is open
         cid = await contracts.current_contest_id()
     start, end = await contracts.contest_window(cid)
-    contest = await models.contest(chain_id, cid)
-    rows = await models.leaderboard(chain_id, contest_id=cid, limit=limit)
+    contest = await models.contest(chain_id, cid, as_of=as_of)  # both memoized for the block as_of
+    rows = await models.leaderboard(chain_id, contest_id=cid, limit=limit, as_of=as_of)
     return Leaderboard(
         period="week", contest_id=cid, contest_start=start, contest_end=end, finalized=contest.finalized,
         prize_pool_s=format_s(contest.pool.get("S", 0)), prize_pool_usdc=format_usdc(contest.pool.get("USDC", 0)),

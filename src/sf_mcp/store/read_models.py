@@ -24,9 +24,9 @@ summed in Python: uint256 values outgrow the databases' integers.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections import OrderedDict, defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -38,6 +38,8 @@ __all__ = ["AccountFigures", "AsOf", "ContestFigures", "NATIVE_TOKEN_SENTINEL", 
 # The address our contracts put in events for payments in S (chain.contracts.NATIVE_TOKEN; a test keeps them equal).
 NATIVE_TOKEN_SENTINEL = "0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 READ_MODEL_TABLES = ("rm_votes", "rm_submissions", "rm_ledger")
+ANSWERS_KEPT = 256  # leaderboard and contest answers memoized per indexed block (a few contests and limits)
+T = TypeVar("T")
 
 
 class AsOf(BaseModel):
@@ -158,6 +160,26 @@ class ReadModels:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._answers: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+
+    async def _per_block(self, chain_id: int, as_of: AsOf | None, key: tuple[Any, ...],
+                         compute: Callable[[], Awaitable[T]]) -> T:
+        """``compute()``, memoized for the indexed block ``as_of`` (its number and hash: a reorg that replaces
+        it makes a new key). The tables change only when the cursor moves, in the same transaction, so an
+        answer is kept only when the cursor did not move while it was computed."""
+        if as_of is None:
+            return await compute()
+        full = (chain_id, as_of.block_number, as_of.block_hash, *key)
+        if full in self._answers:
+            self._answers.move_to_end(full)
+            return self._answers[full]  # type: ignore[no-any-return]
+        answer = await compute()
+        if await self.as_of(chain_id) != as_of:
+            return answer
+        self._answers[full] = answer
+        while len(self._answers) > ANSWERS_KEPT:
+            self._answers.popitem(last=False)
+        return answer
 
     async def as_of(self, chain_id: int) -> AsOf | None:
         row = await self._db.fetchone(
@@ -169,8 +191,15 @@ class ReadModels:
         return AsOf(block_number=int(row["block_number"]), block_hash=row["block_hash"] or "",
                     block_timestamp=int(ts) if ts is not None else None)
 
-    async def leaderboard(self, chain_id: int, *, contest_id: int | None, limit: int) -> list[dict[str, Any]]:
-        """Creators by points (votes weighted by the voters' NFTs); one contest or all time."""
+    async def leaderboard(self, chain_id: int, *, contest_id: int | None, limit: int,
+                          as_of: AsOf | None = None) -> list[dict[str, Any]]:
+        """Creators by points (votes weighted by the voters' NFTs); one contest or all time.
+
+        Given the ``as_of`` just read, the answer is memoized for that block (callers must not change it)."""
+        return await self._per_block(chain_id, as_of, ("leaderboard", contest_id, limit),
+                                     lambda: self._leaderboard(chain_id, contest_id=contest_id, limit=limit))
+
+    async def _leaderboard(self, chain_id: int, *, contest_id: int | None, limit: int) -> list[dict[str, Any]]:
         sql = ("SELECT creator, SUM(weight) AS points, COUNT(*) AS votes, COUNT(DISTINCT generation_id) AS generations "
                "FROM rm_votes WHERE chain_id = ?")
         params: list[Any] = [chain_id]
@@ -181,7 +210,12 @@ class ReadModels:
         params.append(limit)
         return await self._db.fetchall(sql, params)
 
-    async def contest(self, chain_id: int, contest_id: int) -> ContestFigures:
+    async def contest(self, chain_id: int, contest_id: int, *, as_of: AsOf | None = None) -> ContestFigures:
+        """Pool, finalization and winners of one contest (memoized for the block ``as_of``, when given)."""
+        return await self._per_block(chain_id, as_of, ("contest", contest_id),
+                                     lambda: self._contest(chain_id, contest_id))
+
+    async def _contest(self, chain_id: int, contest_id: int) -> ContestFigures:
         rows = await self._db.fetchall(
             "SELECT kind, account, token, amount, part FROM rm_ledger WHERE chain_id = ? AND contest_id = ? "
             "AND kind IN ('pool', 'finalized', 'won') ORDER BY block_number, log_index, part",
