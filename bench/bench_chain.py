@@ -58,13 +58,18 @@ class Counter:
 
 def counted_client(url: str, deployment, counter: Counter) -> ChainClient:
     w3 = http_web3(url)
-    inner = w3.provider.make_request
+    inner, inner_batch = w3.provider.make_request, w3.provider.make_batch_request
 
     async def make_request(method, params):  # type: ignore[no-untyped-def]
         counter.calls += 1
         return await inner(method, params)
 
+    async def make_batch_request(requests):  # type: ignore[no-untyped-def]
+        counter.calls += 1  # one HTTP request, however many calls it carries
+        return await inner_batch(requests)
+
     w3.provider.make_request = make_request  # type: ignore[method-assign]
+    w3.provider.make_batch_request = make_batch_request  # type: ignore[method-assign]
     return ChainClient(w3, deployment, confirmations=0, operator=Signer(DEV_KEYS[0]))
 
 
