@@ -46,7 +46,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -140,14 +140,15 @@ class SharedChain(AsyncEthereumTesterProvider):
         """One request to the chain in this process, run in a worker thread; its writes reach the journal
         before it is answered. Callers hold :attr:`requests`."""
         try:
-            return await anyio.to_thread.run_sync(self._run, super().make_request(method, params),
-                                                  limiter=self._worker)
+            return await anyio.to_thread.run_sync(self._run, method, params, limiter=self._worker)
         finally:
             self.flush()
 
-    def _run(self, request: Coroutine[Any, Any, Any]) -> Any:
-        """Drive the tester provider's request to its end: it computes without awaiting anything."""
+    def _run(self, method: Any, params: Any) -> Any:
+        """Drive the tester provider's request to its end: it computes without awaiting anything. (Made here,
+        so a request cancelled before its turn leaves no coroutine behind.)"""
         with self.tester_lock:
+            request = AsyncEthereumTesterProvider.make_request(self, method, params)
             try:
                 request.send(None)
             except StopIteration as done:
