@@ -173,6 +173,7 @@ async def test_a_reorged_payment_is_neither_refunded_nor_submitted_until_the_ind
                 claimed.task_id, owner="w", provider="local", model="m", content_sha256="ab" * 32,
                 mime_type="image/png", public_url=None, attempts=[])
 
+    finished = await store.generations.get(jobs["submission held"].task_id)  # as a finished-job hook got it
     chain.embedded.revert(snap)
     chain.embedded.mine(3)
     await indexer.sync()  # the payments left the chain: their jobs are held
@@ -186,6 +187,7 @@ async def test_a_reorged_payment_is_neither_refunded_nor_submitted_until_the_ind
     with pytest.raises(ChainError, match="left the chain in a reorg; its refund is held"):
         await operator.refund(failed)
     assert await operator.submit(succeeded) is None
+    assert finished.payment_orphaned_at is None and await operator.submit(finished) is None  # the store's word counts
     assert await chain.w3.eth.get_transaction_count(chain.w3.to_checksum_address(chain.operator.address)) == operator_nonce
 
     await indexer.sync()  # seen again: the hold ends and the operator acts
