@@ -119,7 +119,7 @@ async def test_a_job_interrupted_too_often_fails_and_is_refunded(store: Store, t
         with anyio.fail_after(10):
             row = await runner.wait_finished(task_id)
         tg.cancel_scope.cancel()
-    assert row.status == "refunded" and "interrupted" in row.error
+    assert row.status == "refunded" and row.error == "the job was interrupted 3 times"
     assert await store.accounts.credits(WALLET) == 1
 
 
@@ -307,3 +307,45 @@ async def test_a_running_job_keeps_renewing_its_lease(store: Store, tmp_path, mo
             done = await runner.wait_finished(held)
         tg.cancel_scope.cancel()
     assert renewals[:3] == [True, True, True] and done.status == "succeeded" and done.run_count == 1
+
+
+async def test_a_dead_workers_job_is_taken_over_when_its_lease_runs_out_not_at_the_next_poll(
+    store: Store, tmp_path
+) -> None:
+    """Idle workers sleep until the earliest lease runs out (here about a second), not a whole poll (a minute)."""
+    task_id = await _reserve(store)
+    assert await store.generations.claim_next(owner="dead-process", lease_s=1) is not None  # runs out in 1 s
+    runner = _runner(store, tmp_path, idle_poll_s=60)
+    async with anyio.create_task_group() as tg:
+        await tg.start(runner.run)
+        with anyio.fail_after(30):
+            row = await runner.wait_finished(task_id)
+        tg.cancel_scope.cancel()
+    assert row.status == "succeeded" and row.run_count == 2
+
+
+async def test_progress_names_each_failed_attempt_and_its_error_class(store: Store, tmp_path) -> None:
+    task_id = await _reserve(store)
+    chain = FallbackChain([_BrokenProvider(), LocalRenderer()], attempt_timeout_s=10, deadline_s=30,
+                          breaker_failures=3, breaker_cooldown_s=60)
+    runner = JobRunner(store, chain, LocalContentStore(tmp_path / "c"), workers=1, lease_s=60, max_runs=3)
+    messages: list[str] = []
+
+    async def listen(progress) -> None:
+        messages.append(progress.message)
+
+    finished: list = []
+    done = anyio.Event()
+
+    async def wait() -> None:  # listening before any worker runs
+        finished.append(await runner.wait_finished(task_id, on_progress=listen))
+        done.set()
+
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(wait)
+            await tg.start(runner.run)
+            await done.wait()
+            tg.cancel_scope.cancel()
+    assert finished[0].status == "succeeded"
+    assert "broken/broken/model error: unavailable" in messages, messages
