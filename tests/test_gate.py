@@ -83,3 +83,27 @@ async def test_parallel_retries_under_one_request_id_charge_once_on_either_datab
     assert len({a.job.task_id for a in answers}) == 1 and sum(not a.replay for a in answers) == 1
     assert await store.accounts.credits(WALLET) == 2
     assert (await store.generations.by_request_id(WALLET, "same-key")).task_id == answers[0].job.task_id
+
+
+async def test_a_used_payment_refused_to_another_prompt_quotes_the_first_60_characters(store: Store) -> None:
+    from sf_mcp.errors import PaymentConsumed
+
+    long_prompt = "a fox " * 15  # 90 characters
+    job, _ = await store.generations.reserve_keyed(
+        payment_key=KEY, wallet=WALLET, kind="image", prompt=long_prompt, params={"width": 1024, "height": 1024},
+        payment={"method": "crypto", "tx_hash": TX, "source": "indexer"}, chain_request_id=7,
+    )
+    gate = PaymentGate(store, free_daily_quota=0, verifier=_KnownPayment())
+    with pytest.raises(PaymentConsumed) as refused:
+        await gate.reserve(wallet=WALLET, kind="image", prompt="a fox", params={"width": 512},
+                           payment=CryptoPayment(method="crypto", tx_hash=TX))
+    assert f"already paid for task {job.task_id} (image, prompt {long_prompt[:60]!r});" in str(refused.value)
+
+
+async def test_an_x402_payment_without_a_chain_is_refused_by_name(store: Store) -> None:
+    from sf_mcp.errors import PaymentRejected
+    from sf_mcp.jobs import X402Payment
+
+    gate = PaymentGate(store, free_daily_quota=0)  # no chain: no x402 gate
+    with pytest.raises(PaymentRejected, match="x402 payments need a chain connection"):
+        await gate.reserve(wallet=WALLET, kind="image", prompt="a fox", params={}, payment=X402Payment(method="x402"))
