@@ -227,3 +227,51 @@ async def test_the_review_queue_lists_unmatched_payments(store: Store) -> None:
     [item] = await store.review.items()
     assert item.kind == "unmatched_payment" and item.request_id == 3
     assert (await store.migration_state())[0] is not None  # the store still answers
+
+
+async def test_credits_are_granted_in_positive_amounts_only(store: Store) -> None:
+    for amount in (0, -1):
+        with pytest.raises(ValueError, match=f"amount must be positive, got {amount}"):
+            await store.accounts.add_credits(WALLET, amount, reason="grant")
+    assert await store.accounts.add_credits(WALLET, 1, reason="grant") == 1
+    assert await store.accounts.credits(WALLET) == 1
+
+
+async def test_a_failed_job_is_announced_finished_once_its_payment_is_back(store: Store) -> None:
+    """A credits job gets its credit back in the failing transaction, so it is finished at once; a crypto job only
+    once its on-chain refund is recorded. Recording that refund again answers the row; anything else is refused."""
+    from sf_mcp.errors import NotFound
+    from sf_mcp.store import JOB_FINISHED
+
+    heard: list[str] = []
+    both = anyio.Event()
+
+    def on_finished(task_id: str) -> None:
+        heard.append(task_id)
+        if len(heard) == 2:
+            both.set()
+
+    gens = store.generations
+    await store.accounts.add_credits(WALLET, 1, reason="grant")
+    credits = await gens.reserve_credits(wallet=WALLET, kind="image", prompt="p", params={})
+    crypto, _ = await gens.reserve_keyed(payment_key="crypto:146:0xfeed", wallet=WALLET, kind="image", prompt="p",
+                                         params={}, payment={"method": "crypto", "tx_hash": "0xfeed"},
+                                         chain_request_id=5)
+    refund = {"tx_hash": "0x" + "77" * 32, "credits": 1}
+    async with anyio.create_task_group() as tg:
+        await tg.start(store.notifications.run)
+        await store.notifications.listen(JOB_FINISHED, on_finished)
+        failed = await gens.mark_failed(crypto.task_id, owner=None, error="down", attempts=[])
+        assert failed is not None and failed.status == "failed"  # its refund goes on chain
+        back = await gens.mark_failed(credits.task_id, owner=None, error="down", attempts=[])
+        assert back is not None and back.status == "refunded" and await store.accounts.credits(WALLET) == 1
+        assert (await gens.record_refund(crypto.task_id, refund)).status == "refunded"
+        with anyio.fail_after(10):
+            await both.wait()
+        tg.cancel_scope.cancel()
+    assert heard == [credits.task_id, crypto.task_id]
+    assert (await gens.record_refund(crypto.task_id, dict(refund))).refund == refund  # the same refund again
+    with pytest.raises(NotFound, match="is refunded, not a failed job awaiting its refund"):
+        await gens.record_refund(crypto.task_id, {"tx_hash": "0x" + "88" * 32, "credits": 1})
+    with pytest.raises(NotFound, match="no task nope"):
+        await gens.record_refund("nope", refund)
