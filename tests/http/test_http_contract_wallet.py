@@ -169,3 +169,15 @@ async def test_oauth_login_page_accepts_a_contract_wallet(server: LiveServer, wa
         stranger = new_account()  # not the wallet's owner: the contract refuses the signature
         with pytest.raises(AssertionError, match="signature"):
             await flow.grant(stranger, address=wallet)
+
+
+async def test_a_contract_that_is_no_wallet_signs_no_one_in(server: LiveServer) -> None:
+    """A contract without isValidSignature (the USDC token) reverts when asked: that is a refusal, never a yes."""
+    usdc = server.run(lambda s: _lower(s.chain.contract("MockUSDC").address))
+    response = await _sign_in(server, usdc, new_account())
+    assert response.status_code == 401 and "token" not in response.json()
+    assert "nor accepted by it under EIP-1271" in response.json()["error_description"]
+
+
+async def _lower(address: str) -> str:  # server.run takes a coroutine
+    return address.lower()
