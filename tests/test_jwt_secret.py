@@ -33,3 +33,14 @@ def test_a_damaged_secret_file_is_refused_naming_the_file(settings: Settings) ->
     (settings.storage.data_dir / SECRET_FILE).write_text("short\n")
     with pytest.raises(AuthFailed, match="fewer than 32 characters; delete it"):
         load_jwt_secret(settings)
+
+
+@pytest.mark.parametrize(("length", "accepted"), [(31, False), (32, True)])
+def test_a_secret_file_needs_32_characters(settings: Settings, length: int, accepted: bool) -> None:
+    settings.storage.data_dir.mkdir(parents=True)
+    (settings.storage.data_dir / SECRET_FILE).write_text("s" * length + "\n")
+    if accepted:
+        assert load_jwt_secret(settings) == b"s" * 32
+    else:
+        with pytest.raises(AuthFailed, match="fewer than 32 characters"):
+            load_jwt_secret(settings)
