@@ -15,7 +15,8 @@ from oauth_support import CALLBACK, OAuthFlow, pkce
 
 from sf_mcp.config import load_settings
 from sf_mcp.server.app import build_server
-from sf_mcp.server.oauth import TOOL_SCOPES, ClientMetadataError, MetadataDocuments, clients
+from sf_mcp.server.http.scopes import TOOL_SCOPES
+from sf_mcp.server.oauth import ClientMetadataError, MetadataDocuments, clients
 
 pytestmark = pytest.mark.anyio
 
@@ -151,7 +152,7 @@ def test_every_tool_the_server_registers_has_a_scope(tmp_path) -> None:
         return {tool.name for tool in await server.list_tools()}
 
     registered = anyio.run(names)
-    assert registered <= set(TOOL_SCOPES), f"classify these tools in server/oauth/scopes.py: {registered - set(TOOL_SCOPES)}"
+    assert registered <= set(TOOL_SCOPES), f"classify these tools in server/http/scopes.py: {registered - set(TOOL_SCOPES)}"
 
 
 async def test_login_request_of_an_unknown_id_shows_an_error_page(flow: OAuthFlow) -> None:

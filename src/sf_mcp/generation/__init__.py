@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from sf_mcp.config import Settings
+from sf_mcp.errors import ConfigError
 from sf_mcp.generation.base import (
     Attempt,
     ErrorClass,
@@ -31,6 +32,7 @@ from sf_mcp.generation.content import (
     parse_sha256,
 )
 from sf_mcp.generation.media import clean_prompt, make_preview, validate_media
+from sf_mcp.generation.providers import build_providers, local_renderer_enabled
 
 __all__ = [
     "Attempt",
@@ -66,47 +68,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def local_renderer_enabled(settings: Settings, *, dev_chain: bool) -> bool:
-    """The offline renderer is the last provider on development chains unless switched off."""
-    local = settings.providers.local_renderer
-    return dev_chain if local is None else local
-
-
-def build_providers(settings: Settings, *, dev_chain: bool | None = None) -> tuple[list[Provider], dict[str, str]]:
-    """The providers the settings enable, in chain order, and why each other one was left out.
-
-    Hugging Face needs a token or a base URL, Cloudflare an account id and a
-    token; the local renderer is on for development chains (``dev_chain``, default: the
-    embedded chain) unless SF_LOCAL_RENDERER=false.
-    """
-    dev = settings.chain.embedded if dev_chain is None else dev_chain
-    providers: list[Provider] = []
-    left_out: dict[str, str] = {}
-    if settings.providers.hf_token is not None or settings.providers.hf_base_url:
-        from sf_mcp.generation.providers.huggingface import HuggingFaceProvider
-
-        providers.append(HuggingFaceProvider.from_settings(settings))
-    else:
-        left_out["huggingface"] = "no SF_HF_TOKEN / HF_TOKEN and no SF_HF_BASE_URL"
-    if settings.providers.cloudflare_account_id and settings.providers.cloudflare_api_token is not None:
-        from sf_mcp.generation.providers.cloudflare import CloudflareProvider
-
-        providers.append(CloudflareProvider.from_settings(settings))
-    else:
-        left_out["cloudflare"] = "needs both SF_CLOUDFLARE_ACCOUNT_ID and SF_CLOUDFLARE_API_TOKEN"
-    if local_renderer_enabled(settings, dev_chain=dev):
-        from sf_mcp.generation.providers.local import LocalRenderer
-
-        providers.append(LocalRenderer())
-    else:
-        left_out["local"] = "SF_LOCAL_RENDERER=false (or not embedded mode)"
-    return providers, left_out
-
-
 def build_provider_chain(settings: Settings, *, dev_chain: bool | None = None) -> FallbackChain:
     """The fallback chain for these settings; ConfigError when no provider at all is enabled."""
-    from sf_mcp.errors import ConfigError
-
     providers, left_out = build_providers(settings, dev_chain=dev_chain)
     for name, reason in left_out.items():
         log.info("generation provider %s left out: %s", name, reason)

@@ -16,15 +16,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import anyio
 
+from sf_mcp.config import Settings
 from sf_mcp.generation.base import GenerationKind, GenerationRequest, Provider, ProviderError
 from sf_mcp.generation.fitting import limits_for
-
-if TYPE_CHECKING:
-    from sf_mcp.config import Settings
+from sf_mcp.generation.providers import build_providers
 
 __all__ = ["ModelCheck", "ProvidersReport", "check_providers", "render_report", "warn_unserved_in_background"]
 
@@ -61,8 +59,6 @@ class ProvidersReport:
 
 async def check_providers(settings: Settings, *, live: bool = False) -> ProvidersReport:
     """Look every configured model up (and, with ``live``, call each provider once)."""
-    from sf_mcp.generation import build_providers
-
     providers, left_out = build_providers(settings)
     report = ProvidersReport(left_out=left_out)
     try:

@@ -42,7 +42,7 @@ from sf_mcp.config import Settings, normalize_address
 from sf_mcp.errors import ChainUnavailable, SfMcpError
 from sf_mcp.server.http.limits import Limits
 from sf_mcp.server.http.observability import Metrics
-from sf_mcp.server.oauth.scopes import ALL_SCOPES
+from sf_mcp.server.http.scopes import ALL_SCOPES
 from sf_mcp.server.services import Services
 from sf_mcp.signatures import (
     SiweError,

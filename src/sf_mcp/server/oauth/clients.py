@@ -31,7 +31,7 @@ from mcp.shared.auth import InvalidRedirectUriError, InvalidScopeError, OAuthCli
 from pydantic import AnyUrl, ValidationError
 
 from sf_mcp.errors import SfMcpError
-from sf_mcp.server.oauth.scopes import ALL_SCOPES, parse_scopes
+from sf_mcp.server.http.scopes import ALL_SCOPES, parse_scopes
 
 MAX_DOCUMENT_BYTES = 16_384  # a metadata document is a few hundred bytes; anything near this is not one
 FETCH_TIMEOUT_S = 5.0

@@ -18,19 +18,17 @@ import html
 import importlib.resources
 import logging
 from string import Template
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from sf_mcp.errors import ChainUnavailable, SfMcpError
+from sf_mcp.server.http.auth import SiweAuth
+from sf_mcp.server.http.observability import Metrics
+from sf_mcp.server.http.scopes import SCOPE_DESCRIPTIONS
 from sf_mcp.server.oauth.provider import LOGIN_PATH, OAuthFailed, SfOAuthProvider, redirect_host
-from sf_mcp.server.oauth.scopes import SCOPE_DESCRIPTIONS
-
-if TYPE_CHECKING:
-    from sf_mcp.server.http.auth import SiweAuth
-    from sf_mcp.server.http.observability import Metrics
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from mcp.server.auth.provider import (
@@ -42,14 +42,11 @@ from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import AnyUrl
 
 from sf_mcp.config import Settings
+from sf_mcp.server.http.auth import SiweAuth
+from sf_mcp.server.http.scopes import ALL_SCOPES, parse_scopes
 from sf_mcp.server.oauth.clients import ClientMetadataError, MetadataDocuments, OAuthClient, check_redirect_uris
-from sf_mcp.server.oauth.scopes import ALL_SCOPES, parse_scopes
-from sf_mcp.store.oauth import CodeRow
-
-if TYPE_CHECKING:
-    from sf_mcp.server.http.auth import SiweAuth
-    from sf_mcp.store import Store
-    from sf_mcp.store.oauth import OAuthStore
+from sf_mcp.store import Store
+from sf_mcp.store.oauth import CodeRow, OAuthStore
 
 CODE_TTL_S = 60  # the browser hands the code over at once; RFC 6749 says at most 10 minutes
 REQUEST_TTL_S = 600  # time to connect a wallet and sign on the login page

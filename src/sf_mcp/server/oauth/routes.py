@@ -35,9 +35,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, request_response
 
+from sf_mcp.server.http.scopes import ALL_SCOPES
 from sf_mcp.server.oauth.clients import ClientMetadataError
 from sf_mcp.server.oauth.provider import SfOAuthProvider, same_resource
-from sf_mcp.server.oauth.scopes import ALL_SCOPES
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 

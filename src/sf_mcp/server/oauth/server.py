@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import jwt
 from mcp.server.auth.routes import build_resource_metadata_url
@@ -13,15 +12,13 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from sf_mcp.config import Settings
+from sf_mcp.server.http.auth import SiweAuth
+from sf_mcp.server.http.observability import Metrics
+from sf_mcp.server.http.scopes import ALL_SCOPES, ScopeMiddleware
 from sf_mcp.server.oauth.login import LoginPage
 from sf_mcp.server.oauth.provider import SfOAuthProvider
 from sf_mcp.server.oauth.routes import oauth_routes
-from sf_mcp.server.oauth.scopes import ALL_SCOPES, ScopeMiddleware
-
-if TYPE_CHECKING:
-    from sf_mcp.server.http.auth import SiweAuth
-    from sf_mcp.server.http.observability import Metrics
-    from sf_mcp.store import Store
+from sf_mcp.store import Store
 
 
 class OAuthServer:
