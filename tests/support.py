@@ -129,14 +129,14 @@ class ThreadedHttpServer:
     def run(self, fn: Callable[[Services], Awaitable[T]]) -> T:
         """Run ``fn(services)`` on the server's own loop (setup and inspection, as an operator would)."""
         assert self._uv.loop is not None
-        return asyncio.run_coroutine_threadsafe(fn(self.surface.services()), self._uv.loop).result(timeout=60)
+        return asyncio.run_coroutine_threadsafe(fn(self.surface.services), self._uv.loop).result(timeout=60)
 
 
 @contextmanager
 def http_server_thread(data_dir: Path, **overrides: Any) -> Iterator[ThreadedHttpServer]:
     """sf-mcp's whole HTTP app on a loopback port, in a thread with its own event loop, as `serve` runs it."""
     from sf_mcp.config import load_settings
-    from sf_mcp.server import build_http_app
+    from sf_mcp.server import open_http_app
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -147,24 +147,37 @@ def http_server_thread(data_dir: Path, **overrides: Any) -> Iterator[ThreadedHtt
         settings = load_settings(data_dir=data_dir, host="127.0.0.1", port=port, **overrides)
     finally:
         os.environ.update(saved)
-    app, surface = build_http_app(settings)
-    uv = _Uvicorn(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    handle: list[tuple[HttpSurface, _Uvicorn]] = []
+    opened = threading.Event()  # the services are open and uvicorn is built, or the start failed
+
+    async def serve_app() -> None:
+        async with open_http_app(settings) as (app, surface):
+            handle.append((surface, _Uvicorn(uvicorn.Config(app, log_level="warning", lifespan="on"))))
+            opened.set()
+            await handle[0][1].serve(sockets=[sock])
 
     def serve() -> None:
         try:
-            asyncio.run(uv.serve(sockets=[sock]))
+            asyncio.run(serve_app())
         finally:
-            uv.ready.set()  # also when start-up failed, so the caller does not wait in vain
+            opened.set()  # also when start-up failed, so the caller does not wait in vain
+            for _, uv in handle:
+                uv.ready.set()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
+        opened.wait(timeout=60)
+        if not handle:
+            raise AssertionError("the HTTP server's services did not open (see the log above)")
+        surface, uv = handle[0]
         uv.ready.wait(timeout=60)
         if not uv.started or uv.loop is None:
             raise AssertionError("the HTTP server did not start (see the log above)")
         yield ThreadedHttpServer(f"http://127.0.0.1:{port}", surface, uv)
     finally:
-        uv.should_exit = True
+        for _, uv in handle:
+            uv.should_exit = True
         thread.join(timeout=30)
         sock.close()
 

@@ -101,10 +101,10 @@ async def test_a_failing_webhook_is_logged_and_counted_not_raised(webhook: Webho
 async def test_alert_counters_are_served_with_the_http_metrics(settings: Settings) -> None:
     from prometheus_client import generate_latest
 
-    from sf_mcp.server import build_http_app
+    from sf_mcp.server import open_http_app
 
-    _, surface = build_http_app(settings)
-    text = generate_latest(surface.metrics.registry).decode()
+    async with open_http_app(settings) as (_, surface):
+        text = generate_latest(surface.metrics.registry).decode()
     assert "sf_mcp_payment_alerts_total" in text or "# TYPE sf_mcp_payment_alerts counter" in text
 
 

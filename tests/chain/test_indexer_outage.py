@@ -18,8 +18,7 @@ from tests.chain.rpc_proxy import RpcProxy
 from tests.chain.test_anvil import _settings, anvil, cast_pay, proxy  # noqa: F401 (fixtures)
 
 from sf_mcp.chain import IndexerState
-from sf_mcp.server import build_server
-from sf_mcp.server.http import HttpSurface
+from sf_mcp.server import build_server, open_http_app
 
 pytestmark = [pytest.mark.anyio, pytest.mark.anvil]
 MAX_BACKOFF_S = 0.4
@@ -31,11 +30,10 @@ async def test_the_indexer_backs_off_through_an_rpc_outage_and_recovers_by_itsel
     node, deployment = anvil
     settings = _settings(data_dir, proxy.url, deployment, monkeypatch).updated(
         indexer_max_backoff_s=MAX_BACKOFF_S)
-    surface = HttpSurface(settings)
-    server = build_server(settings, http=surface)
     with anyio.fail_after(120):
-        async with Client(server, mode="auto") as client:
-            s = Session(client=client, services=surface.services())
+        async with open_http_app(settings) as (_, surface), \
+                Client(build_server(settings, http=surface), mode="auto") as client:
+            s = Session(client=client, services=surface.services)
             indexer = s.indexer
             await indexer.sync()
             waits: list[float] = []

@@ -38,9 +38,7 @@ async def store(db_url: str) -> AsyncIterator[Store]:
 
 
 def _replica(buckets: RateBuckets, clock: Clock) -> RateLimiter:
-    limiter = RateLimiter("tool_wallet", 100, 900, clock=clock)
-    limiter.share(buckets)
-    return limiter
+    return RateLimiter("tool_wallet", 100, 900, shared=buckets, clock=clock)
 
 
 async def test_fast_callers_on_two_replicas_get_the_limit_in_total_with_few_round_trips(store: Store) -> None:

@@ -15,9 +15,11 @@ from sf_mcp import package_version
 from sf_mcp.config import Settings
 from sf_mcp.server import apps
 from sf_mcp.server import mcp as mcp_surface
+from sf_mcp.server.http.observability import Metrics
 from sf_mcp.server.http.surface import HttpSurface
 from sf_mcp.server.mcp.arguments import SfMcpServer
 from sf_mcp.server.notify import ReplicaBus, ResourceNotifier
+from sf_mcp.server.ops import AlertCounters
 from sf_mcp.server.services import Services, open_services
 
 INSTRUCTIONS = """\
@@ -43,11 +45,14 @@ def build_server(
     caller opened (and closes), every connection shares them instead.
 
     Over stdio (``http=None``) there is no auth: the caller is the configured wallet. With an
-    ``HttpSurface`` /mcp requires a Sign-In with Ethereum bearer token, tool calls are rate
-    limited and measured, and the sign-in, health and metrics routes are added.
+    ``HttpSurface`` (built on the services ``open_http_app`` opened) /mcp requires a Sign-In with
+    Ethereum bearer token, tool calls are rate limited and measured, and the sign-in, health and
+    metrics routes are added.
     """
+    if http is not None:
+        services = http.services
     notifier = services.notifier if services is not None else ResourceNotifier(ReplicaBus())
-    lifespan = _shared(services) if services is not None else _owning(settings, notifier, http)
+    lifespan = _shared(services) if services is not None else _owning(settings, notifier)
     options = http.server_options() if http is not None else {}
     if settings.http.request_state_key_list:  # replicas share the keys, so any of them opens another's requestState
         options["request_state_security"] = RequestStateSecurity(keys=settings.http.request_state_key_list)
@@ -68,17 +73,11 @@ def build_server(
     return server
 
 
-def _owning(settings: Settings, notifier: ResourceNotifier, http: HttpSurface | None) -> Lifespan:
+def _owning(settings: Settings, notifier: ResourceNotifier) -> Lifespan:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
-        if http is None:
-            async with open_services(settings, notifier=notifier) as services:
-                yield services
-            return
-        async with open_services(settings, notifier=notifier, over_http=True, alert_counters=http.alert_counters,
-                                 on_finished=[http.metrics.on_finished]) as services:
-            with http.serving(services):
-                yield services
+        async with open_services(settings, notifier=notifier) as services:
+            yield services
 
     return lifespan
 
@@ -91,11 +90,19 @@ def _shared(services: Services) -> Lifespan:
     return lifespan
 
 
-def build_http_app(settings: Settings) -> tuple[ASGIApp, HttpSurface]:
-    """The whole HTTP application for ``settings`` (its lifespan opens the services)."""
-    surface = HttpSurface(settings)
-    server = build_server(settings, http=surface)
-    return surface.asgi_app(server), surface
+@asynccontextmanager
+async def open_http_app(settings: Settings) -> AsyncIterator[tuple[ASGIApp, HttpSurface]]:
+    """Open the services, then build the whole HTTP application on them; closes them on exit.
+
+    The services open first because the HTTP surface (sign-in, OAuth, readiness, metrics) is
+    built by its constructor on them, and the MCP server's constructor takes its token verifier.
+    """
+    metrics = Metrics()
+    async with open_services(settings, notifier=ResourceNotifier(ReplicaBus()), over_http=True,
+                             alert_counters=AlertCounters(metrics.registry),
+                             on_finished=[metrics.on_finished]) as services:
+        surface = HttpSurface(settings, services, metrics=metrics)
+        yield surface.asgi_app(build_server(settings, http=surface)), surface
 
 
 class _AnnouncingServer(uvicorn.Server):
@@ -118,6 +125,7 @@ async def serve_http(
 
     ``announce`` is called once the socket is bound and the app has started.
     """
-    app, _ = build_http_app(settings)
-    config = uvicorn.Config(app, host=settings.http.host, port=settings.http.port, log_level="warning", lifespan="on")
-    await _AnnouncingServer(config, announce).serve(sockets=sockets)
+    async with open_http_app(settings) as (app, _):
+        config = uvicorn.Config(app, host=settings.http.host, port=settings.http.port, log_level="warning",
+                                lifespan="on")
+        await _AnnouncingServer(config, announce).serve(sockets=sockets)

@@ -56,7 +56,6 @@ from sf_mcp.signatures import (
 
 logger = logging.getLogger(__name__)
 
-SONIC_CHAIN_ID = 146
 SECRET_FILE = "jwt-secret"
 STATEMENT = "Sign in to sf-mcp to generate and pay with this wallet."
 ALGORITHM = "HS256"
@@ -106,7 +105,7 @@ class SiweAuth:
     def __init__(
         self,
         settings: Settings,
-        services: Callable[[], Services],
+        services: Services,
         *,
         limits: Limits,
         metrics: Metrics,
@@ -134,15 +133,10 @@ class SiweAuth:
         )
 
     def chain_id(self) -> int:
-        """The chain sign-in messages name: configured, else the connected chain's, else Sonic."""
+        """The chain sign-in messages name: configured, else the connected chain's."""
         if self._settings.http.siwe_chain_id is not None:
             return self._settings.http.siwe_chain_id
-        try:
-            chain = self._services().chain
-        except Exception:  # not started yet
-            chain = None
-        chain_id = getattr(chain, "chain_id", None)
-        return chain_id if isinstance(chain_id, int) else SONIC_CHAIN_ID
+        return self._services.chain.chain_id
 
     # -- step 1: nonce ----------------------------------------------------------
     async def issue_nonce(
@@ -162,7 +156,7 @@ class SiweAuth:
             issued_at=issued, expiration_time=expires, statement=statement, request_id=request_id,
             resources=(self.resource,) if request_id is not None else (),
         )
-        await self._services().store.sessions.add_nonce(
+        await self._services.store.sessions.add_nonce(
             nonce=nonce, wallet=wallet, created_at=now, expires_at=expires.timestamp()
         )
         return {
@@ -217,7 +211,7 @@ class SiweAuth:
         if message.not_before is not None and message.not_before.timestamp() > now + skew:
             raise AuthFailed("sign-in message: not valid yet (Not Before is in the future)")
         await self._check_signature(message_text, message.address, signature)
-        sessions = self._services().store.sessions
+        sessions = self._services.store.sessions
         if not await sessions.consume_nonce(nonce=message.nonce, wallet=message.wallet, now=now):
             raise AuthFailed("sign-in message: nonce unknown, expired, already used or issued for another address")
         return message
@@ -231,7 +225,7 @@ class SiweAuth:
         except (ValueError, AttributeError):
             raise AuthFailed("signature: not hex") from None
         try:
-            ok = await is_valid_signature(self._services().chain, address, message_hash(text), sig)
+            ok = await is_valid_signature(self._services.chain, address, message_hash(text), sig)
         except ChainUnavailable:
             raise
         except SfMcpError as exc:
@@ -253,7 +247,7 @@ class SiweAuth:
         if scopes is not None:
             claims.update(scope=" ".join(scopes), client_id=client_id, gid=grant_id)
         token = jwt.encode(claims, self._secret, algorithm=ALGORITHM)
-        await self._services().store.sessions.create(
+        await self._services.store.sessions.create(
             session_id=jti, wallet=wallet, created_at=now, expires_at=float(expires_at),
             client_id=client_id, scopes=claims.get("scope"), grant_id=grant_id,
         )
@@ -317,7 +311,7 @@ class SiweAuth:
         until = self._checked.get(jti)
         if until is not None and until > now:
             return True
-        if not await self._services().store.sessions.is_active(jti, now=now):
+        if not await self._services.store.sessions.is_active(jti, now=now):
             self._checked.pop(jti, None)
             return False
         if len(self._checked) >= SESSION_CACHE_MAX:
@@ -333,7 +327,7 @@ class SiweAuth:
             claims = self.decode(token)
         except jwt.PyJWTError:
             raise AuthFailed("token: invalid or expired") from None
-        sessions = self._services().store.sessions
+        sessions = self._services.store.sessions
         if everywhere:
             count = await sessions.revoke_wallet(claims["sub"], now=self._clock())
             self._checked.clear()

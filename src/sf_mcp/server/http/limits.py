@@ -57,9 +57,9 @@ class _Lease:
 
 
 class RateLimiter:
-    """A token bucket per key, in this process or (once :meth:`share` d) in the database."""
+    """A token bucket per key, in this process or (``shared``) in the database the replicas share."""
 
-    def __init__(self, name: str, capacity: int, window_s: float, *,
+    def __init__(self, name: str, capacity: int, window_s: float, *, shared: RateBuckets | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.name = name
         self.capacity = capacity
@@ -67,15 +67,10 @@ class RateLimiter:
         self._rate = capacity / window_s
         self._clock = clock
         self._buckets: dict[str, _Bucket] = {}
-        self._shared: RateBuckets | None = None
+        self._shared = shared
         self._leases: dict[str, _Lease] = {}
         self._lease_size = max(1, min(LEASE_MAX, capacity // LEASE_SHARE))
         self._lease_s = max(window_s / capacity, LEASE_MIN_S)
-
-    def share(self, buckets: RateBuckets | None) -> None:
-        """Keep the buckets in the database from now on (None: back to this process)."""
-        self._shared = buckets
-        self._leases.clear()
 
     async def take(self, key: str) -> float | None:
         """Spend one token for ``key``: None when allowed, else the seconds until one is available."""
@@ -151,16 +146,14 @@ class RateLimiter:
 class Limits:
     """The configured limits of one server."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, settings: Settings, *, shared: RateBuckets | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """``shared``: count every limit in the database the replicas share (None: in this process)."""
         window = settings.limits.rate_limit_window_s
-        self.tool_ip = RateLimiter("tool_ip", settings.limits.rate_limit_ip, window, clock=clock)
-        self.tool_wallet = RateLimiter("tool_wallet", settings.limits.rate_limit_wallet, window, clock=clock)
-        self.auth_ip = RateLimiter("auth_ip", settings.limits.rate_limit_auth_ip, window, clock=clock)
-
-    def share(self, buckets: RateBuckets | None) -> None:
-        """Count every limit in the database shared by the replicas (None: in this process)."""
-        for limiter in (self.tool_ip, self.tool_wallet, self.auth_ip):
-            limiter.share(buckets)
+        limits = settings.limits
+        self.tool_ip = RateLimiter("tool_ip", limits.rate_limit_ip, window, shared=shared, clock=clock)
+        self.tool_wallet = RateLimiter("tool_wallet", limits.rate_limit_wallet, window, shared=shared, clock=clock)
+        self.auth_ip = RateLimiter("auth_ip", limits.rate_limit_auth_ip, window, shared=shared, clock=clock)
 
 
 class RateLimitMiddleware:

@@ -19,7 +19,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,9 +29,13 @@ from mcp.server.transport_security import TransportSecurityMiddleware, Transport
 from mcp_types import CallToolResult
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sf_mcp.chain import Indexer
+from sf_mcp.server.services import Services
 from sf_mcp.store import GenerationRow, JobStatus
 
 logger = logging.getLogger("sf_mcp.http")
@@ -135,41 +139,6 @@ class Metrics:
         self.ready = Gauge("sf_mcp_ready", "1 when /readyz last answered ready", registry=r)
         self.queue_depth = Gauge("sf_mcp_job_queue_depth", "Queued jobs waiting for a worker (every replica)",
                                  registry=r)
-        self._indexer: Callable[[], Any] | None = None
-        self._services: Callable[[], Any] | None = None
-        r.register(_IndexerLagCollector(self))
-        r.register(_ReplicaCollector(self))
-
-    def watch_services(self, services_of: Callable[[], Any]) -> None:
-        """Read this replica's lease takeovers and indexer leadership from the running services."""
-        self._services = services_of
-
-    def watch_indexer(self, indexer_of: Callable[[], Any]) -> None:
-        self._indexer = indexer_of
-
-    def indexer_lag(self) -> float | None:
-        """Blocks the indexer is behind, if the running indexer reports it."""
-        if self._indexer is None:
-            return None
-        try:
-            indexer = self._indexer()
-        except Exception:
-            return None
-        checkpoint = getattr(indexer, "checkpoint", None)  # chain.indexer.Checkpoint
-        seen = getattr(checkpoint, "last_block_seen", None)
-        processed = getattr(checkpoint, "last_block_processed", None)
-        if isinstance(seen, int) and isinstance(processed, int) and seen >= 0 and processed >= 0:
-            return float(max(0, seen - processed))
-        return None
-
-    def indexer_outages(self) -> int | None:
-        """Runs of failed indexer polls since the process started, if an indexer runs."""
-        try:
-            indexer = self._indexer() if self._indexer is not None else None
-        except Exception:
-            return None
-        outages = getattr(getattr(indexer, "checkpoint", None), "outages", None)
-        return outages if isinstance(outages, int) else None
 
     async def on_finished(self, row: GenerationRow) -> None:
         """runner.on_finished hook: count the generation and its payment."""
@@ -180,42 +149,34 @@ class Metrics:
         self.payments.labels(method=row.payment_method, outcome=outcome).inc()
 
 
-class _IndexerLagCollector:
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
+def indexer_lag(indexer: Indexer) -> float | None:
+    """Blocks the indexer is behind the chain head, once it has polled."""
+    checkpoint = indexer.checkpoint
+    if checkpoint.last_block_seen < 0 or checkpoint.last_block_processed < 0:
+        return None
+    return float(max(0, checkpoint.last_block_seen - checkpoint.last_block_processed))
 
-    def describe(self) -> list:
+
+class ServicesCollector(Collector):
+    """Figures read from the running services at each scrape: the indexer's lag and outages, this replica's
+    job lease takeovers and its indexer leadership."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def describe(self) -> list[Metric]:
         return []
 
-    def collect(self):
-        lag = self._metrics.indexer_lag()
+    def collect(self) -> Iterator[Metric]:
+        services = self._services
+        lag = indexer_lag(services.indexer)
         if lag is not None:
             family = GaugeMetricFamily("sf_mcp_indexer_lag_blocks", "Blocks between the chain head and the indexer")
             family.add_metric([], lag)
             yield family
-        outages = self._metrics.indexer_outages()
-        if outages is not None:
-            counter = CounterMetricFamily("sf_mcp_indexer_outages", "Outages of the indexer (runs of failed polls)")
-            counter.add_metric([], outages)
-            yield counter
-
-
-class _ReplicaCollector:
-    """Counters kept by the store and the indexer's leadership of this replica."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
-
-    def describe(self) -> list:
-        return []
-
-    def collect(self):
-        try:
-            services = self._metrics._services() if self._metrics._services else None
-        except Exception:  # not started yet
-            services = None
-        if services is None:
-            return
+        outages = CounterMetricFamily("sf_mcp_indexer_outages", "Outages of the indexer (runs of failed polls)")
+        outages.add_metric([], services.indexer.checkpoint.outages)
+        yield outages
         takeovers = CounterMetricFamily("sf_mcp_job_lease_takeovers",
                                         "Jobs this replica resumed after another worker's lease ran out")
         takeovers.add_metric([], services.store.generations.lease_takeovers)

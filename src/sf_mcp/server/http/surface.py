@@ -19,10 +19,7 @@ get 413; the server binds 127.0.0.1 unless ``SF_HOST`` says otherwise.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,12 +32,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
 from sf_mcp.config import Settings
-from sf_mcp.errors import SfMcpError
 from sf_mcp.server.http.auth import SiweAuth, public_url
 from sf_mcp.server.http.limits import Limits, RateLimitMiddleware
-from sf_mcp.server.http.observability import Metrics, RequestMiddleware, ToolCallMiddleware
+from sf_mcp.server.http.observability import (
+    Metrics,
+    RequestMiddleware,
+    ServicesCollector,
+    ToolCallMiddleware,
+    indexer_lag,
+)
 from sf_mcp.server.oauth import OAuthServer
-from sf_mcp.server.ops import AlertCounters
 from sf_mcp.server.services import Services
 
 logger = logging.getLogger(__name__)
@@ -61,27 +62,20 @@ def add_health_routes(server: MCPServer) -> None:
 class HttpSurface:
     """What HTTP mode adds around the MCP server: sign-in, limits, metrics, logs and readiness.
 
-    Built before the server (the server's constructor takes the token verifier and
-    middleware). The sign-in, OAuth and readiness routes are Starlette routes outside any
-    MCP request, so they cannot use the lifespan context: the server's lifespan hands the
-    services over with :meth:`serving` while it runs (HTTP runs that lifespan once).
+    Built once the services are open (``server.app.open_http_app``) and before the MCP server,
+    whose constructor takes the token verifier and middleware. The sign-in, OAuth and readiness
+    routes are Starlette routes outside any MCP request: they use the services given here.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, services: Services, *, metrics: Metrics) -> None:
         self.settings = settings
-        self.metrics = Metrics()
-        self.alert_counters = AlertCounters(self.metrics.registry)
-        self.limits = Limits(settings)
-        self._services: Services | None = None
-        self.auth = SiweAuth(settings, self.services, limits=self.limits, metrics=self.metrics)
-        self.oauth = OAuthServer(settings, self.auth, lambda: self.services().store, metrics=self.metrics)
-        self.metrics.watch_indexer(lambda: self.services().indexer)
-        self.metrics.watch_services(self.services)
-
-    def services(self) -> Services:
-        if self._services is None:
-            raise SfMcpError("the server is starting; try again in a moment")
-        return self._services
+        self.services = services
+        self.metrics = metrics
+        metrics.registry.register(ServicesCollector(services))
+        # Replicas share one database: their rate limits hold in total, not per replica.
+        self.limits = Limits(settings, shared=services.store.rate_buckets if services.store.postgres else None)
+        self.auth = SiweAuth(settings, services, limits=self.limits, metrics=metrics)
+        self.oauth = OAuthServer(settings, self.auth, services.store, metrics=metrics)
 
     # -- wiring into build_server ------------------------------------------------
     def server_options(self) -> dict[str, Any]:
@@ -105,21 +99,8 @@ class HttpSurface:
 
         @server.custom_route("/metrics", methods=["GET"])
         async def metrics(_: Request) -> Response:
-            with contextlib.suppress(SfMcpError):  # starting: no queue to count yet
-                self.metrics.queue_depth.set(await self.services().store.generations.queue_depth())
+            self.metrics.queue_depth.set(await self.services.store.generations.queue_depth())
             return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    @contextmanager
-    def serving(self, services: Services) -> Iterator[None]:
-        """While the lifespan runs: the routes outside /mcp use ``services``."""
-        self._services = services
-        if services.store.postgres:  # replicas share one database: limits hold in total, not per replica
-            self.limits.share(services.store.rate_buckets)
-        try:
-            yield
-        finally:
-            self._services = None
-            self.limits.share(None)
 
     # -- readiness ---------------------------------------------------------------------
     async def status(self) -> tuple[str, dict[str, dict[str, Any]]]:
@@ -133,10 +114,7 @@ class HttpSurface:
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
         checks: dict[str, dict[str, Any]] = {}
-        try:
-            services = self.services()
-        except SfMcpError as exc:
-            return {"services": {"ok": False, "detail": str(exc)}}
+        services = self.services
         checks["database"] = await _check(services.store.migration_state(), detail=_migration_detail)
         if checks["database"]["ok"] and "behind" in checks["database"]["detail"]:
             checks["database"]["ok"] = False
@@ -149,7 +127,7 @@ class HttpSurface:
         }
         indexer = services.indexer
         state = str(indexer.state)
-        lag = self.metrics.indexer_lag()
+        lag = indexer_lag(indexer)
         detail = state + (f", {lag:g} blocks behind" if lag is not None else "")
         if state == "degraded":
             checkpoint = indexer.checkpoint

@@ -24,7 +24,6 @@ import hashlib
 import secrets
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -81,7 +80,7 @@ class SfOAuthProvider:
     """Clients, authorization requests, codes, grants and tokens (see the module docstring)."""
 
     def __init__(
-        self, settings: Settings, auth: SiweAuth, store: Callable[[], Store], *,
+        self, settings: Settings, auth: SiweAuth, store: Store, *,
         documents: MetadataDocuments | None = None,
     ) -> None:
         self._settings = settings
@@ -94,7 +93,7 @@ class SfOAuthProvider:
 
     @property
     def _db(self) -> OAuthStore:
-        return self._store().oauth
+        return self._store.oauth
 
     # -- clients ---------------------------------------------------------------------
     async def get_client(self, client_id: str) -> OAuthClient | None:
@@ -270,7 +269,7 @@ class SfOAuthProvider:
         if claims.get("gid"):
             await self._revoke_grant(str(claims["gid"]))
         elif claims.get("jti"):
-            await self._store().sessions.revoke(str(claims["jti"]), now=self.clock())
+            await self._store.sessions.revoke(str(claims["jti"]), now=self.clock())
             self._auth.forget_sessions()
 
     async def _revoke_grant(self, grant_id: str) -> None:

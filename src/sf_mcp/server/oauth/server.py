@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import jwt
 from mcp.server.auth.routes import build_resource_metadata_url
 from pydantic import AnyHttpUrl
@@ -25,7 +23,7 @@ class OAuthServer:
     """Everything OAuth adds to the HTTP surface; built once, beside ``SiweAuth``."""
 
     def __init__(
-        self, settings: Settings, auth: SiweAuth, store: Callable[[], Store], *, metrics: Metrics | None = None
+        self, settings: Settings, auth: SiweAuth, store: Store, *, metrics: Metrics | None = None
     ) -> None:
         self._auth = auth
         self.provider = SfOAuthProvider(settings, auth, store)
