@@ -18,11 +18,11 @@ from sf_mcp.generation import (
     GenerationKind,
     GenerationRequest,
     ProviderError,
-    clean_prompt,
     make_preview,
     validate_media,
 )
 from sf_mcp.generation.providers.local import render_png, render_video
+from sf_mcp.prompt import clean_prompt
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,8 @@ import anyio
 from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_utils import function_signature_to_4byte_selector, keccak
+from eth_utils import function_abi_to_4byte_selector, keccak
+from eth_utils.abi import collapse_if_tuple
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
@@ -114,9 +115,8 @@ def _build_error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
         for item in entries:
             if item.get("type") != "error":
                 continue
-            types = [i["type"] for i in item["inputs"]]
-            selector = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
-            table[selector] = (item["name"], types, [i["name"] for i in item["inputs"]])
+            types = [collapse_if_tuple(i) for i in item["inputs"]]
+            table[function_abi_to_4byte_selector(item)] = (item["name"], types, [i["name"] for i in item["inputs"]])
     return table
 
 

@@ -18,9 +18,13 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_utils import event_abi_to_log_topic
+from eth_utils.abi import collapse_if_tuple
 from web3.exceptions import Web3RPCError
 
 from sf_mcp.chain.contracts import abi
+from sf_mcp.chain.units import plain
+
+STORED_EXACT_INT = 2**63  # event args keep ints below this as JSON numbers, larger ones as decimal text
 
 __all__ = ["DecodedLog", "EventDecoder", "get_logs_raw"]
 
@@ -49,12 +53,6 @@ class _EventAbi:
     order: tuple[str, ...]  # every input's name, in the ABI's order (as web3 returns them)
 
 
-def _type(entry: dict[str, Any]) -> str:
-    if entry["type"].startswith("tuple"):
-        return "(" + ",".join(_type(c) for c in entry["components"]) + ")" + entry["type"][5:]
-    return entry["type"]
-
-
 def _topic_type_is_hash(typ: str) -> bool:
     """Indexed strings, bytes, arrays and tuples are stored as the keccak of their encoding."""
     return typ in _DYNAMIC or typ.endswith("]") or typ.startswith("(")
@@ -74,8 +72,8 @@ class EventDecoder:
                 inputs = entry["inputs"]
                 self._table[(address.lower(), topic)] = _EventAbi(
                     contract=name, name=entry["name"],
-                    topics=tuple((i["name"], _type(i)) for i in inputs if i.get("indexed")),
-                    data=tuple((i["name"], _type(i)) for i in inputs if not i.get("indexed")),
+                    topics=tuple((i["name"], collapse_if_tuple(i)) for i in inputs if i.get("indexed")),
+                    data=tuple((i["name"], collapse_if_tuple(i)) for i in inputs if not i.get("indexed")),
                     order=tuple(i["name"] for i in inputs),
                 )
         self.addresses = sorted({address for address, _ in self._table})
@@ -100,7 +98,7 @@ class EventDecoder:
             decoded = abi_decode([typ for _, typ in spec.data], _bytes(log["data"]))
             values.update(zip((name for name, _ in spec.data), decoded, strict=True))
         return DecodedLog(
-            contract=spec.contract, event=spec.name, args={name: _plain(values[name]) for name in spec.order},
+            contract=spec.contract, event=spec.name, args={name: plain(values[name], exact_below=STORED_EXACT_INT) for name in spec.order},
             tx_hash=_hex(log["transactionHash"]), log_index=_int(log["logIndex"]),
             block_number=_int(log["blockNumber"]), block_hash=_hex(log["blockHash"]),
         )
@@ -138,21 +136,6 @@ def _topic_value(typ: str, raw: bytes) -> Any:
     if typ == "bytes32" or _topic_type_is_hash(typ):
         return raw
     return abi_decode([typ], raw)[0]
-
-
-def _plain(value: Any) -> Any:
-    """A decoded value as the store keeps it (JSON-friendly, addresses lower case)."""
-    if isinstance(value, (bytes, bytearray)):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, str):
-        return value.lower() if value.startswith("0x") and len(value) == 42 else value
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value if abs(value) < 2**63 else str(value)
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _hex(value: Any) -> str:

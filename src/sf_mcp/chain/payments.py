@@ -6,7 +6,7 @@ transaction itself may go to a contract wallet, a Safe or an ERC-4337 entry
 point, that called ours); it has the confirmations this server requires (blocks built on top of it; 0 on
 dev chains, 1 on Sonic by default). Then, for a generation request: the payer
 is the caller and the type and prompt match (after the same
-:func:`~sf_mcp.generation.media.clean_prompt` the tools apply).
+:func:`~sf_mcp.prompt.clean_prompt` the tools apply).
 
 A payment that already paid for a task is handed to the gate as is: the gate
 answers a replay with the same task and refuses anything else naming the task.
@@ -28,7 +28,7 @@ from sf_mcp.chain.contracts import NATIVE_TOKEN, PAYMENT, ZERO_ADDRESS, chain_na
 from sf_mcp.chain.logs import DecodedLog, EventDecoder
 from sf_mcp.chain.units import format_s, format_usdc
 from sf_mcp.errors import InvalidRequest, PaymentRejected, SfMcpError
-from sf_mcp.generation.media import clean_prompt
+from sf_mcp.prompt import clean_prompt
 from sf_mcp.store import Store
 from sf_mcp.store.chain import crypto_payment_key
 

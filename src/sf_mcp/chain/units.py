@@ -14,6 +14,8 @@ DEFAULT_TIP = 10**9  # 1 gwei, when the node cannot suggest a priority fee
 # The one place token decimals are written: S is the native coin (18, like ether); USDC has 6.
 S_DECIMALS = 18
 USDC_DECIMALS = 6
+# A price's unit -> its decimals: S and USDC as above; credits (off- or on-chain) are whole.
+PRICE_DECIMALS: dict[str, int] = {"S": S_DECIMALS, "USDC": USDC_DECIMALS, "credits": 0}
 
 
 def format_units(units: int, decimals: int) -> str:
@@ -47,14 +49,18 @@ def fee_fields(base_fee: int, tip: int | None = None) -> dict[str, int]:
     return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * int(base_fee) + tip}
 
 
-def plain(value: Any) -> Any:
-    """A decoded ABI value as JSON-friendly data: bytes as 0x-hex, addresses lower-case, big ints as strings."""
+JSON_EXACT_INT = 2**53  # a JSON number above this loses digits in JavaScript clients
+
+
+def plain(value: Any, *, exact_below: int = JSON_EXACT_INT) -> Any:
+    """A decoded ABI value as JSON-friendly data: bytes as 0x-hex, addresses lower-case, and ints from
+    ``exact_below`` up as decimal strings (the store keeps 63-bit ints as numbers, answers 53-bit ones)."""
     if isinstance(value, (bytes, bytearray)):
         return "0x" + bytes(value).hex()
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**53:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= exact_below:
         return str(value)
     if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
+        return [plain(v, exact_below=exact_below) for v in value]
     if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
         return value.lower()
     return value

@@ -4,6 +4,7 @@ One module per concern:
 
 - ``actions``: what a user action answers (a plan to sign, or the agent key's receipts), relaying signed txs
 - ``payments``: paying for a generation on chain (price in S or USDC, or an on-chain credit)
+- ``pricing``: what a generation costs by each way of paying (the quote), and the caller's ``max_price``
 - ``staking``: stake, unstake (with the early-unstake forfeit), claim rewards
 - ``voting``: votes and every check before one is planned
 - ``contests``: finalizing an ended contest, claiming prizes, the dev clock
@@ -20,6 +21,7 @@ from sf_mcp.domain.gallery import Gallery, GalleryItem, gallery_page
 from sf_mcp.domain.generations import GenerationResult, PublicGeneration
 from sf_mcp.domain.leaderboard import Leaderboard, LeaderboardEntry, leaderboard
 from sf_mcp.domain.payments import prepare_payment
+from sf_mcp.domain.pricing import Quote, quote
 from sf_mcp.domain.staking import forfeit_share, stake_action
 from sf_mcp.domain.voting import vote
 
@@ -35,6 +37,7 @@ __all__ = [
     "LeaderboardEntry",
     "Payout",
     "PublicGeneration",
+    "Quote",
     "account_of",
     "advance_time",
     "contest_action",
@@ -43,6 +46,7 @@ __all__ = [
     "leaderboard",
     "outcome",
     "prepare_payment",
+    "quote",
     "relay",
     "stake_action",
     "vote",

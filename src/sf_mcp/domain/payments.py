@@ -9,7 +9,7 @@ from sf_mcp.chain.units import format_s, format_usdc
 from sf_mcp.chain.views import Contracts
 from sf_mcp.domain.actions import Caller, ChainAction, outcome
 from sf_mcp.errors import InsufficientFunds
-from sf_mcp.generation.media import clean_prompt
+from sf_mcp.prompt import clean_prompt
 
 PayMethod = Literal["S", "USDC", "credits"]
 Kind = Literal["image", "video"]

@@ -31,7 +31,7 @@ from sf_mcp.generation.content import (
     content_uri,
     parse_sha256,
 )
-from sf_mcp.generation.media import clean_prompt, make_preview, validate_media
+from sf_mcp.generation.media import make_preview, validate_media
 from sf_mcp.generation.providers import build_providers, local_renderer_enabled
 
 __all__ = [
@@ -56,7 +56,6 @@ __all__ = [
     "build_providers",
     "check_providers",
     "local_renderer_enabled",
-    "clean_prompt",
     "content_uri",
     "make_preview",
     "parse_sha256",

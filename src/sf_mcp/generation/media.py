@@ -1,32 +1,25 @@
-"""Prompt cleaning, media validation and previews: the checks between a provider and the store.
+"""Media validation and previews: the checks between a provider and the store.
 
 A provider is a stranger: its bytes are decoded and measured before anything is
-stored or shown, and a prompt is cleaned once, here, so the chain, the job row
-and the contract all see the same text.
+stored or shown. (Prompts are cleaned by :mod:`sf_mcp.prompt`, before any payment.)
 """
 
 from __future__ import annotations
 
-import html
 import io
 import logging
-import re
 import struct
-import unicodedata
 import zlib
 from dataclasses import replace
 
 from PIL import Image, UnidentifiedImageError
 
-from sf_mcp.errors import InvalidRequest
 from sf_mcp.generation.base import ErrorClass, GeneratedMedia, GenerationKind, ProviderError
 
 __all__ = [
     "MAX_MEDIA_BYTES",
-    "MAX_PROMPT_BYTES",
     "MAX_SIDE_PX",
     "MIN_SIDE_PX",
-    "clean_prompt",
     "is_mp4",
     "make_preview",
     "validate_media",
@@ -34,70 +27,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MAX_PROMPT_BYTES = 1000  # the payment contract's limit; a longer prompt could never be paid for
 MIN_SIDE_PX = 16  # smaller than this is no picture, whatever the decoder says
 MAX_SIDE_PX = 4096  # larger than any model we call produces; bounds memory per decode
 MAX_MEDIA_BYTES = 64 * 1024 * 1024  # a generous ceiling for a short video
 PNG_PROBE_BYTES = 256 * 1024  # pixel data inflated to check a PNG: about 64 rows of a 1024 px RGBA image
 
 _IMAGE_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
-
-# A tag starts where an HTML parser starts one: "<" then a letter, "/", "!" (comments, doctype) or "?".
-# It ends at ">" or, for a broken tag, right before the next "<" or at the end, so "<img<b> ..." loses
-# both openers. A bare "a < b > c" is text, not markup, and is kept.
-_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
-_TAG = re.compile(r"<[A-Za-z/!?][^<>]*>?")
-# Bidirectional overrides can make a prompt read differently from what is sent: never keep them.
-_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
-_WHITESPACE = re.compile(r"\s+")
-# Longer raw input is refused before cleaning: each pass is linear, and nested entities
-# ("&amp;amp;lt;") take one pass per level, so this bounds the work per prompt.
-MAX_RAW_PROMPT_CHARS = 8 * MAX_PROMPT_BYTES
-
-
-def clean_prompt(text: str) -> str:
-    """Return ``text`` as plain text: no markup tags, entities, control characters or runs of whitespace.
-
-    The prompt is stored, shown in galleries and posted on chain, so its output must never hold
-    an HTML tag, not even one that appears only after decoding an entity (``&lt;b&gt;``) or after
-    removing another tag (``<img<b> src=x>``). One cleaning pass is repeated until nothing changes,
-    which also makes the function idempotent. Everything else the user typed (punctuation, emoji,
-    other scripts, ``a < b``) is kept. Raises :class:`InvalidRequest` naming ``prompt`` when nothing
-    is left or the result is over :data:`MAX_PROMPT_BYTES` UTF-8 bytes, because the contract would
-    refuse to record it.
-    """
-    if not isinstance(text, str):
-        raise InvalidRequest("prompt: must be a string")
-    if len(text) > MAX_RAW_PROMPT_CHARS:
-        raise InvalidRequest(
-            f"prompt: is {len(text)} characters; the limit is {MAX_RAW_PROMPT_CHARS} before cleaning "
-            f"and {MAX_PROMPT_BYTES} UTF-8 bytes after"
-        )
-    while True:
-        cleaned = _clean_pass(text)
-        if cleaned == text:
-            break
-        text = cleaned
-    if not text:
-        raise InvalidRequest("prompt: is empty (after removing markup and control characters)")
-    size = len(text.encode("utf-8"))
-    if size > MAX_PROMPT_BYTES:
-        raise InvalidRequest(f"prompt: is {size} bytes after cleaning; the limit is {MAX_PROMPT_BYTES} UTF-8 bytes")
-    return text
-
-
-def _clean_pass(text: str) -> str:
-    """One pass of :func:`clean_prompt`; it never lengthens the text, so repeating it ends."""
-    text = html.unescape(text)
-    text = _COMMENT.sub(" ", text)
-    text = _TAG.sub(" ", text)
-    text = text.translate(_BIDI)
-    # Control characters (Cc) go; whitespace controls (\n, \t) become spaces first.
-    text = "".join(
-        " " if ch.isspace() else ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc"
-    )
-    return _WHITESPACE.sub(" ", text).strip()
-
 
 def is_mp4(data: bytes) -> bool:
     """True when ``data`` starts with an ISO base media ``ftyp`` box (mp4, mov, m4v)."""

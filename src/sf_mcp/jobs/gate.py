@@ -21,8 +21,8 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from sf_mcp.chain.payments import VerifiedPayment
-from sf_mcp.errors import InvalidRequest, PaymentConsumed, PaymentRejected, RequestIdUsed
-from sf_mcp.jobs.pricing import check_max_price, no_max_price_for_crypto
+from sf_mcp.chain.units import PRICE_DECIMALS, format_units
+from sf_mcp.errors import InvalidRequest, PaymentConsumed, PaymentRejected, PriceAboveMax, RequestIdUsed
 from sf_mcp.store import GenerationRow, Store
 
 
@@ -182,3 +182,24 @@ def _settings_note(first: dict[str, Any], asked: dict[str, Any]) -> str | None:
 
 def _shown(value: Any) -> str:
     return "default" if value is None else str(value)
+
+
+# -- the caller's max_price ------------------------------------------------------------------------
+def check_max_price(max_price: Decimal | None, *, token: str, amount: int) -> None:
+    """Refuse, before anything is charged, a price above what the caller agreed to (in the token's own unit)."""
+    if max_price is None:
+        return
+    price = Decimal(amount).scaleb(-PRICE_DECIMALS[token])
+    if price > max_price:
+        unit = "credits" if token == "credits" else token
+        raise PriceAboveMax(
+            f"max_price: this generation costs {format_units(amount, PRICE_DECIMALS[token])} {unit}, above your "
+            f"max_price {max_price.normalize():f} {unit}; nothing was charged (see the quote tool for prices)")
+
+
+def no_max_price_for_crypto(max_price: Decimal | None) -> None:
+    """A crypto payment was already made by the caller's own transaction: there is nothing left to bound."""
+    if max_price is not None:
+        raise InvalidRequest(
+            "max_price: a crypto payment was already made by your transaction (prepare_payment's maxAmount bounds "
+            "it); give max_price with free, credits or x402 payments only")

@@ -31,8 +31,7 @@ from sf_mcp.chain.txplan import Limits
 from sf_mcp.chain.units import format_units
 from sf_mcp.chain.x402 import Authorization, Settlement, X402Chain
 from sf_mcp.errors import ChainError, ChainUnavailable, InsufficientFunds, PaymentConsumed, PaymentError
-from sf_mcp.jobs.gate import Reservation
-from sf_mcp.jobs.pricing import check_max_price
+from sf_mcp.jobs.gate import Reservation, check_max_price
 from sf_mcp.store import GenerationRow, Store
 from sf_mcp.store.chain import x402_payment_key
 

@@ -26,6 +26,7 @@ import httpx2
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel
 
+from sf_mcp.chain.units import format_units, to_base_units
 from sf_mcp.config import Settings
 from sf_mcp.store import ChainEvent, ReviewItem
 
@@ -92,13 +93,12 @@ class PaymentAlerts:
         symbol, decimals = token
         limit = self._limits.get(symbol)
         units = int(event.args.get("amount", 0))
-        amount = Decimal(units) / Decimal(10**decimals)
-        if limit is None or amount < limit:
+        if limit is None or units < to_base_units(limit, decimals):
             return None
         alert = PaymentAlert(
             chain_id=event.chain_id, tx_hash=event.tx_hash, log_index=event.log_index,
             block_number=event.block_number, payer=str(event.args.get("payer", "")), token=symbol,
-            amount=_plain(amount), amount_base_units=str(units), threshold=_plain(limit),
+            amount=format_units(units, decimals), amount_base_units=str(units), threshold=f"{limit.normalize():f}",
             generation_type=event.args.get("generationType"),
         )
         self.alerts.labels(token=symbol).inc()
@@ -118,11 +118,6 @@ class PaymentAlerts:
         except httpx2.HTTPError as exc:  # the URL may hold a token: name the failure, not the URL
             self.webhook_failures.inc()
             logger.error("payment alert webhook failed for %s: %s", alert.tx_hash, type(exc).__name__)
-
-
-def _plain(value: Decimal) -> str:
-    text = f"{value:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 # -- the review queue ---------------------------------------------------------------------

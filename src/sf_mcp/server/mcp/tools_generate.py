@@ -15,9 +15,9 @@ from x402.schemas import ResourceInfo
 from sf_mcp.domain.generations import GenerationResult
 from sf_mcp.errors import InvalidRequest, NotFound, Unauthorized
 from sf_mcp.generation.base import GenerationKind
-from sf_mcp.generation.media import clean_prompt
 from sf_mcp.jobs import Payment, Progress, Reservation, X402Payment
 from sf_mcp.jobs.x402 import META_PAYMENT, META_RESPONSE, X402Required
+from sf_mcp.prompt import clean_prompt
 from sf_mcp.server.apps.views import tool_meta
 from sf_mcp.server.mcp.answers import MAX_WAIT_S, generation_answer
 from sf_mcp.server.mcp.context import services_of

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from mcp.server.mcpserver import Context, MCPServer
 
-from sf_mcp.jobs.pricing import Quote
-from sf_mcp.jobs.pricing import quote as quote_for
+from sf_mcp.domain.pricing import Quote
+from sf_mcp.domain.pricing import quote as quote_for
 from sf_mcp.server.mcp.context import services_of
 from sf_mcp.server.mcp.identity import caller_wallet
 from sf_mcp.server.mcp.results import tool_errors
@@ -21,7 +21,7 @@ async def quote(ctx: Context[Services]) -> Quote:
     """
     services = services_of(ctx)
     wallet = caller_wallet(services.settings, over_http=services.over_http)
-    return await quote_for(services.store, services.chain, wallet=wallet,
+    return await quote_for(services.contracts, services.store, wallet=wallet,
                            free_daily_quota=services.settings.limits.free_daily_quota)
 
 
