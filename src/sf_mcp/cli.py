@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import anyio
+import httpx2
 
 from sf_mcp import package_version
 from sf_mcp.config import Settings, load_settings
@@ -31,7 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=getattr(args, "host", None),
             port=getattr(args, "port", None),
         )
-        return args.command(args, settings)
+        command: Callable[[argparse.Namespace, Settings], int] = args.command
+        return command(args, settings)
     except SfMcpError as exc:
         print(f"sf-mcp: {exc}", file=sys.stderr)
         return 2
@@ -73,7 +76,7 @@ def _common(*, on_command: bool) -> argparse.ArgumentParser:
     so it never hides one given before the command.
     """
     common = argparse.ArgumentParser(add_help=False)
-    unset = {"default": argparse.SUPPRESS} if on_command else {}
+    unset: dict[str, Any] = {"default": argparse.SUPPRESS} if on_command else {}
     common.add_argument("--data-dir", type=Path, help="database, content and deployment files "
                         "(env SF_DATA_DIR; default: the user data dir)", **unset)
     common.add_argument("-v", "--verbose", action="store_true", help="log to stderr at INFO level", **unset)
@@ -192,8 +195,6 @@ def _login(args: argparse.Namespace, settings: Settings) -> int:
     """Sign in with Ethereum: fetch the server's message, sign it locally, print the bearer token."""
     import os
 
-    import httpx2
-
     from sf_mcp.signatures import address_of_key, sign_text
 
     key = os.environ.get(args.key_env)
@@ -226,11 +227,11 @@ def _login(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _reason(response) -> str:
+def _reason(response: httpx2.Response) -> str:
     try:
         return str(response.json().get("error_description", response.text[:200]))
     except ValueError:
-        return response.text[:200]
+        return str(response.text[:200])
 
 
 def _deploy(args: argparse.Namespace, settings: Settings) -> int:
@@ -272,9 +273,9 @@ def _review(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
     from sf_mcp.server.ops import review_table
-    from sf_mcp.store import Store
+    from sf_mcp.store import ReviewItem, Store
 
-    async def items() -> list:
+    async def items() -> list[ReviewItem]:
         store = await Store.open(settings.storage.database)
         try:
             return await store.review.items()

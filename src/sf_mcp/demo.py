@@ -17,9 +17,11 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from mcp import StdioServerParameters
 from mcp.client import Client
+from mcp_types import BlobResourceContents, CallToolResult, ReadResourceResult, TextContent, TextResourceContents
 
 from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.config import Settings
@@ -36,7 +38,9 @@ async def run_demo(settings: Settings, *, out_dir: Path) -> None:
     params = StdioServerParameters(command=sys.executable, args=["-m", "sf_mcp.cli", "serve", "--transport", "stdio"], env=env)
     _say(f"sf-mcp demo: data in {settings.storage.data_dir}, images in {out_dir.resolve()}")
     async with Client(params, mode="legacy") as client:
-        _say(f"connected to {client.server_info.name} {client.server_info.version} (protocol {client.protocol_version})")
+        server = client.server_info
+        name = f"{server.name} {server.version}" if server is not None else "the server"
+        _say(f"connected to {name} (protocol {client.protocol_version})")
         tools = await client.list_tools()
         _say("\n> tools/list")
         for tool in tools.tools:
@@ -47,9 +51,7 @@ async def run_demo(settings: Settings, *, out_dir: Path) -> None:
         result = await client.call_tool(
             "generate_image", {"prompt": prompt, "payment": {"method": "free"}, "width": 512, "height": 512, "seed": 7}
         )
-        if result.is_error:
-            raise RuntimeError(f"generate_image failed: {result.content[0].text}")
-        info = result.structured_content
+        info = _structured(result, "generate_image")
         for block in result.content:
             if block.type == "image":
                 _say(f"  preview: {block.mime_type}, {len(base64.b64decode(block.data))} bytes")
@@ -60,11 +62,11 @@ async def run_demo(settings: Settings, *, out_dir: Path) -> None:
         _say(f"  task {info['task_id']}: {info['status']}, model {info['model']}, attempts {len(info['attempts'])}")
 
         _say(f"\n> resources/read {info['resource_uri']}")
-        task = json.loads((await client.read_resource(info["resource_uri"])).contents[0].text)
+        task = json.loads(_text(await client.read_resource(info["resource_uri"])))
         _say(f"  status={task['status']} content={task['content_uri']} payment={task['payment']['method']}")
 
         _say(f"\n> resources/read {task['content_uri']}")
-        media = (await client.read_resource(task["content_uri"])).contents[0]
+        media = _blob(await client.read_resource(task["content_uri"]))
         data = base64.b64decode(media.blob)
         path = out_dir / f"{info['task_id']}.png"
         path.write_bytes(data)
@@ -74,7 +76,7 @@ async def run_demo(settings: Settings, *, out_dir: Path) -> None:
 
         history_uri = f"generations://wallet/{task['wallet']}"
         _say(f"\n> resources/read {history_uri}")
-        history = json.loads((await client.read_resource(history_uri, cache_mode="bypass")).contents[0].text)
+        history = json.loads(_text(await client.read_resource(history_uri, cache_mode="bypass")))
         for item in history[:5]:
             _say(f"  {item['task_id']} {item['status']:<9} {item['kind']} {item['payment']['method']:<7} "
                  f"{item['prompt'][:50]!r}")
@@ -103,7 +105,7 @@ async def _paid_generation(client: Client, out_dir: Path) -> None:
     again = await _call(client, "generate_image", args)
     _say(f"  task {again['task_id']}: replay={again['payment']['replay']} (nothing charged twice)")
 
-    media = (await client.read_resource(first["content_uri"])).contents[0]
+    media = _blob(await client.read_resource(first["content_uri"]))
     path = out_dir / f"{first['task_id']}.png"
     path.write_bytes(base64.b64decode(media.blob))
     _say(f"  {media.mime_type} -> {path}")
@@ -114,8 +116,28 @@ async def _paid_generation(client: Client, out_dir: Path) -> None:
          f"{len(board['entries'])} ranked creators so far (votes come from stakers)")
 
 
-async def _call(client: Client, tool: str, arguments: dict) -> dict:
-    result = await client.call_tool(tool, arguments)
-    if result.is_error:
-        raise RuntimeError(f"{tool} failed: {result.content[0].text}")
-    return result.structured_content
+async def _call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return _structured(await client.call_tool(tool, arguments), tool)
+
+
+def _structured(result: CallToolResult, tool: str) -> dict[str, Any]:
+    """The tool's structured answer; its text as the error when the call failed."""
+    if result.is_error or result.structured_content is None:
+        texts = [block.text for block in result.content if isinstance(block, TextContent)]
+        raise RuntimeError(f"{tool} failed: {' '.join(texts) or 'no structured answer'}")
+    answer: dict[str, Any] = result.structured_content
+    return answer
+
+
+def _text(result: ReadResourceResult) -> str:
+    contents = result.contents[0]
+    if not isinstance(contents, TextResourceContents):
+        raise RuntimeError(f"{contents.uri}: expected text, got {type(contents).__name__}")
+    return contents.text
+
+
+def _blob(result: ReadResourceResult) -> BlobResourceContents:
+    contents = result.contents[0]
+    if not isinstance(contents, BlobResourceContents):
+        raise RuntimeError(f"{contents.uri}: expected bytes, got {type(contents).__name__}")
+    return contents

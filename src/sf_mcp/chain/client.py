@@ -20,13 +20,14 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiohttp
 import anyio
 from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from eth_typing import ABIError
 from eth_utils import function_abi_to_4byte_selector, keccak
 from eth_utils.abi import collapse_if_tuple
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
@@ -116,7 +117,7 @@ def _build_error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
             if item.get("type") != "error":
                 continue
             types = [collapse_if_tuple(i) for i in item["inputs"]]
-            table[function_abi_to_4byte_selector(item)] = (item["name"], types, [i["name"] for i in item["inputs"]])
+            table[function_abi_to_4byte_selector(cast(ABIError, item))] = (item["name"], types, [i["name"] for i in item["inputs"]])
     return table
 
 

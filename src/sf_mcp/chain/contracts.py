@@ -57,7 +57,7 @@ def artifact(name: str) -> dict[str, Any]:
     folder = importlib.resources.files("sf_mcp.chain") / "artifacts"
     entry = folder / f"{name}.json"
     try:
-        data = json.loads(entry.read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(entry.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(
             f"contract artifact {name}.json is missing from sf_mcp/chain/artifacts: run `make -C contracts artifacts`"
@@ -66,7 +66,8 @@ def artifact(name: str) -> dict[str, Any]:
 
 
 def abi(name: str) -> list[dict[str, Any]]:
-    return artifact(name)["abi"]
+    entries: list[dict[str, Any]] = artifact(name)["abi"]
+    return entries
 
 
 class ContractRecord(BaseModel):

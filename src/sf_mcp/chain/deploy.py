@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from web3 import AsyncWeb3
+from web3.providers import AsyncBaseProvider
 
 from sf_mcp.chain.accounts import DEV_ADDRESSES, DEV_NFTS, DEV_USDC, FUNDED_ACCOUNTS
 from sf_mcp.chain.client import Signer, is_unavailable
@@ -29,7 +30,7 @@ OPERATOR_ROLE = AsyncWeb3.keccak(text="OPERATOR_ROLE")
 class _Sender:
     """Signs and sends the deployment's transactions in order, with local nonces."""
 
-    def __init__(self, w3: AsyncWeb3, chain_id: int, signer: Signer) -> None:
+    def __init__(self, w3: AsyncWeb3[AsyncBaseProvider], chain_id: int, signer: Signer) -> None:
         self.w3 = w3
         self.chain_id = chain_id
         self.signer = signer
@@ -64,7 +65,7 @@ class _Sender:
 
 
 async def deploy(
-    w3: AsyncWeb3,
+    w3: AsyncWeb3[AsyncBaseProvider],
     deployer: Signer,
     *,
     operator: str | None = None,
@@ -94,7 +95,7 @@ async def deploy(
 
 
 async def _deploy(
-    w3: AsyncWeb3, deployer: Signer, *, operator: str, dev: bool, usdc: str | None, nft: str | None,
+    w3: AsyncWeb3[AsyncBaseProvider], deployer: Signer, *, operator: str, dev: bool, usdc: str | None, nft: str | None,
     dev_wallet: str, treasury: str, min_stake_period: int, contest_duration: int, first_contest_start: int | None,
 ) -> Deployment:
     chain_id = await w3.eth.chain_id

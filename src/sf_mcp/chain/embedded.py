@@ -160,7 +160,7 @@ class SharedChain(AsyncEthereumTesterProvider):
         if self.journal is not None:
             self.journal.flush()
 
-    async def request_func(self, async_w3: AsyncWeb3, middleware_onion: Any) -> Any:
+    async def request_func(self, async_w3: AsyncWeb3[Any], middleware_onion: Any) -> Any:
         onion = middleware_onion.as_tuple_of_middleware()
         if self._pipelines is None or self._pipelines[0] != onion:
             local = await async_combine_middleware(onion + tuple(self._middleware), async_w3, self._one_at_a_time)

@@ -55,7 +55,7 @@ OnUpdate = Callable[[ChainUpdate], Awaitable[None]]
 # Events besides votes that move the contest standings (or what the leaderboard shows).
 STANDINGS_EVENTS = frozenset({"Staked", "Unstaked", "EmergencyUnstaked", "ContestFinalized", "GenerationSubmitted"})
 
-DEFAULT_PARAMS = {
+DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "image": {"width": 1024, "height": 1024, "steps": None, "seed": None, "negative_prompt": None, "model": None},
     "video": {"duration_s": None, "seed": None, "model": None},
 }

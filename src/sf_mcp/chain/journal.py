@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+from io import BufferedWriter
 from pathlib import Path
 
 from eth.db.backends.memory import MemoryDB
@@ -37,7 +38,7 @@ class JournalDB(MemoryDB):
         super().__init__()
         self.path = path
         self._pending: list[tuple[bytes, bytes | None]] = []
-        self._file = None
+        self._file: BufferedWriter | None = None
 
     @classmethod
     def open(cls, path: Path) -> JournalDB:

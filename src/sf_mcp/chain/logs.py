@@ -13,10 +13,12 @@ hash, as the EVM records them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from eth_abi import decode as abi_decode
+from eth_typing import ABIEvent
 from eth_utils import event_abi_to_log_topic
 from eth_utils.abi import collapse_if_tuple
 from web3.exceptions import Web3RPCError
@@ -68,7 +70,7 @@ class EventDecoder:
             for entry in abi(name):
                 if entry.get("type") != "event" or entry.get("anonymous"):
                     continue
-                topic = "0x" + event_abi_to_log_topic(entry).hex()
+                topic = "0x" + event_abi_to_log_topic(cast(ABIEvent, entry)).hex()
                 inputs = entry["inputs"]
                 self._table[(address.lower(), topic)] = _EventAbi(
                     contract=name, name=entry["name"],
@@ -104,7 +106,7 @@ class EventDecoder:
         )
 
 
-async def get_logs_raw(w3: Any, *, from_block: int, to_block: int, addresses: list[str]) -> list[dict[str, Any]]:
+async def get_logs_raw(w3: Any, *, from_block: int, to_block: int, addresses: Sequence[str]) -> list[dict[str, Any]]:
     """``eth_getLogs`` as the node answered it (hex strings), skipping web3's result formatters.
 
     A JSON-RPC error becomes :class:`Web3RPCError` carrying the response, so the client's

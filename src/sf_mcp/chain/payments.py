@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from eth_typing import HexStr
 from pydantic import BaseModel, Field
 from web3.exceptions import TransactionNotFound
 
@@ -207,7 +208,7 @@ class ChainPaymentVerifier:
         if receipt is None:
             async def tx_or_none() -> Any:
                 try:
-                    return await client.w3.eth.get_transaction(tx_hash)
+                    return await client.w3.eth.get_transaction(HexStr(tx_hash))
                 except TransactionNotFound:
                     return None
 

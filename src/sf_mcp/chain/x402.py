@@ -90,8 +90,9 @@ class X402Chain:
                    "validAfter": auth.valid_after, "validBefore": auth.valid_before,
                    "nonce": bytes.fromhex(auth.nonce[2:])}
         try:
-            return Account.recover_message(encode_typed_data(full_message=self._typed(message)),
-                                           signature=auth.signature).lower()
+            signer: str = Account.recover_message(encode_typed_data(full_message=self._typed(message)),
+                                                  signature=auth.signature)
+            return signer.lower()
         except Exception:  # eth-account raises several types for a malformed signature
             return None
 

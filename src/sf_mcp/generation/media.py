@@ -181,4 +181,5 @@ def _first_frame(data: bytes) -> Image.Image:
 
     with av.open(io.BytesIO(data), mode="r") as container:
         frame = next(container.decode(video=0))
-        return frame.to_image()
+        image: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]  # PyAV's stub leaves it untyped
+        return image

@@ -11,6 +11,7 @@ the Hugging Face provider); everywhere else a uniform black image is the sign.
 from __future__ import annotations
 
 import io
+from typing import cast
 
 from PIL import Image
 
@@ -34,7 +35,8 @@ def is_blacked_out(data: bytes) -> bool:
             if len(data) > _HEADER_ALLOWANCE + width * height * _BYTES_PER_PIXEL_OF_A_UNIFORM_IMAGE:
                 return False
             image.draft("L", (64, 64))  # JPEG decodes at a fraction of the size: we only need the extremes
-            low, high = image.convert("L").getextrema()
+            # One band ("L"): Pillow answers (lowest, highest) as ints.
+            low, high = cast(tuple[int, int], image.convert("L").getextrema())
     except (OSError, ValueError):
         return False
     return high <= _DARKEST_ALLOWED and low <= high

@@ -1,5 +1,6 @@
 """Durable generation jobs: the payment gate that creates them and the runner that executes them."""
 
+from sf_mcp.chain.payments import VerifiedPayment
 from sf_mcp.jobs.gate import (
     CreditsPayment,
     CryptoPayment,
@@ -8,7 +9,6 @@ from sf_mcp.jobs.gate import (
     PaymentGate,
     PaymentVerifier,
     Reservation,
-    VerifiedPayment,
     X402Payment,
 )
 from sf_mcp.jobs.runner import FinishedHook, JobRunner, Progress, Refunder

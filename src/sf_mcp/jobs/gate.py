@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
+from x402.schemas import ResourceInfo
 
 from sf_mcp.chain.payments import VerifiedPayment
 from sf_mcp.chain.units import PRICE_DECIMALS, format_units
@@ -54,6 +55,15 @@ class PaymentVerifier(Protocol):
     async def verify_for(self, tx_hash: str, *, wallet: str, kind: str, prompt: str) -> VerifiedPayment: ...
 
 
+class X402Reserver(Protocol):
+    """Settles an x402 payment and creates its job (``jobs.x402.X402Gate``, which builds on this module)."""
+
+    async def reserve(
+        self, *, wallet: str, kind: str, prompt: str, params: dict[str, Any], payload: Any,
+        resource: ResourceInfo, over_http: bool, max_price: Decimal | None = None,
+    ) -> Reservation: ...
+
+
 class Reservation(BaseModel):
     job: GenerationRow
     replay: bool = False  # this payment (or request_id) had already started this task at the caller's request
@@ -63,11 +73,11 @@ class Reservation(BaseModel):
 
 class PaymentGate:
     def __init__(self, store: Store, *, free_daily_quota: int, verifier: PaymentVerifier | None = None,
-                 x402: Any = None) -> None:
+                 x402: X402Reserver | None = None) -> None:
         self._store = store
         self._free_daily_quota = free_daily_quota
         self.verifier = verifier
-        self.x402 = x402  # jobs.x402.X402Gate where the chain has an operator key (it settles x402 payments)
+        self.x402 = x402  # where the chain has an operator key (it settles x402 payments)
 
     async def reserve(
         self, *, wallet: str, kind: str, prompt: str, params: dict[str, Any], payment: Payment,
@@ -102,7 +112,8 @@ class PaymentGate:
             return _replay_of(started, request_id or "", kind=kind, prompt=prompt, params=params, payment=payment)
 
     async def _reserve(
-        self, *, wallet: str, kind: str, prompt: str, params: dict[str, Any], payment: Payment,
+        self, *, wallet: str, kind: str, prompt: str, params: dict[str, Any],
+        payment: FreePayment | CreditsPayment | CryptoPayment,
         request_id: str | None, max_price: Decimal | None,
     ) -> Reservation:
         generations = self._store.generations

@@ -66,7 +66,11 @@ class ReplicaBus:
     def subscribe(self, listener: Callable[[ServerEvent], None]) -> Callable[[], None]:
         token = object()
         self._listeners[token] = listener
-        return lambda: self._listeners.pop(token, None)
+
+        def unsubscribe() -> None:
+            self._listeners.pop(token, None)
+
+        return unsubscribe
 
     def _fan_out(self, event: ServerEvent) -> None:
         for listener in list(self._listeners.values()):

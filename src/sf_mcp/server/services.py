@@ -47,6 +47,7 @@ class Services:
     chain: ChainClient
     verifier: ChainPaymentVerifier
     gate: PaymentGate
+    x402: X402Gate | None  # x402 payments, settled with the operator key (None: the chain has none)
     runner: JobRunner
     contracts: Contracts  # typed reads and call steps of the deployment
     planner: TxPlanner  # user actions -> unsigned plans, or agent-signed transactions
@@ -91,8 +92,8 @@ async def open_services(
     try:
         chain = await _open_chain(settings, store)
         services = _build(settings, store, providers, content, chain, notifier, over_http, alert_counters, on_finished)
-        if services.gate.x402 is not None:  # x402 stays off (saying why) unless the token's EIP-712 domain matches
-            problem = await services.gate.x402.check()
+        if services.x402 is not None:  # x402 stays off (saying why) unless the token's EIP-712 domain matches
+            problem = await services.x402.check()
             if problem is not None:
                 logger.warning("x402 payments are off: %s", problem)
         async with anyio.create_task_group() as tg:
@@ -192,6 +193,6 @@ def _build(
                   if settings.chain.indexer else None)
     return Services(
         settings=settings, store=store, providers=providers, content=content, chain=chain, verifier=verifier, gate=gate,
-        runner=runner, contracts=contracts, planner=planner, plan_only=TxPlanner(chain, store), operator=operator, indexer=indexer, leadership=leadership, notifier=notifier, alerts=alerts,
+        x402=x402, runner=runner, contracts=contracts, planner=planner, plan_only=TxPlanner(chain, store), operator=operator, indexer=indexer, leadership=leadership, notifier=notifier, alerts=alerts,
         over_http=over_http,
     )

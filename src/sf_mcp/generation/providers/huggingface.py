@@ -215,7 +215,9 @@ class HuggingFaceProvider(Provider):
                 await anyio.sleep(self._poll_interval_s)
                 status = (await self._send(client, f"{base}/status{query}", None, params.headers, model,
                                            method="GET")).json().get("status")
-            return (await self._send(client, f"{base}{query}", None, params.headers, model, method="GET")).json()
+            result: dict[str, Any] = (await self._send(client, f"{base}{query}", None, params.headers, model,
+                                                       method="GET")).json()
+            return result
         except BaseException:
             if status != "COMPLETED":
                 await self._cancel(client, "PUT", f"{base}/cancel{query}", params.headers, model)

@@ -13,6 +13,7 @@ import io
 import random
 import textwrap
 from fractions import Fraction
+from typing import cast
 
 import anyio
 from PIL import Image, ImageDraw, ImageFont, ImageOps
@@ -94,7 +95,11 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=max(8, size))
 
 
-def _draw_shapes(draw: ImageDraw.ImageDraw, size: tuple[int, int], shapes: list[tuple], phase: float) -> None:
+# (0 ellipse / 1 rectangle, centre x, centre y, radius, drift x, drift y, RGBA colour); positions are fractions
+Shape = tuple[int, float, float, float, float, float, tuple[int, ...]]
+
+
+def _draw_shapes(draw: ImageDraw.ImageDraw, size: tuple[int, int], shapes: list[Shape], phase: float) -> None:
     width, height = size
     for kind, cx, cy, radius, dx, dy, colour in shapes:
         x = (cx + dx * phase) % 1.0 * width
@@ -107,7 +112,7 @@ def _draw_shapes(draw: ImageDraw.ImageDraw, size: tuple[int, int], shapes: list[
             draw.rectangle(box, fill=colour)
 
 
-def _make_shapes(rng: random.Random, colours: list[tuple[int, int, int]]) -> list[tuple]:
+def _make_shapes(rng: random.Random, colours: list[tuple[int, int, int]]) -> list[Shape]:
     return [
         (rng.randrange(2), rng.random(), rng.random(), rng.uniform(0.05, 0.2),
          rng.uniform(-0.5, 0.5), rng.uniform(-0.5, 0.5), (*rng.choice(colours[2:]), 170))
@@ -155,7 +160,8 @@ def render_png(request: GenerationRequest) -> bytes:
 
 def render_video(request: GenerationRequest) -> bytes:
     """Return a short H.264 mp4 for ``request`` in which the shapes drift; deterministic too."""
-    import av
+    import av  # optional (the video extra): imported only when a video is made
+    from av.video.stream import VideoStream
 
     size = _video_size(request)
     duration = min(max(request.duration_s or 2.0, 0.5), _VIDEO_MAX_S)
@@ -165,13 +171,14 @@ def render_video(request: GenerationRequest) -> bytes:
     with av.open(out, mode="w", format="mp4") as container:
         codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
         options = {"preset": "veryfast", "crf": "28"} if codec == "libx264" else {}
-        stream = container.add_stream(codec, rate=Fraction(_VIDEO_FPS), options=options)
+        stream = cast(VideoStream, container.add_stream(codec, rate=Fraction(_VIDEO_FPS), options=options))
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
         stream.codec_context.thread_count = 1  # one thread: frame-exact, byte-identical output
         for index in range(frames):
             image = _frame(request, size, index / frames, f"{LABEL} (video) · seed {seed}")
-            for packet in stream.encode(av.VideoFrame.from_image(image)):
+            frame = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]  # untyped in PyAV's stub
+            for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import jwt
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
+from mcp.server.mcpserver import MCPServer
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -42,6 +43,7 @@ from sf_mcp.config import Settings, normalize_address
 from sf_mcp.errors import ChainUnavailable, SfMcpError
 from sf_mcp.server.http.limits import Limits
 from sf_mcp.server.http.observability import Metrics
+from sf_mcp.server.http.routes import route
 from sf_mcp.server.http.scopes import ALL_SCOPES
 from sf_mcp.server.services import Services
 from sf_mcp.signatures import (
@@ -127,8 +129,8 @@ class SiweAuth:
     def auth_settings(self) -> AuthSettings:
         """What the SDK needs to protect /mcp and serve the protected-resource metadata."""
         return AuthSettings(
-            issuer_url=self.issuer,  # type: ignore[arg-type]
-            resource_server_url=self.resource,  # type: ignore[arg-type]
+            issuer_url=self.issuer,  # strings: the model keeps them exactly (no trailing slash added)
+            resource_server_url=self.resource,
             validate_token_resource=True,
         )
 
@@ -337,10 +339,10 @@ class SiweAuth:
         return {"revoked": count, "wallet": claims["sub"]}
 
     # -- HTTP routes ----------------------------------------------------------------
-    def install(self, server: Any) -> None:
+    def install(self, server: MCPServer) -> None:
         """Add /auth/nonce, /auth/verify and /auth/logout to the server's HTTP app."""
 
-        @server.custom_route("/auth/nonce", methods=["GET"])
+        @route(server, "/auth/nonce", methods=["GET"])
         async def nonce(request: Request) -> JSONResponse:
             if refused := await self.limited(request):
                 return refused
@@ -352,7 +354,7 @@ class SiweAuth:
             except AuthFailed as exc:
                 return _error(400, "invalid_request", str(exc))
 
-        @server.custom_route("/auth/verify", methods=["POST"])
+        @route(server, "/auth/verify", methods=["POST"])
         async def verify(request: Request) -> JSONResponse:
             if refused := await self.limited(request):
                 return refused
@@ -376,7 +378,7 @@ class SiweAuth:
             logger.info("signed in", extra={"wallet": result["wallet"]})
             return JSONResponse(result, headers={"Cache-Control": "no-store"})
 
-        @server.custom_route("/auth/logout", methods=["POST"])
+        @route(server, "/auth/logout", methods=["POST"])
         async def logout(request: Request) -> JSONResponse:
             if refused := await self.limited(request):
                 return refused

@@ -278,7 +278,7 @@ class RequestMiddleware:
         try:
             refused = await self._security.validate_request(request, is_post=False)
             if refused is not None:
-                logger.warning("refused %s %s: %s", request.method, route, refused.body.decode(errors="replace"))
+                logger.warning("refused %s %s: %s", request.method, route, bytes(refused.body).decode(errors="replace"))
                 await refused(scope, receive, send_with_id)
             else:
                 await self.app(scope, receive, send_with_id)

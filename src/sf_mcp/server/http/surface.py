@@ -41,6 +41,7 @@ from sf_mcp.server.http.observability import (
     ToolCallMiddleware,
     indexer_lag,
 )
+from sf_mcp.server.http.routes import route
 from sf_mcp.server.oauth import OAuthServer
 from sf_mcp.server.services import Services
 
@@ -53,7 +54,7 @@ _LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*
 
 
 def add_health_routes(server: MCPServer) -> None:
-    @server.custom_route("/healthz", methods=["GET"])
+    @route(server, "/healthz", methods=["GET"])
     async def healthz(_: Request) -> JSONResponse:
         """Liveness: the process answers HTTP."""
         return JSONResponse({"status": "ok"})
@@ -91,13 +92,13 @@ class HttpSurface:
         add_health_routes(server)
         self.auth.install(server)
 
-        @server.custom_route("/readyz", methods=["GET"])
+        @route(server, "/readyz", methods=["GET"])
         async def readyz(_: Request) -> JSONResponse:
             """Readiness: the database answers, the chain answers, a provider is available."""
             status, checks = await self.status()
             return JSONResponse({"status": status, "checks": checks}, status_code=503 if status == "not ready" else 200)
 
-        @server.custom_route("/metrics", methods=["GET"])
+        @route(server, "/metrics", methods=["GET"])
         async def metrics(_: Request) -> Response:
             self.metrics.queue_depth.set(await self.services.store.generations.queue_depth())
             return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -32,6 +32,7 @@ from mcp.server.auth.provider import (
     AuthorizationCode,
     AuthorizationParams,
     AuthorizeError,
+    OAuthAuthorizationServerProvider,
     RefreshToken,
     RegistrationError,
     TokenError,
@@ -76,7 +77,7 @@ def same_resource(a: str, b: str) -> bool:
     return a.rstrip("/") == b.rstrip("/")
 
 
-class SfOAuthProvider:
+class SfOAuthProvider(OAuthAuthorizationServerProvider[SfAuthorizationCode, SfRefreshToken, AccessToken]):
     """Clients, authorization requests, codes, grants and tokens (see the module docstring)."""
 
     def __init__(
@@ -260,7 +261,7 @@ class SfOAuthProvider:
     async def load_access_token(self, token: str) -> AccessToken | None:
         return await self._auth.verify_token(token)
 
-    async def revoke_token(self, token: AccessToken | RefreshToken) -> None:
+    async def revoke_token(self, token: AccessToken | SfRefreshToken) -> None:
         """RFC 7009: end the token's whole grant (its access and refresh tokens)."""
         if isinstance(token, SfRefreshToken):
             await self._revoke_grant(token.grant_id)

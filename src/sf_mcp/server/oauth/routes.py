@@ -59,7 +59,7 @@ def authorization_server_metadata(issuer: str) -> OAuthMetadata:
 
 def resource_metadata(resource: str, issuer: str) -> ProtectedResourceMetadata:
     return ProtectedResourceMetadata(
-        resource=resource, authorization_servers=[issuer],  # type: ignore[list-item]
+        resource=resource, authorization_servers=[issuer],  # strings: the model keeps them exactly as given
         scopes_supported=list(ALL_SCOPES), resource_name="sf-mcp",
     )
 
@@ -107,7 +107,8 @@ class ResourceBoundTokenHandler(TokenHandler):
                 {"error": "invalid_target", "error_description": f"resource: tokens here are only for {self._resource}"},
                 400, headers=_NO_STORE,
             )
-        return await super().handle(request)
+        response: Response = await super().handle(request)
+        return response
 
 
 class PublicClientRevocationHandler(RevocationHandler):
