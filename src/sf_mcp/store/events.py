@@ -16,6 +16,7 @@ from pydantic import BaseModel, model_validator
 
 from sf_mcp.store.db import Database, Transaction, dumps
 from sf_mcp.store.generations import GenerationRow, insert_jobs_keyed
+from sf_mcp.store.generations import JobFromPayment as JobFromPayment  # re-exported: store.chain names it here
 from sf_mcp.store.read_models import apply_read_models
 
 CHECKPOINTS_KEPT = 256
@@ -66,18 +67,6 @@ class Cursor(BaseModel):
     chain_id: int
     block_number: int
     block_hash: str
-
-
-class JobFromPayment(BaseModel):
-    """A job the indexer creates for a GenerationRequested event (same key as the tool path)."""
-
-    payment_key: str
-    wallet: str
-    kind: str
-    prompt: str
-    params: dict[str, Any]
-    payment: dict[str, Any]
-    chain_request_id: int
 
 
 class AppliedBatch(BaseModel):

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -118,8 +118,10 @@ class Generations:
             used = usage["used"]
             task_id = _new_task_id()
             payment = {"method": "free", "day": day, "slot": used}
-            return await _insert(tx, task_id, wallet, kind, prompt, params, "free", f"free:{wallet}:{day}:{task_id}", payment,
-                                 client_request_id=request_id)
+            row = await _try_insert(tx, task_id, wallet, kind, prompt, params, "free", f"free:{wallet}:{day}:{task_id}",
+                                    payment, client_request_id=request_id)
+            assert row is not None  # the key holds the fresh task id: never taken
+            return row
 
     async def reserve_credits(
         self, *, wallet: str, kind: str, prompt: str, params: dict[str, Any], cost: int = 1,
@@ -148,8 +150,10 @@ class Generations:
             assert inserted is not None  # INSERT ... RETURNING
             entry = inserted["entry_id"]
             payment = {"method": "credits", "credits": cost, "ledger_entry": entry}
-            return await _insert(tx, task_id, wallet, kind, prompt, params, "credits", f"credits:{entry}", payment,
-                                 client_request_id=request_id)
+            job = await _try_insert(tx, task_id, wallet, kind, prompt, params, "credits", f"credits:{entry}", payment,
+                                    client_request_id=request_id)
+            assert job is not None  # the key holds the fresh ledger entry: never taken
+            return job
 
     async def reserve_keyed(
         self,
@@ -379,27 +383,6 @@ class Generations:
         return [GenerationRow.from_row(r) for r in rows]
 
 
-async def _insert(
-    tx: Transaction,
-    task_id: str,
-    wallet: str,
-    kind: str,
-    prompt: str,
-    params: dict[str, Any],
-    method: str,
-    payment_key: str,
-    payment: dict[str, Any],
-    *,
-    chain_request_id: int | None = None,
-    client_request_id: str | None = None,
-) -> GenerationRow:
-    row = await _try_insert(tx, task_id, wallet, kind, prompt, params, method, payment_key, payment,
-                            chain_request_id=chain_request_id, client_request_id=client_request_id)
-    if row is None:
-        raise ValueError(f"payment key {payment_key!r} is already used")  # a key made from a fresh id: never
-    return row
-
-
 async def _try_insert(
     tx: Transaction,
     task_id: str,
@@ -478,8 +461,8 @@ async def _claim_request_id(tx: Transaction, wallet: str, request_id: str | None
                             task_id=used["task_id"])
 
 
-class KeyedJob(Protocol):
-    """A job to create for an external payment (``store.events.JobFromPayment``)."""
+class JobFromPayment(BaseModel):
+    """A job the indexer creates for a GenerationRequested event (same key as the tool path)."""
 
     payment_key: str
     wallet: str
@@ -494,8 +477,8 @@ _KEYS_PER_QUERY = 500  # payment keys per IN (...) list: far below SQLite's and 
 
 
 async def insert_jobs_keyed(
-    tx: Transaction, jobs: Sequence[KeyedJob], *, now: float
-) -> tuple[list[GenerationRow], list[tuple[KeyedJob, GenerationRow]]]:
+    tx: Transaction, jobs: Sequence[JobFromPayment], *, now: float
+) -> tuple[list[GenerationRow], list[tuple[JobFromPayment, GenerationRow]]]:
     """Inside ``tx``: :func:`get_or_insert_keyed` for many payments at once (the indexer's block ranges).
 
     Returns the rows created (in the order of ``jobs``) and, for payments that already had a job,
@@ -503,7 +486,7 @@ async def insert_jobs_keyed(
     keys, one upsert of the payers, one multi-row insert, one read of what it made.
     """
     found = await _by_payment_keys(tx, [j.payment_key for j in jobs])
-    fresh: dict[str, KeyedJob] = {}
+    fresh: dict[str, JobFromPayment] = {}
     for job in jobs:
         if job.payment_key not in found:
             fresh.setdefault(job.payment_key, job)
@@ -522,7 +505,7 @@ async def insert_jobs_keyed(
     )
     made = await _by_payment_keys(tx, list(fresh))
     created: list[GenerationRow] = []
-    existing: list[tuple[KeyedJob, GenerationRow]] = []
+    existing: list[tuple[JobFromPayment, GenerationRow]] = []
     for job in jobs:
         key = job.payment_key
         if key in fresh and made[key].task_id == ids[key] and fresh[key] is job:
