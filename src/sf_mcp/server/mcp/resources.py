@@ -21,64 +21,77 @@ from sf_mcp.server.services import Services
 HISTORY_LIMIT = 50
 
 
+async def generation(task_id: str, ctx: Context[Services]) -> str:
+    """One generation task: status, model, attempts, payment and where its media is."""
+    services = services_of(ctx)
+    row = await services.store.generations.get(task_id)
+    if row is None:
+        raise ResourceError(f"no generation task {task_id!r}")
+    if row.wallet == _maybe_caller(services):
+        return GenerationResult.from_row(row).model_dump_json(indent=2)
+    return PublicGeneration.from_row(row).model_dump_json(indent=2)
+
+
+async def recent() -> str:
+    """The newest generations of every wallet (public fields only)."""
+    rows = await current_services().store.generations.recent(limit=20)
+    return _dump([PublicGeneration.from_row(r).model_dump(mode="json") for r in rows])
+
+
+async def wallet_history(address: str, ctx: Context[Services]) -> str:
+    """A wallet's generations, newest first; full details only for the caller's own wallet."""
+    try:
+        wallet = normalize_address(address)
+    except ValueError as exc:
+        raise ResourceError(f"address: {exc}") from None
+    services = services_of(ctx)
+    rows = await services.store.generations.recent(limit=HISTORY_LIMIT, wallet=wallet)
+    if wallet == _maybe_caller(services):
+        return _dump([GenerationResult.from_row(r).model_dump(mode="json") for r in rows])
+    return _dump([PublicGeneration.from_row(r).model_dump(mode="json") for r in rows])
+
+
+async def content(sha256: str, ctx: Context[Services]) -> bytes:
+    """The bytes of a generated image or video, addressed by their SHA-256."""
+    # ServicesMiddleware answers the reads (with the media's own mime type); this lists the template.
+    try:
+        data, _ = await services_of(ctx).content.get(sha256)
+    except SfMcpError as exc:
+        raise ResourceError(str(exc)) from None
+    return data
+
+
+async def leaderboard_week() -> str:
+    """The open weekly contest: creators ranked by votes, and the prize pool (updated as votes arrive)."""
+    services = current_services()
+    board = await leaderboard(services.contracts, services.store, period="week", contest_id=None,
+                              limit=LEADERBOARD_MAX)
+    return board.model_dump_json(indent=2)
+
+
+async def review_queue() -> str:
+    """For the operator: payments that could not be matched to a job or refunded, oldest first."""
+    services = current_services()
+    require_operator(services.settings)
+    items = await services.store.review.items()
+    return json.dumps([i.model_dump(mode="json") for i in items], indent=2)
+
+
+# (URI or template, mime type, handler), in the order resources/list and resources/templates/list show them.
+RESOURCES = (
+    ("generation://{task_id}", "application/json", generation),
+    ("generations://recent", "application/json", recent),
+    ("generations://wallet/{address}", "application/json", wallet_history),
+    ("content://{sha256}", "application/octet-stream", content),
+    ("leaderboard://week", "application/json", leaderboard_week),
+    (REVIEW_URI, "application/json", review_queue),
+)
+
+
 def register(server: MCPServer[Services]) -> None:
     """Register the resources; static ones (no URI variable) reach the services through ``current_services``."""
-
-    @server.resource("generation://{task_id}", mime_type="application/json")
-    async def generation(task_id: str, ctx: Context[Services]) -> str:
-        """One generation task: status, model, attempts, payment and where its media is."""
-        services = services_of(ctx)
-        row = await services.store.generations.get(task_id)
-        if row is None:
-            raise ResourceError(f"no generation task {task_id!r}")
-        if row.wallet == _maybe_caller(services):
-            return GenerationResult.from_row(row).model_dump_json(indent=2)
-        return PublicGeneration.from_row(row).model_dump_json(indent=2)
-
-    @server.resource("generations://recent", mime_type="application/json")
-    async def recent() -> str:
-        """The newest generations of every wallet (public fields only)."""
-        rows = await current_services().store.generations.recent(limit=20)
-        return _dump([PublicGeneration.from_row(r).model_dump(mode="json") for r in rows])
-
-    @server.resource("generations://wallet/{address}", mime_type="application/json")
-    async def wallet_history(address: str, ctx: Context[Services]) -> str:
-        """A wallet's generations, newest first; full details only for the caller's own wallet."""
-        try:
-            wallet = normalize_address(address)
-        except ValueError as exc:
-            raise ResourceError(f"address: {exc}") from None
-        services = services_of(ctx)
-        rows = await services.store.generations.recent(limit=HISTORY_LIMIT, wallet=wallet)
-        if wallet == _maybe_caller(services):
-            return _dump([GenerationResult.from_row(r).model_dump(mode="json") for r in rows])
-        return _dump([PublicGeneration.from_row(r).model_dump(mode="json") for r in rows])
-
-    @server.resource("content://{sha256}", mime_type="application/octet-stream")
-    async def content(sha256: str, ctx: Context[Services]) -> bytes:
-        """The bytes of a generated image or video, addressed by their SHA-256."""
-        # ServicesMiddleware answers the reads (with the media's own mime type); this lists the template.
-        try:
-            data, _ = await services_of(ctx).content.get(sha256)
-        except SfMcpError as exc:
-            raise ResourceError(str(exc)) from None
-        return data
-
-    @server.resource("leaderboard://week", mime_type="application/json")
-    async def leaderboard_week() -> str:
-        """The open weekly contest: creators ranked by votes, and the prize pool (updated as votes arrive)."""
-        services = current_services()
-        board = await leaderboard(services.contracts, services.store, period="week", contest_id=None,
-                                  limit=LEADERBOARD_MAX)
-        return board.model_dump_json(indent=2)
-
-    @server.resource(REVIEW_URI, mime_type="application/json")
-    async def review_queue() -> str:
-        """For the operator: payments that could not be matched to a job or refunded, oldest first."""
-        services = current_services()
-        require_operator(services.settings)
-        items = await services.store.review.items()
-        return json.dumps([i.model_dump(mode="json") for i in items], indent=2)
+    for uri, mime_type, handler in RESOURCES:
+        server.resource(uri, mime_type=mime_type)(handler)
 
 
 def require_operator(settings: Settings) -> None:
