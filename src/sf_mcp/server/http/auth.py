@@ -341,55 +341,55 @@ class SiweAuth:
     # -- HTTP routes ----------------------------------------------------------------
     def install(self, server: MCPServer) -> None:
         """Add /auth/nonce, /auth/verify and /auth/logout to the server's HTTP app."""
+        route(server, "/auth/nonce", methods=["GET"])(self.nonce_route)
+        route(server, "/auth/verify", methods=["POST"])(self.verify_route)
+        route(server, "/auth/logout", methods=["POST"])(self.logout_route)
 
-        @route(server, "/auth/nonce", methods=["GET"])
-        async def nonce(request: Request) -> JSONResponse:
-            if refused := await self.limited(request):
-                return refused
-            address = request.query_params.get("address")
-            if not address:
-                return _error(400, "invalid_request", "address: missing (GET /auth/nonce?address=0x...)")
-            try:
-                return JSONResponse(await self.issue_nonce(address), headers={"Cache-Control": "no-store"})
-            except AuthFailed as exc:
-                return _error(400, "invalid_request", str(exc))
+    async def nonce_route(self, request: Request) -> JSONResponse:
+        if refused := await self.limited(request):
+            return refused
+        address = request.query_params.get("address")
+        if not address:
+            return _error(400, "invalid_request", "address: missing (GET /auth/nonce?address=0x...)")
+        try:
+            return JSONResponse(await self.issue_nonce(address), headers={"Cache-Control": "no-store"})
+        except AuthFailed as exc:
+            return _error(400, "invalid_request", str(exc))
 
-        @route(server, "/auth/verify", methods=["POST"])
-        async def verify(request: Request) -> JSONResponse:
-            if refused := await self.limited(request):
-                return refused
-            try:
-                body = await request.json()
-            except Exception:
-                return _error(400, "invalid_request", 'body: expected JSON {"message": ..., "signature": "0x..."}')
-            if not isinstance(body, dict) or not isinstance(body.get("message"), str) \
-                    or not isinstance(body.get("signature"), str):
-                return _error(400, "invalid_request", 'body: expected JSON {"message": ..., "signature": "0x..."}')
-            try:
-                result = await self.sign_in(body["message"], body["signature"])
-            except ChainUnavailable as exc:
-                self._metrics.sign_ins.labels(outcome="unavailable").inc()
-                return _error(503, "temporarily_unavailable", str(exc))
-            except (AuthFailed, SiweError) as exc:
-                self._metrics.sign_ins.labels(outcome="refused").inc()
-                logger.info("sign-in refused: %s", exc)
-                return _error(401, "invalid_grant", str(exc))
-            self._metrics.sign_ins.labels(outcome="ok").inc()
-            logger.info("signed in", extra={"wallet": result["wallet"]})
-            return JSONResponse(result, headers={"Cache-Control": "no-store"})
+    async def verify_route(self, request: Request) -> JSONResponse:
+        if refused := await self.limited(request):
+            return refused
+        try:
+            body = await request.json()
+        except Exception:
+            return _error(400, "invalid_request", 'body: expected JSON {"message": ..., "signature": "0x..."}')
+        if not isinstance(body, dict) or not isinstance(body.get("message"), str) \
+                or not isinstance(body.get("signature"), str):
+            return _error(400, "invalid_request", 'body: expected JSON {"message": ..., "signature": "0x..."}')
+        try:
+            result = await self.sign_in(body["message"], body["signature"])
+        except ChainUnavailable as exc:
+            self._metrics.sign_ins.labels(outcome="unavailable").inc()
+            return _error(503, "temporarily_unavailable", str(exc))
+        except (AuthFailed, SiweError) as exc:
+            self._metrics.sign_ins.labels(outcome="refused").inc()
+            logger.info("sign-in refused: %s", exc)
+            return _error(401, "invalid_grant", str(exc))
+        self._metrics.sign_ins.labels(outcome="ok").inc()
+        logger.info("signed in", extra={"wallet": result["wallet"]})
+        return JSONResponse(result, headers={"Cache-Control": "no-store"})
 
-        @route(server, "/auth/logout", methods=["POST"])
-        async def logout(request: Request) -> JSONResponse:
-            if refused := await self.limited(request):
-                return refused
-            header = request.headers.get("authorization", "")
-            if not header.lower().startswith("bearer "):
-                return _error(401, "invalid_token", "Authorization: Bearer <token> required")
-            everywhere = request.query_params.get("all", "").lower() in ("1", "true", "yes")
-            try:
-                return JSONResponse(await self.logout(header[7:].strip(), everywhere=everywhere))
-            except AuthFailed as exc:
-                return _error(401, "invalid_token", str(exc))
+    async def logout_route(self, request: Request) -> JSONResponse:
+        if refused := await self.limited(request):
+            return refused
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("bearer "):
+            return _error(401, "invalid_token", "Authorization: Bearer <token> required")
+        everywhere = request.query_params.get("all", "").lower() in ("1", "true", "yes")
+        try:
+            return JSONResponse(await self.logout(header[7:].strip(), everywhere=everywhere))
+        except AuthFailed as exc:
+            return _error(401, "invalid_token", str(exc))
 
     async def limited(self, request: Request) -> JSONResponse | None:
         ip = request.client.host if request.client else "unknown"
