@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -106,16 +108,29 @@ async def open_http_app(settings: Settings) -> AsyncIterator[tuple[ASGIApp, Http
 
 
 class _AnnouncingServer(uvicorn.Server):
-    """uvicorn that says so once it accepts connections, so scripts can wait for that line."""
+    """uvicorn that says so once it accepts connections, so scripts can wait for that line.
+
+    A SIGTERM or SIGINT stops serving as in uvicorn, but uvicorn would raise the signal again as
+    soon as it stops, which (SIGTERM) ends the process before the services close. Here the signals
+    are kept in ``signals`` and ``serve_http`` raises them once the services are closed.
+    """
 
     def __init__(self, config: uvicorn.Config, announce: Callable[[], None] | None) -> None:
         super().__init__(config)
         self._announce = announce
+        self.signals: list[int] = []
 
     async def startup(self, sockets: list[Any] | None = None) -> None:
         await super().startup(sockets=sockets)
         if self.started and self._announce is not None:
             self._announce()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True  # a second Ctrl-C: stop without waiting for open connections
+        else:
+            self.should_exit = True
+        self.signals.append(sig)
 
 
 async def serve_http(
@@ -128,4 +143,7 @@ async def serve_http(
     async with open_http_app(settings) as (app, _):
         config = uvicorn.Config(app, host=settings.http.host, port=settings.http.port, log_level="warning",
                                 lifespan="on")
-        await _AnnouncingServer(config, announce).serve(sockets=sockets)
+        server = _AnnouncingServer(config, announce)
+        await server.serve(sockets=sockets)
+    for sig in reversed(server.signals):  # what uvicorn does, now that the services are closed
+        signal.raise_signal(sig)

@@ -113,6 +113,7 @@ async def open_services(
                 await chain.close()
             await providers.aclose()
             await store.close()
+            logger.info("services closed")
 
 
 async def _open_chain(settings: Settings, store: Store) -> ChainClient:
