@@ -20,6 +20,7 @@ get 413; the server binds 127.0.0.1 unless ``SF_HOST`` says otherwise.
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,7 +32,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
+from sf_mcp.chain import IndexerState
 from sf_mcp.config import Settings
+from sf_mcp.generation import BreakerState
 from sf_mcp.server.http.auth import SiweAuth, public_url
 from sf_mcp.server.http.limits import Limits, RateLimitMiddleware
 from sf_mcp.server.http.observability import (
@@ -58,6 +61,14 @@ def add_health_routes(server: MCPServer) -> None:
     async def healthz(_: Request) -> JSONResponse:
         """Liveness: the process answers HTTP."""
         return JSONResponse({"status": "ok"})
+
+
+class Readiness(StrEnum):
+    """What /readyz answers."""
+
+    READY = "ready"  # every check passes
+    DEGRADED = "degraded"  # only the chain or the indexer fails: free and credit generations work, crypto waits
+    NOT_READY = "not ready"  # the database or every provider fails (503)
 
 
 class HttpSurface:
@@ -92,26 +103,27 @@ class HttpSurface:
         add_health_routes(server)
         self.auth.install(server)
 
-        @route(server, "/readyz", methods=["GET"])
-        async def readyz(_: Request) -> JSONResponse:
-            """Readiness: the database answers, the chain answers, a provider is available."""
-            status, checks = await self.status()
-            return JSONResponse({"status": status, "checks": checks}, status_code=503 if status == "not ready" else 200)
+        route(server, "/readyz", methods=["GET"])(self.readyz_route)
+        route(server, "/metrics", methods=["GET"])(self.metrics_route)
 
-        @route(server, "/metrics", methods=["GET"])
-        async def metrics(_: Request) -> Response:
-            self.metrics.queue_depth.set(await self.services.store.generations.queue_depth())
-            return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    async def readyz_route(self, _: Request) -> JSONResponse:
+        """Readiness: the database answers, the chain answers, a provider is available."""
+        status, checks = await self.status()
+        return JSONResponse({"status": status, "checks": checks},
+                            status_code=503 if status is Readiness.NOT_READY else 200)
+
+    async def metrics_route(self, _: Request) -> Response:
+        self.metrics.queue_depth.set(await self.services.store.generations.queue_depth())
+        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     # -- readiness ---------------------------------------------------------------------
-    async def status(self) -> tuple[str, dict[str, dict[str, Any]]]:
-        """``ready``; ``degraded`` when only the chain or the indexer fails (free and credit generations still
-        work, crypto payments wait); ``not ready`` otherwise. With the checks behind it."""
+    async def status(self) -> tuple[Readiness, dict[str, dict[str, Any]]]:
+        """How ready this server is, with the checks behind it."""
         checks = await self.readiness()
         ready = all(c["ok"] for c in checks.values())
         serving = all(c["ok"] for name, c in checks.items() if name not in ("chain", "indexer"))
         self.metrics.ready.set(1 if ready else 0)
-        return ("ready" if ready else "degraded" if serving else "not ready"), checks
+        return (Readiness.READY if ready else Readiness.DEGRADED if serving else Readiness.NOT_READY), checks
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
         checks: dict[str, dict[str, Any]] = {}
@@ -121,23 +133,23 @@ class HttpSurface:
             checks["database"]["ok"] = False
         checks["chain"] = await _check(services.chain.block_number(), detail=lambda n: f"block {n}")
         circuits = [p for p in services.providers.describe() if "circuit" in p]
-        usable = [p["provider"] for p in circuits if p["circuit"] != "open"]
+        usable = [p["provider"] for p in circuits if p["circuit"] != BreakerState.OPEN]
         checks["providers"] = {
             "ok": bool(usable),
             "detail": f"available: {', '.join(usable)}" if usable else "every provider's circuit is open",
         }
         indexer = services.indexer
-        state = str(indexer.state)
+        state = indexer.state
         lag = indexer_lag(indexer)
-        detail = state + (f", {lag:g} blocks behind" if lag is not None else "")
-        if state == "degraded":
+        detail = str(state) + (f", {lag:g} blocks behind" if lag is not None else "")
+        if state is IndexerState.DEGRADED:
             checkpoint = indexer.checkpoint
             detail += f" ({checkpoint.failures_in_a_row} failed polls in a row: {checkpoint.last_error})"[:300]
         leadership = services.leadership
         if leadership is not None and not leadership.is_leader:  # another replica indexes: nothing to check
             checks["indexer"] = {"ok": True, "detail": "another replica leads the indexer", "leader": False}
         else:
-            checks["indexer"] = {"ok": state not in ("degraded", "stopped"), "detail": detail,
+            checks["indexer"] = {"ok": state not in (IndexerState.DEGRADED, IndexerState.STOPPED), "detail": detail,
                                  "leader": leadership is not None}
         return checks
 
