@@ -20,13 +20,17 @@ from typing import Any
 
 import anyio
 
+from sf_mcp.chain import open_chain
 from sf_mcp.chain.accounts import DEV_ADDRESSES, DEV_KEYS, FUNDED_ACCOUNTS
 from sf_mcp.chain.client import Signer, connect_rpc, http_web3, is_unavailable
 from sf_mcp.chain.contracts import Deployment, chain_name
 from sf_mcp.chain.deploy import deploy
+from sf_mcp.chain.indexer import Indexer
+from sf_mcp.chain.operator import OperatorActions
 from sf_mcp.chain.x402 import X402Chain
 from sf_mcp.config import Settings
 from sf_mcp.errors import ChainUnavailable, ConfigError
+from sf_mcp.store import Store
 
 ANVIL_RELATIVE = Path("contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
 
@@ -194,9 +198,6 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 async def run_indexer(settings: Settings) -> dict[str, Any]:
     """The indexer without the MCP server: follows the chain, creates jobs, submits and refunds; until cancelled."""
-    from sf_mcp.chain import Indexer, OperatorActions, open_chain
-    from sf_mcp.store import Store
-
     if settings.chain.rpc_url is None:
         raise ConfigError("indexer: give --rpc-url; the embedded chain only lives inside `sf-mcp serve`")
     settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
