@@ -269,3 +269,48 @@ async def test_a_failed_job_is_refunded_and_never_entered_into_the_contest(auto_
     assert await _operator(s).submit(job) is None
     assert await _credits(s) == before + 1 and await _nonce(s) == nonce + 1
     assert await s.services.store.operator_txs.get(job.task_id, OperatorAction.SUBMIT) is None
+
+
+def _base_fee(fee: int) -> Any:
+    """A ``rewrite`` for a node that reports ``fee`` as the latest block's base fee (fees rose or fell)."""
+    def rewrite(call: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        if call["method"] == "eth_getBlockByNumber" and isinstance(answer.get("result"), dict):
+            return {**answer, "result": {**answer["result"], "baseFeePerGas": hex(fee)}}
+        return answer
+    return rewrite
+
+
+async def test_a_replacement_outbids_its_predecessor_and_twice_the_current_base_fee(
+    auto_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signed while the base fee was high, replaced after it fell (12.5 % over the old fees decides), then
+    replaced again during a spike (twice the new base fee plus the tip decides)."""
+    s = auto_session
+    job = await _failed_crypto_job(s, monkeypatch, "fees moved")
+    before = await _credits(s)
+    high, spike = 10**12, 10**13
+    tester = s.chain.embedded.tester
+    tester.disable_auto_mine_transactions()
+    try:
+        async with proxied_chain(s) as (proxy, client):
+            proxy.rewrite = _base_fee(high)
+            with pytest.raises(ChainError, match="pending"):
+                await _operator(s, client, receipt_wait_s=0).refund(job)
+            fees = [TypedTransaction.from_bytes(HexBytes((await _row(s, job.task_id)).signed)).as_dict()]
+            assert fees[0]["maxFeePerGas"] >= 2 * high
+            for base in (None, spike):  # the real (low) base fee, then a spike
+                proxy.rewrite = _base_fee(base) if base else None
+                later = _operator(s, client, receipt_wait_s=0, clock=lambda: time.time() + 601)
+                with pytest.raises(ChainError, match="pending"):
+                    await later.refund(job)
+                fees.append(TypedTransaction.from_bytes(HexBytes((await _row(s, job.task_id)).signed)).as_dict())
+        was, fell, spiked = fees
+        assert len((await _row(s, job.task_id)).hashes) == 3 and was["nonce"] == fell["nonce"] == spiked["nonce"]
+        for old, new in ((was, fell), (fell, spiked)):
+            for fee in ("maxPriorityFeePerGas", "maxFeePerGas"):
+                assert new[fee] * 10 >= old[fee] * 11, fee
+        assert spiked["maxFeePerGas"] >= 2 * spike + spiked["maxPriorityFeePerGas"]
+    finally:
+        tester.enable_auto_mine_transactions()
+    s.chain.embedded.mine(1)
+    assert await _credits(s) == before + 1
