@@ -1,4 +1,5 @@
-"""The embedded chain answers from a worker thread: while py-evm computes, the event loop serves others."""
+"""The embedded chain answers from a worker thread: while py-evm computes, the event loop serves others; and
+reads that many callers need at once are made once."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 from anyio import wait_all_tasks_blocked
 
 from sf_mcp.chain.embedded import start_embedded
+from sf_mcp.chain.views import Contracts
 
 pytestmark = pytest.mark.anyio
 
@@ -63,5 +65,29 @@ async def test_a_request_is_answered_by_the_tester_in_place_when_it_started() ->
                 tg.start_soon(one)
         head = chain.embedded.tester.get_block_by_number("latest")["number"]
         assert sorted(seen) == [head - 2, head, head, head]
+    finally:
+        await chain.close()
+
+
+async def test_the_contest_schedule_is_read_once_by_callers_asking_at_once() -> None:
+    chain = await start_embedded()
+    provider = chain.embedded.provider
+    windows: list[tuple[int, int]] = []
+
+    async def requests_for(callers: int) -> int:
+        contracts, before = Contracts(chain), provider.calls
+
+        async def window() -> None:
+            windows.append(await contracts.contest_window(3))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(callers):
+                tg.start_soon(window)
+        return provider.calls - before
+
+    try:
+        assert await requests_for(10) == await requests_for(1) > 0  # ten at once read it as one does
+        start, end = await chain.call(chain.voting.functions.contestWindow(3))
+        assert windows == [(start, end)] * 11  # what the contract answers
     finally:
         await chain.close()

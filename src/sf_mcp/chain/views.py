@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import anyio
+
 from sf_mcp.chain.client import ChainClient
 from sf_mcp.chain.contracts import NATIVE_TOKEN, NFT, PAYMENT, STAKING, USDC, VOTING, chain_name
 from sf_mcp.chain.txplan import Step
@@ -77,6 +79,7 @@ class Contracts:
         self._client = client
         self._w3 = client.w3
         self._schedule: tuple[int, int] | None = None  # (firstContestStart, contestDuration): immutable
+        self._schedule_lock = anyio.Lock()  # the first callers at once read it once
 
     @property
     def chain_id(self) -> int:
@@ -224,9 +227,11 @@ class Contracts:
     async def _contest_schedule(self) -> tuple[int, int]:
         """``(firstContestStart, contestDuration)``: immutable in the voting contract, so read once."""
         if self._schedule is None:
-            voting = self._client.voting.functions
-            self._schedule = (int(await self._client.call(voting.firstContestStart())),
-                              int(await self._client.call(voting.contestDuration())))
+            async with self._schedule_lock:
+                if self._schedule is None:
+                    voting = self._client.voting.functions
+                    self._schedule = (int(await self._client.call(voting.firstContestStart())),
+                                      int(await self._client.call(voting.contestDuration())))
         return self._schedule
 
     async def contest_at(self, timestamp: int) -> int:
