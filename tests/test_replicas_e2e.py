@@ -338,8 +338,9 @@ async def test_sigkill_of_the_indexer_leader_another_takes_over_nothing_twice(cl
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_a_subscriber_on_one_replica_hears_a_job_finished_on_another(cluster: Cluster, mode: str) -> None:
-    token = await _sign_in(cluster, DEV_KEYS[5])
-    wallet = Account.from_key(DEV_KEYS[5]).address.lower()
+    key = "0x" + ("6b" if mode == "legacy" else "6c") * 32  # a wallet per mode: each has its own free tier
+    token = await _sign_in(cluster, key)
+    wallet = Account.from_key(key).address.lower()
     uri = f"generations://wallet/{wallet}"
     watcher = UpdateWatcher()
     async with mcp_client(cluster, 0, token, mode, watcher) as listener, mcp_client(cluster, 1, token) as caller:
