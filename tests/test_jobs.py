@@ -268,17 +268,25 @@ async def test_a_waiter_that_gave_up_hears_no_more_progress(store: Store, tmp_pa
     async def staying(progress) -> None:
         stays.append(progress.message)
 
+    finished: list = []
+    done = anyio.Event()
+
+    async def stay() -> None:  # another client, listening all along
+        finished.append(await runner.wait_finished(held, on_progress=staying))
+        done.set()
+
     async with anyio.create_task_group() as tg:
         await tg.start(runner.run)
         with anyio.fail_after(20):
             await renderer.started.wait()
+            tg.start_soon(stay)
             with anyio.CancelScope() as scope:
                 scope.cancel()  # the client went away before the next step
                 await runner.wait_finished(held, on_progress=gone)
             renderer.release.set()
-            done = await runner.wait_finished(held, on_progress=staying)
+            await done.wait()
         tg.cancel_scope.cancel()
-    assert done.status == "succeeded" and heard == [] and "done" in stays
+    assert finished[0].status == "succeeded" and heard == [] and "done" in stays  # the other one still hears
 
 
 async def test_a_running_job_keeps_renewing_its_lease(store: Store, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -349,3 +357,27 @@ async def test_progress_names_each_failed_attempt_and_its_error_class(store: Sto
             tg.cancel_scope.cancel()
     assert finished[0].status == "succeeded"
     assert "broken/broken/model error: unavailable" in messages, messages
+
+
+async def test_a_job_finished_by_another_process_wakes_this_ones_waiter(store: Store, tmp_path) -> None:
+    """Another replica (here a second runner on the same store) finishes the job: its JOB_FINISHED notification
+    wakes the waiter here at once (this runner's poll is a minute away and it has no worker of its own)."""
+    task_id = await _reserve(store)
+    here = _runner(store, tmp_path, workers=0, idle_poll_s=60)
+    elsewhere = _runner(store, tmp_path, workers=1)
+    async with anyio.create_task_group() as tg:
+        await tg.start(store.notifications.run)  # LISTEN on PostgreSQL, as the services run it
+        await tg.start(here.run)
+        waiting = anyio.Event()
+        rows: list = []
+
+        async def wait() -> None:
+            rows.append(await here.wait_finished(task_id))
+            waiting.set()
+
+        tg.start_soon(wait)
+        await tg.start(elsewhere.run)
+        with anyio.fail_after(20):
+            await waiting.wait()
+        tg.cancel_scope.cancel()
+    assert rows[0].status == "succeeded"
