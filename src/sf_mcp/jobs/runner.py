@@ -93,6 +93,9 @@ class JobRunner:
         self.on_finished: list[FinishedHook] = list(on_finished)
         self._hooks: TaskGroup | None = None  # where finished-job hooks run while the pool runs
         self._mine: set[str] = set()  # jobs this process's workers are running
+        # One claim at a time in this process: a claim lists the jobs to skip before its query reaches the
+        # database, so two overlapping claims could each miss the job the other was taking.
+        self._claiming = anyio.Lock()
 
     # -- lifecycle ------------------------------------------------------------
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -160,7 +163,6 @@ class JobRunner:
             job = await self._next_job()
             if job is None:
                 continue
-            self._mine.add(job.task_id)
             try:
                 await self._run_job(job)
             except Exception:
@@ -181,10 +183,12 @@ class JobRunner:
                                            wait=wait_exponential_jitter(multiplier=0.1, max=STORE_RETRY_MAX_S),
                                            before_sleep=_log_store_trouble("claiming a job")):
             with attempt:
-                job = await self._store.generations.claim_next(owner=self._owner, lease_s=self._lease_s,
-                                                               skip=self._mine)
-                if job is not None:
-                    return job
+                async with self._claiming:
+                    job = await self._store.generations.claim_next(owner=self._owner, lease_s=self._lease_s,
+                                                                   skip=self._mine)
+                    if job is not None:
+                        self._mine.add(job.task_id)
+                        return job
                 idle = await self._idle_wait()
         with anyio.move_on_after(idle):
             await self._wakeup.wait()
