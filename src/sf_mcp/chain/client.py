@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import functools
 import json
 import logging
 import re
@@ -27,7 +28,7 @@ import anyio
 from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_typing import ABIError
+from eth_typing import ABIError, HexStr
 from eth_utils import function_abi_to_4byte_selector, keccak
 from eth_utils.abi import collapse_if_tuple
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
@@ -43,6 +44,8 @@ from web3.exceptions import (
     Web3Exception,
     Web3RPCError,
 )
+from web3.providers import AsyncBaseProvider
+from web3.types import BlockIdentifier, RPCEndpoint, RPCResponse, TxParams
 
 from sf_mcp.chain.contracts import (
     CORE_CONTRACTS,
@@ -170,7 +173,7 @@ class ChainClient:
 
     def __init__(
         self,
-        w3: AsyncWeb3,
+        w3: AsyncWeb3[AsyncBaseProvider],
         deployment: Deployment,
         *,
         confirmations: int | None = None,
@@ -308,7 +311,7 @@ class ChainClient:
             out = []
             for c, name, args in calls:
                 fn = getattr(c.functions, name)(*args)
-                out.append(await self.read(what, lambda fn=fn: fn.call(block_identifier=block)))
+                out.append(await self.read(what, functools.partial(fn.call, block_identifier=block)))
             return out
         requests = [("eth_call", [{"to": c.address, "data": c.encode_abi(name, args=list(args))}, hex(block)])
                     for c, name, args in calls]
@@ -325,7 +328,7 @@ class ChainClient:
         return await self.read(what, batch)
 
     async def get_block(self, ident: int | str) -> Any:
-        return await self.read(f"reading block {ident}", lambda: self.w3.eth.get_block(ident))
+        return await self.read(f"reading block {ident}", lambda: self.w3.eth.get_block(cast(BlockIdentifier, ident)))
 
     def map_error(self, exc: BaseException, what: str) -> SfMcpError:
         """``exc`` from web3 while doing ``what``, as the sf-mcp error a caller can act on (retryable or not)."""
@@ -360,9 +363,11 @@ class ChainClient:
             if fn is not None:
                 tx = await fn.build_transaction(tx)
             else:
+                if to is None:
+                    raise ValueError("build_tx needs a contract call (fn) or an address (to)")
                 tx["to"] = w3.to_checksum_address(to)
                 tx["data"] = data or b""
-                tx["gas"] = await w3.eth.estimate_gas(tx)
+                tx["gas"] = await w3.eth.estimate_gas(cast(TxParams, tx))
             return tx
 
         return await self.read(f"preparing {getattr(fn, 'fn_name', 'a transfer')}", build)
@@ -410,7 +415,7 @@ class ChainClient:
             if "known" not in str(exc).lower():  # "already known": the node has it; wait for it below
                 raise self.map_error(exc, f"sending {what}") from exc
         try:
-            receipt = await self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.1)
+            receipt = await self.w3.eth.wait_for_transaction_receipt(HexStr(tx_hash), timeout=120, poll_latency=0.1)
         except Exception as exc:
             raise self.map_error(exc, f"waiting for {what} ({tx_hash})") from exc
         return dict(receipt)
@@ -427,7 +432,7 @@ class ChainClient:
 
         async def get() -> Any:
             try:
-                return await self.w3.eth.get_transaction_receipt(tx_hash)
+                return await self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
             except TransactionNotFound:
                 return None
 
@@ -440,12 +445,12 @@ class ChainClient:
         if seconds <= 0:
             raise ValueError("seconds must be positive")
         if self.embedded is not None:
-            return await self.embedded.advance_time(seconds)
+            return int(await self.embedded.advance_time(seconds))
         if not self.deployment.dev:
             raise ChainError(f"advance_time: {self.label} is not a development chain")
-        await self.w3.provider.make_request("evm_increaseTime", [seconds])
-        await self.w3.provider.make_request("evm_mine", [])
-        return (await self.get_block("latest"))["timestamp"]
+        await self.w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [seconds])
+        await self.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
+        return int((await self.get_block("latest"))["timestamp"])
 
     async def close(self) -> None:
         disconnect = getattr(self.w3.provider, "disconnect", None)
@@ -459,7 +464,7 @@ class ChainClient:
 def _batch_results(answers: Any, expected: int) -> list[Any]:
     """The results of a JSON-RPC batch in request order; any error raises :class:`Web3RPCError` with its response."""
     if isinstance(answers, dict):  # the whole batch was refused
-        raise Web3RPCError(str(answers.get("error", answers)), rpc_response=answers)
+        raise Web3RPCError(str(answers.get("error", answers)), rpc_response=cast(RPCResponse, answers))
     ordered = sorted(answers, key=lambda a: a.get("id", 0))
     if len(ordered) != expected:
         raise Web3RPCError(f"a batch of {expected} requests got {len(ordered)} answers", rpc_response={})
@@ -482,7 +487,7 @@ def is_dev_chain(settings: Settings) -> bool:
         return False
 
 
-def http_web3(rpc_url: str, *, timeout_s: float = 10.0) -> AsyncWeb3:
+def http_web3(rpc_url: str, *, timeout_s: float = 10.0) -> AsyncWeb3[AsyncBaseProvider]:
     provider = AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": aiohttp.ClientTimeout(total=timeout_s)},
                                  exception_retry_configuration=None)
     return AsyncWeb3(provider)
@@ -535,7 +540,7 @@ async def connect_rpc(settings: Settings) -> ChainClient:
     return ChainClient(w3, deployment, confirmations=settings.chain.confirmations, operator=operator)
 
 
-async def _quiet_close(w3: AsyncWeb3) -> None:
+async def _quiet_close(w3: AsyncWeb3[AsyncBaseProvider]) -> None:
     try:
         await w3.provider.disconnect()
     except Exception:
