@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 import warnings
 import weakref
 from collections import defaultdict
@@ -133,7 +134,8 @@ class ThreadedHttpServer:
 
 
 @contextmanager
-def http_server_thread(data_dir: Path, **overrides: Any) -> Iterator[ThreadedHttpServer]:
+def http_server_thread(data_dir: Path, *, clock: Callable[[], float] = time.time,
+                       **overrides: Any) -> Iterator[ThreadedHttpServer]:
     """sf-mcp's whole HTTP app on a loopback port, in a thread with its own event loop, as `serve` runs it."""
     from sf_mcp.config import load_settings
     from sf_mcp.server import open_http_app
@@ -151,7 +153,7 @@ def http_server_thread(data_dir: Path, **overrides: Any) -> Iterator[ThreadedHtt
     opened = threading.Event()  # the services are open and uvicorn is built, or the start failed
 
     async def serve_app() -> None:
-        async with open_http_app(settings) as (app, surface):
+        async with open_http_app(settings, clock=clock) as (app, surface):
             handle.append((surface, _Uvicorn(uvicorn.Config(app, log_level="warning", lifespan="on"))))
             opened.set()
             await handle[0][1].serve(sockets=[sock])

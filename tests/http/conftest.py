@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from http_support import LiveServer
+from http_support import LiveServer, MovableClock
 
 from support import http_server_thread
 
@@ -19,8 +19,9 @@ from support import http_server_thread
 @pytest.fixture(scope="module")
 def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     overrides: dict[str, Any] = dict(getattr(request.module, "SERVER_SETTINGS", {}))
-    with http_server_thread(tmp_path_factory.mktemp("http-data"), **overrides) as running:
-        yield LiveServer(running)
+    clock = MovableClock()
+    with http_server_thread(tmp_path_factory.mktemp("http-data"), clock=clock, **overrides) as running:
+        yield LiveServer(running, clock)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ may set ``SERVER_SETTINGS = {...}`` to override settings (rate limits, quota).
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,11 +22,22 @@ from mcp.client.streamable_http import streamable_http_client
 from support import ThreadedHttpServer
 
 
+class MovableClock:
+    """The server's sign-in clock: the wall clock plus ``offset`` seconds a test may set (monkeypatch resets it)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
 class LiveServer:
     """The running server (see ``support.http_server_thread``) and helpers to sign in and connect."""
 
-    def __init__(self, running: ThreadedHttpServer) -> None:
+    def __init__(self, running: ThreadedHttpServer, clock: MovableClock) -> None:
         self.surface = running.surface
+        self.clock = clock
         self.run = running.run
         self.base_url = running.url
         self.mcp_url = f"{running.url}/mcp"

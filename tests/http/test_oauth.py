@@ -142,8 +142,7 @@ async def test_only_s256_pkce_is_accepted(flow: OAuthFlow) -> None:
 
 async def test_expired_code_is_refused(flow: OAuthFlow, monkeypatch: pytest.MonkeyPatch) -> None:
     grant = await flow.grant(new_account())
-    auth = flow.server.surface.auth
-    monkeypatch.setattr(auth, "_clock", lambda: time.time() + 61)  # codes live 60 s
+    monkeypatch.setattr(flow.server.clock, "offset", 61)  # codes live 60 s
     response = await flow.exchange(grant)
     assert response.status_code == 400
     assert response.json() == {"error": "invalid_grant", "error_description": "authorization code has expired"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import FrameType
@@ -93,7 +94,9 @@ def _shared(services: Services) -> Lifespan:
 
 
 @asynccontextmanager
-async def open_http_app(settings: Settings) -> AsyncIterator[tuple[ASGIApp, HttpSurface]]:
+async def open_http_app(
+    settings: Settings, *, clock: Callable[[], float] = time.time,
+) -> AsyncIterator[tuple[ASGIApp, HttpSurface]]:
     """Open the services, then build the whole HTTP application on them; closes them on exit.
 
     The services open first because the HTTP surface (sign-in, OAuth, readiness, metrics) is
@@ -103,7 +106,7 @@ async def open_http_app(settings: Settings) -> AsyncIterator[tuple[ASGIApp, Http
     async with open_services(settings, notifier=ResourceNotifier(ReplicaBus()), over_http=True,
                              alert_counters=AlertCounters(metrics.registry),
                              on_finished=[metrics.on_finished]) as services:
-        surface = HttpSurface(settings, services, metrics=metrics)
+        surface = HttpSurface(settings, services, metrics=metrics, clock=clock)
         yield surface.asgi_app(build_server(settings, http=surface)), surface
 
 

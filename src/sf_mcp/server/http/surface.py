@@ -20,6 +20,8 @@ get 413; the server binds 127.0.0.1 unless ``SF_HOST`` says otherwise.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -79,14 +81,17 @@ class HttpSurface:
     routes are Starlette routes outside any MCP request: they use the services given here.
     """
 
-    def __init__(self, settings: Settings, services: Services, *, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, services: Services, *, metrics: Metrics, clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``clock``: what sign-in, tokens and OAuth codes are timed by (a test moves it to expire them)."""
         self.settings = settings
         self.services = services
         self.metrics = metrics
         metrics.registry.register(ServicesCollector(services))
         # Replicas share one database: their rate limits hold in total, not per replica.
         self.limits = Limits(settings, shared=services.store.rate_buckets if services.store.postgres else None)
-        self.auth = SiweAuth(settings, services, limits=self.limits, metrics=metrics)
+        self.auth = SiweAuth(settings, services, limits=self.limits, metrics=metrics, clock=clock)
         self.oauth = OAuthServer(settings, self.auth, services.store, metrics=metrics)
 
     # -- wiring into build_server ------------------------------------------------
