@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import anyio
 import pytest
 
 from sf_mcp.server.http.limits import RateLimiter
@@ -76,3 +77,23 @@ async def test_a_token_given_back_stays_with_the_replica(store: Store) -> None:
     assert buckets.takes == before  # 4 left of the lease + 1 given back: no round trip
     clock.now += 10  # the lease ends
     assert await limiter.take("0xback") is None and buckets.takes == before + 1
+
+
+async def test_a_burst_of_concurrent_calls_takes_one_lease_not_one_apiece(store: Store) -> None:
+    buckets, clock = CountingBuckets(store.db), Clock()
+    a, b = _replica(buckets, clock), _replica(buckets, clock)
+    assert await a.take("0xburst") is None  # a's next calls within the lease time are fast
+    allowed: list[bool] = []
+
+    async def call() -> None:
+        allowed.append(await a.take("0xburst") is None)
+
+    async with anyio.create_task_group() as tg:  # twenty calls at once, all before any answer
+        for _ in range(20):
+            tg.start_soon(call)
+    assert allowed == [True] * 20
+    others = 0
+    while await b.take("0xburst") is None:
+        others += 1
+    # 1 + 20 calls spent 1 + 5 (one lease) + 19 single tokens: 4 wait in a's lease, the rest go to b.
+    assert others == 100 - 1 - 5 - 19

@@ -69,6 +69,7 @@ class RateLimiter:
         self._buckets: dict[str, _Bucket] = {}
         self._shared = shared
         self._leases: dict[str, _Lease] = {}
+        self._refilling: set[str] = set()  # keys whose lease is being taken from the shared bucket right now
         self._lease_size = max(1, min(LEASE_MAX, capacity // LEASE_SHARE))
         self._lease_s = max(window_s / capacity, LEASE_MIN_S)
 
@@ -83,10 +84,18 @@ class RateLimiter:
             return None
         shared, name = self._shared, f"{self.name}:{key}"
         fast = lease is not None and lease.until > now  # called again within a lease time
-        if fast and self._lease_size > 1 and await shared.take(
-                name, capacity=self.capacity, window_s=self.window_s, want=self._lease_size) is None:
-            self._lease(key, self._lease_size - 1, now)
-            return None
+        # One lease in flight per key: calls arriving meanwhile take one token each, so a burst of concurrent
+        # calls never takes a lease apiece (which would spend the bucket many times faster than the calls).
+        if fast and self._lease_size > 1 and key not in self._refilling:
+            self._refilling.add(key)
+            try:
+                leased = await shared.take(name, capacity=self.capacity, window_s=self.window_s,
+                                           want=self._lease_size) is None
+            finally:
+                self._refilling.discard(key)
+            if leased:
+                self._lease(key, self._lease_size - 1, now)
+                return None
         retry_after = await shared.take(name, capacity=self.capacity, window_s=self.window_s)
         if retry_after is None:
             self._lease(key, 0, now)  # nothing to spend yet: the next call within the lease time leases
@@ -95,6 +104,13 @@ class RateLimiter:
         return retry_after
 
     def _lease(self, key: str, tokens: int, now: float) -> None:
+        """Add ``tokens`` to the key's lease (a concurrent call may have leased meanwhile: nothing is dropped)."""
+        current = self._leases.get(key)
+        if current is not None and current.until > now:
+            current.tokens += tokens
+            if tokens:
+                current.until = now + self._lease_s
+            return
         if len(self._leases) >= MAX_KEYS:
             self._leases = {k: v for k, v in self._leases.items() if v.until > now}
             if len(self._leases) >= MAX_KEYS:
