@@ -48,3 +48,15 @@ def swallow(lost: list[str]) -> Any:
             return {"result": lost[-1]}
         return None
     return intercept
+
+
+async def paid_image_not_yet_submitted(s: Session, monkeypatch: Any, prompt: str) -> str:
+    """A paid, generated image whose contest entry the server holds back (the test submits it): its task id."""
+    async def not_now(job: Any) -> None:
+        return None
+
+    monkeypatch.setattr(s.services.operator, "submit", not_now)
+    tx = await s.pay_s(prompt)
+    answer = await s.call("generate_image", {"prompt": prompt, "width": 64, "height": 64,
+                                             "payment": {"method": "crypto", "tx_hash": tx}})
+    return str(answer.structured_content["task_id"])

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from tests.chain.conftest import Session
-from tests.chain.operator_support import proxied_chain, swallow
+from tests.chain.operator_support import paid_image_not_yet_submitted, proxied_chain, swallow
 from tests.chain.test_review_fixes import _credits, _failed_crypto_job
 
 from sf_mcp.chain import OperatorActions, Signer
@@ -184,15 +184,8 @@ async def test_a_submission_mined_between_the_receipt_read_and_the_nonce_read_is
     auto_session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = auto_session
-
-    async def not_now(job):  # the server's own submission waits; two processes do it below
-        return None
-
-    monkeypatch.setattr(s.services.operator, "submit", not_now)
-    tx = await s.pay_s("submit me once")
-    answer = await s.call("generate_image", {"prompt": "submit me once", "width": 64, "height": 64,
-                                             "payment": {"method": "crypto", "tx_hash": tx}})
-    job = await s.services.store.generations.get(answer.structured_content["task_id"])
+    task_id = await paid_image_not_yet_submitted(s, monkeypatch, "submit me once")  # two processes submit below
+    job = await s.services.store.generations.get(task_id)
     assert job is not None and job.status == "succeeded" and job.submission is None
     operator = s.chain.w3.to_checksum_address(s.chain.operator.address)
     nonce = await s.chain.w3.eth.get_transaction_count(operator)
@@ -226,15 +219,7 @@ async def test_a_stored_prompt_with_markup_is_cleaned_before_it_is_posted_on_cha
 ) -> None:
     """A row written before prompts were cleaned to a fixpoint never puts markup on chain."""
     s = auto_session
-
-    async def not_now(job):  # the server's own submission waits; the test submits the old row below
-        return None
-
-    monkeypatch.setattr(s.services.operator, "submit", not_now)
-    tx = await s.pay_s("an old row")
-    answer = await s.call("generate_image", {"prompt": "an old row", "width": 64, "height": 64,
-                                             "payment": {"method": "crypto", "tx_hash": tx}})
-    task_id = answer.structured_content["task_id"]
+    task_id = await paid_image_not_yet_submitted(s, monkeypatch, "an old row")  # the test submits the old row
     async with s.services.store.db.transaction() as t:  # as the old code stored it
         await t.execute("UPDATE ai_generations SET prompt = ? WHERE task_id = ?", (stored, task_id))
     job = await s.services.store.generations.get(task_id)

@@ -17,7 +17,7 @@ import pytest
 from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from hexbytes import HexBytes
 from tests.chain.conftest import Session
-from tests.chain.operator_support import proxied_chain, refuse, swallow
+from tests.chain.operator_support import paid_image_not_yet_submitted, proxied_chain, refuse, swallow
 from tests.chain.test_review_fixes import _credits, _failed_crypto_job
 
 from sf_mcp.chain import OperatorActions
@@ -202,15 +202,7 @@ async def test_a_generation_the_contest_already_has_is_recorded_without_a_transa
     auto_session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = auto_session
-
-    async def not_now(job: Any) -> None:  # the server's own submission waits; the test submits below
-        return None
-
-    monkeypatch.setattr(s.services.operator, "submit", not_now)
-    tx = await s.pay_s("entered twice")
-    answer = await s.call("generate_image", {"prompt": "entered twice", "width": 64, "height": 64,
-                                             "payment": {"method": "crypto", "tx_hash": tx}})
-    task_id = answer.structured_content["task_id"]
+    task_id = await paid_image_not_yet_submitted(s, monkeypatch, "entered twice")
     job = await s.services.store.generations.get(task_id)
     first = await _operator(s).submit(job)
     assert first is not None and first["tx_hash"]
@@ -232,15 +224,7 @@ async def test_a_job_paid_on_another_chain_is_neither_refunded_nor_submitted_her
 ) -> None:
     """A database shared with a server on another network holds jobs whose payments this chain never saw."""
     s = auto_session
-
-    async def not_now(job: Any) -> None:
-        return None
-
-    monkeypatch.setattr(s.services.operator, "submit", not_now)
-    tx = await s.pay_s("paid elsewhere, done")
-    answer = await s.call("generate_image", {"prompt": "paid elsewhere, done", "width": 64, "height": 64,
-                                             "payment": {"method": "crypto", "tx_hash": tx}})
-    done = answer.structured_content["task_id"]
+    done = await paid_image_not_yet_submitted(s, monkeypatch, "paid elsewhere, done")
     failed = await _failed_crypto_job(s, monkeypatch, "paid elsewhere, failed")  # providers fail from here on
     async with s.services.store.db.transaction() as t:  # the same payments, keyed by another chain's id
         for task_id in (failed.task_id, done):
