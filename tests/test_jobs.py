@@ -10,7 +10,7 @@ import pytest
 from sf_mcp.generation import FallbackChain, LocalContentStore
 from sf_mcp.generation.providers.local import LocalRenderer
 from sf_mcp.jobs import JobRunner
-from sf_mcp.store import Store
+from sf_mcp.store import GenerationRow, Store
 from support import Settled
 
 pytestmark = pytest.mark.anyio
@@ -29,6 +29,16 @@ def _runner(store: Store, tmp_path, **kw) -> JobRunner:
                           breaker_cooldown_s=60)
     options = {"workers": 2, "lease_s": 5.0, "max_runs": 3, **kw}
     return JobRunner(store, chain, LocalContentStore(tmp_path / "content"), **options)
+
+
+async def _run_until_finished(runner: JobRunner, task_id: str, *, within: float) -> GenerationRow:
+    """Run the pool until ``task_id`` is finished (at most ``within`` seconds), then stop it."""
+    async with anyio.create_task_group() as tg:
+        await tg.start(runner.run)
+        with anyio.fail_after(within):
+            row = await runner.wait_finished(task_id)
+        tg.cancel_scope.cancel()
+    return row
 
 
 async def _reserve(store: Store, prompt: str = "p") -> str:
@@ -51,11 +61,7 @@ async def test_an_expired_lease_is_resumed_by_another_worker(store: Store, tmp_p
     dead = await store.generations.claim_next(owner="dead-process", lease_s=-1)  # its lease has already run out
     assert dead is not None
     runner = _runner(store, tmp_path)
-    async with anyio.create_task_group() as tg:
-        await tg.start(runner.run)
-        with anyio.fail_after(10):
-            row = await runner.wait_finished(task_id)
-        tg.cancel_scope.cancel()
+    row = await _run_until_finished(runner, task_id, within=10)
     assert row.status == "succeeded" and row.run_count == 2
     # the dead owner can no longer write its outcome
     assert await store.generations.mark_succeeded(
@@ -114,11 +120,7 @@ async def test_a_job_interrupted_too_often_fails_and_is_refunded(store: Store, t
     for _ in range(3):  # three runs that each died: every lease has already run out
         assert await store.generations.claim_next(owner="crashy", lease_s=-1) is not None
     runner = _runner(store, tmp_path, max_runs=3)
-    async with anyio.create_task_group() as tg:
-        await tg.start(runner.run)
-        with anyio.fail_after(10):
-            row = await runner.wait_finished(task_id)
-        tg.cancel_scope.cancel()
+    row = await _run_until_finished(runner, task_id, within=10)
     assert row.status == "refunded" and row.error == "the job was interrupted 3 times"
     assert await store.accounts.credits(WALLET) == 1
 
@@ -163,11 +165,7 @@ async def test_a_refund_that_crashes_leaves_the_job_for_review_and_wakes_the_wai
                           breaker_cooldown_s=60)
     runner = JobRunner(store, chain, LocalContentStore(tmp_path / "c"), workers=1, lease_s=5, max_runs=3,
                        refunder=_ExplodingRefunder())
-    async with anyio.create_task_group() as tg:
-        await tg.start(runner.run)
-        with anyio.fail_after(10):
-            row = await runner.wait_finished(job.task_id)
-        tg.cancel_scope.cancel()
+    row = await _run_until_finished(runner, job.task_id, within=10)
     assert row.status == "failed" and row.refund is None  # listed for review, not lost
     assert "down" in row.error and "internal error" not in row.error  # the providers' failure, not a crash
     assert [r.task_id for r in await store.generations.pending_onchain_refunds()] == [job.task_id]
@@ -324,11 +322,7 @@ async def test_a_dead_workers_job_is_taken_over_when_its_lease_runs_out_not_at_t
     task_id = await _reserve(store)
     assert await store.generations.claim_next(owner="dead-process", lease_s=1) is not None  # runs out in 1 s
     runner = _runner(store, tmp_path, idle_poll_s=60)
-    async with anyio.create_task_group() as tg:
-        await tg.start(runner.run)
-        with anyio.fail_after(30):
-            row = await runner.wait_finished(task_id)
-        tg.cancel_scope.cancel()
+    row = await _run_until_finished(runner, task_id, within=30)
     assert row.status == "succeeded" and row.run_count == 2
 
 
