@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -225,3 +227,13 @@ async def connected(settings: Any, *, mode: str = "auto", **client_options: Any)
         settled(services.runner)
         async with Client(build_server(settings, services=services), mode=mode, **client_options) as client:
             yield client, services
+
+
+def load_example(name: str) -> Any:
+    """``examples/<name>.py`` as a fresh module named ``name``: tests drive the examples' own helpers."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "examples" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

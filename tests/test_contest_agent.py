@@ -10,8 +10,6 @@ per staked NFT.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +18,10 @@ from typing import Any
 import pytest
 
 from sf_mcp.server.services import Services
-from support import ThreadedHttpServer, http_server_thread
+from support import ThreadedHttpServer, http_server_thread, load_example
 
 pytestmark = pytest.mark.anyio
 
-ROOT = Path(__file__).resolve().parents[1]
 BPS = 10_000
 STAKERS_BPS, PRIZE_POOL_BPS = 2_500, 1_500
 PRIZE_SHARES_BPS = (5_000, 3_000, 2_000)  # first place also gets what the others' shares leave
@@ -32,12 +29,7 @@ PRECISION = 10**18  # the staking accumulator's scale
 
 
 def _load_agent() -> Any:
-    spec = importlib.util.spec_from_file_location("contest_agent", ROOT / "examples" / "contest_agent.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["contest_agent"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_example("contest_agent")
 
 
 @pytest.fixture

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_account import Account
 
-pytestmark = pytest.mark.anyio
+from support import load_example
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.anyio
 
 
 def _load_agent() -> Any:
-    spec = importlib.util.spec_from_file_location("x402_agent", ROOT / "examples" / "x402_agent.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["x402_agent"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_example("x402_agent")
 
 
 async def test_the_x402_agent_pays_two_images_with_signed_usdc(tmp_path: Path) -> None:

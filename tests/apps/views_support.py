@@ -13,7 +13,6 @@ at a time.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import socket
@@ -29,7 +28,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
-from support import wait_until_serving
+from support import load_example, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 BROWSER = ROOT / "tests" / "browser"
@@ -44,14 +43,7 @@ PLAIN_PROMPT_WITH_SIGNS = 'fox <3 & "friends" a < b > c'
 
 def load_agent() -> Any:
     """examples/contest_agent.py as a module: its sign-in, sessions and signing helpers."""
-    module = sys.modules.get("contest_agent")
-    if module is None:
-        spec = importlib.util.spec_from_file_location("contest_agent", ROOT / "examples" / "contest_agent.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["contest_agent"] = module
-        spec.loader.exec_module(module)
-    return module
+    return sys.modules.get("contest_agent") or load_example("contest_agent")
 
 
 def _free_port() -> int:
