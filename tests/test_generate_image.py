@@ -67,6 +67,23 @@ async def test_free_generation_returns_preview_link_and_structured_result(client
     assert history[0]["payment"]["method"] == "free"  # own wallet: full details
 
 
+async def test_the_answer_shows_the_preview_made_while_validating(client: Client, settings: Settings,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The image is decoded once: the answer's preview is the one the chain made, not one made from the stored bytes."""
+    from sf_mcp.generation import content
+
+    def second_decode(data: bytes, max_px: int) -> tuple[bytes, str]:
+        raise AssertionError("the stored image was decoded again for the preview")
+
+    monkeypatch.setattr(content, "make_preview", second_decode)
+    result = await client.call_tool(
+        "generate_image", {"prompt": "a heron", "payment": {"method": "free"}, "width": 640, "height": 320})
+    assert not result.is_error, result.content
+    assert result.content[0].type == "image" and result.content[0].mime_type == "image/jpeg"
+    preview = Image.open(io.BytesIO(base64.b64decode(result.content[0].data)))
+    assert preview.size == (settings.providers.preview_max_px, settings.providers.preview_max_px // 2)
+
+
 async def test_same_seed_same_image(client: Client) -> None:
     a = (await generate(client, "same", seed=11)).structured_content
     b = (await generate(client, "same", seed=11)).structured_content

@@ -197,7 +197,7 @@ async def test_a_slow_finished_hook_does_not_hold_the_waiter(store: Store, tmp_p
 class _FullDisk(LocalContentStore):
     """A content store whose disk is full: storing the result raises OSError, which is no GenerationError."""
 
-    async def _put(self, digest: str, data: bytes, mime_type: str) -> None:
+    def _put_sync(self, digest: str, data: bytes, mime_type: str) -> None:
         raise OSError(28, "No space left on device")
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import anyio
 import pytest
+from PIL import Image
 
 from sf_mcp.errors import GenerationError, PromptRefused
 from sf_mcp.generation import (
@@ -209,3 +212,15 @@ async def test_retry_after_holds_the_provider_and_a_shorter_one_does_not_shorten
     clock.now += 91
     hf.script["m1"] = PNG
     assert (await fallback.run(REQUEST)).media.provider == "hf"
+
+
+async def test_the_chain_hands_on_the_preview_made_from_the_picture_the_renderer_drew() -> None:
+    request = GenerationRequest(kind=GenerationKind.IMAGE, prompt="a lighthouse at dusk", width=256, height=128)
+    outcome = await FallbackChain([LocalRenderer()], attempt_timeout_s=5, deadline_s=60, breaker_failures=3,
+                                  breaker_cooldown_s=30, preview_px=64).run(request)
+    media = outcome.media
+    assert media.image is None, "the drawn pixels are not kept once the preview is made"
+    assert media.preview is not None and (media.preview.mime_type, media.preview.max_px) == ("image/jpeg", 64)
+    assert Image.open(io.BytesIO(media.preview.data)).size == (64, 32)
+    plain = await chain(Scripted("p", {"m": PNG})).run(REQUEST)  # no preview size: validated, nothing previewed
+    assert plain.media.preview is None

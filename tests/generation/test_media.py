@@ -5,11 +5,12 @@ from __future__ import annotations
 import html
 import io
 import re
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageChops
 
 from sf_mcp.errors import InvalidRequest
 from sf_mcp.generation import (
@@ -131,9 +132,10 @@ def test_validate_media_reads_true_type_and_size() -> None:
         b"GIF89a" + b"\x00" * 64,
     ],
 )
-def test_validate_media_rejects_garbage(data: bytes) -> None:
+@pytest.mark.parametrize("preview_px", [None, 256])
+def test_validate_media_rejects_garbage(data: bytes, preview_px: int | None) -> None:
     with pytest.raises(ProviderError) as caught:
-        validate_media(media(data), GenerationKind.IMAGE)
+        validate_media(media(data), GenerationKind.IMAGE, preview_px=preview_px)
     assert caught.value.error_class is ErrorClass.BAD_OUTPUT
 
 
@@ -146,22 +148,24 @@ def _photo(side: int, fmt: str, size: tuple[int, int] | None = None) -> bytes:
     return out.getvalue()
 
 
+@pytest.mark.parametrize("preview_px", [None, 256])
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
-def test_validate_media_refuses_a_truncated_large_image(fmt: str) -> None:
+def test_validate_media_refuses_a_truncated_large_image(fmt: str, preview_px: int | None) -> None:
     whole = _photo(512, fmt)
-    assert validate_media(media(whole), GenerationKind.IMAGE).width == 512
+    assert validate_media(media(whole), GenerationKind.IMAGE, preview_px=preview_px).width == 512
     for cut in (len(whole) // 2, len(whole) - 20):
         with pytest.raises(ProviderError, match="not a decodable image") as caught:
-            validate_media(media(whole[:cut]), GenerationKind.IMAGE)
+            validate_media(media(whole[:cut]), GenerationKind.IMAGE, preview_px=preview_px)
         assert caught.value.error_class is ErrorClass.BAD_OUTPUT
 
 
-def test_validate_media_refuses_a_png_altered_after_encoding() -> None:
+@pytest.mark.parametrize("preview_px", [None, 256])
+def test_validate_media_refuses_a_png_altered_after_encoding(preview_px: int | None) -> None:
     whole = bytearray(_photo(256, "PNG"))
     idat = whole.index(b"IDAT")
     whole[idat + 5000] ^= 0xFF  # one byte of pixel data changed: its chunk's CRC no longer matches
     with pytest.raises(ProviderError, match="not a decodable image"):
-        validate_media(media(bytes(whole)), GenerationKind.IMAGE)
+        validate_media(media(bytes(whole)), GenerationKind.IMAGE, preview_px=preview_px)
 
 
 def test_validate_media_refuses_a_png_whose_pixel_data_is_not_zlib() -> None:
@@ -173,8 +177,66 @@ def test_validate_media_refuses_a_png_whose_pixel_data_is_not_zlib() -> None:
     junk = b"\x00not a zlib stream" * 10
     chunk = struct.pack(">I", len(junk)) + b"IDAT" + junk + struct.pack(">I", _zlib.crc32(b"IDAT" + junk))
     iend = good[good.index(b"IEND") - 4:]
+    for preview_px in (None, 256):
+        with pytest.raises(ProviderError, match="not a decodable image"):
+            validate_media(media(good[:ihdr_end] + chunk + iend), GenerationKind.IMAGE, preview_px=preview_px)
+
+
+def test_the_preview_decode_reads_the_whole_png_stream_where_the_bounded_check_reads_its_start() -> None:
+    """Pixel data cut short inside sound chunks passes the bounded check, but not the decode that makes the preview."""
+    import struct
+    import zlib as _zlib
+
+    good = _photo(512, "PNG")
+    ihdr_end = 8 + 12 + 13
+    pixels = b"".join(good[pos + 8:pos + 8 + struct.unpack(">I", good[pos:pos + 4])[0]]
+                      for pos in (m.start() - 4 for m in re.finditer(b"IDAT", good)))
+    cut = pixels[: len(pixels) * 2 // 3]  # a third of the rows missing; every chunk's CRC is right
+    chunk = struct.pack(">I", len(cut)) + b"IDAT" + cut + struct.pack(">I", _zlib.crc32(b"IDAT" + cut))
+    short = good[:ihdr_end] + chunk + good[good.index(b"IEND") - 4:]
+    assert validate_media(media(short), GenerationKind.IMAGE).width == 512
     with pytest.raises(ProviderError, match="not a decodable image"):
-        validate_media(media(good[:ihdr_end] + chunk + iend), GenerationKind.IMAGE)
+        validate_media(media(short), GenerationKind.IMAGE, preview_px=256)
+
+
+def _mean_difference(a: bytes, b: bytes) -> float:
+    with Image.open(io.BytesIO(a)) as first, Image.open(io.BytesIO(b)) as second:
+        assert first.size == second.size
+        diff = ImageChops.difference(first.convert("RGB"), second.convert("RGB")).convert("L")
+        return sum(i * n for i, n in enumerate(diff.histogram())) / (first.width * first.height)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_validate_media_makes_the_preview_from_the_decode_that_checks_the_bytes(fmt: str) -> None:
+    data = _photo(0, fmt, (1024, 768))
+    checked = validate_media(media(data), GenerationKind.IMAGE, preview_px=256)
+    assert checked.preview is not None and checked.image is None
+    assert (checked.preview.mime_type, checked.preview.max_px) == ("image/jpeg", 256)
+    with Image.open(io.BytesIO(checked.preview.data)) as preview:
+        assert (preview.format, preview.size) == ("JPEG", (256, 192))
+    made, _ = make_preview(data, 256)  # what a replica that did not validate it makes from the stored bytes
+    assert _mean_difference(checked.preview.data, made) < 2
+    assert validate_media(media(data), GenerationKind.IMAGE).preview is None
+
+
+def test_a_drawn_picture_is_previewed_from_its_pixels_not_from_a_second_decode() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (512, 384), "blue").save(out, "PNG")
+    drawn = Image.new("RGB", (512, 384), "red")  # not what the bytes hold: shows which pixels the preview used
+    handed = GeneratedMedia(data=out.getvalue(), mime_type="image/png", provider="p", model="m", image=drawn)
+    checked = validate_media(handed, GenerationKind.IMAGE, preview_px=128)
+    assert checked.preview is not None and checked.image is None
+    with Image.open(io.BytesIO(checked.preview.data)) as preview:
+        assert preview.size == (128, 96)
+        red, green, blue = preview.convert("RGB").getpixel((64, 48))  # type: ignore[misc]
+        assert red > 200 and green < 50 and blue < 50
+    assert drawn.size == (512, 384), "the provider's picture is left as it was"
+
+    with pytest.raises(ProviderError, match="picture is 512x383 px but its bytes say 512x384 px") as caught:
+        validate_media(replace(handed, image=Image.new("RGB", (512, 383))), GenerationKind.IMAGE, preview_px=128)
+    assert caught.value.error_class is ErrorClass.BAD_OUTPUT
+    with pytest.raises(ProviderError, match="not a decodable image"):  # the bytes are still checked
+        validate_media(replace(handed, data=handed.data[:-20]), GenerationKind.IMAGE, preview_px=128)
 
 
 @pytest.mark.parametrize(("size", "fmt", "preview"), [

@@ -17,6 +17,7 @@ from sf_mcp.generation.base import (
     GeneratedMedia,
     GenerationKind,
     GenerationRequest,
+    Preview,
     Provider,
     ProviderError,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "GenerationOutcome",
     "GenerationRequest",
     "LocalContentStore",
+    "Preview",
     "Provider",
     "ProviderError",
     "ProvidersReport",
@@ -86,6 +88,7 @@ def build_provider_chain(settings: Settings, *, dev_chain: bool | None = None) -
         video_attempt_timeout_s=settings.providers.video_attempt_timeout_s,
         video_deadline_s=settings.providers.video_deadline_s,
         left_out=left_out,
+        preview_px=settings.providers.preview_max_px,
     )
     log.info("generation chain: %s", " -> ".join(p.name for p in providers))
     return chain

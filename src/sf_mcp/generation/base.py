@@ -11,8 +11,12 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:  # Pillow is imported where images are handled, not by every user of this seam
+    from PIL import Image
 
 
 class GenerationKind(StrEnum):
@@ -36,8 +40,22 @@ class GenerationRequest:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Preview:
+    """A small still of stored media for an assistant's context, and the longest side it was made for."""
+
+    data: bytes = field(repr=False)
+    mime_type: str
+    max_px: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class GeneratedMedia:
-    """Bytes a provider produced, before validation and storage."""
+    """Bytes a provider produced, before validation and storage.
+
+    ``image`` is set by a provider that drew the picture itself (the local renderer): validation
+    then makes the preview from those pixels instead of decoding ``data`` a second time. It is
+    dropped once the media is validated, and ``preview`` is set instead.
+    """
 
     data: bytes = field(repr=False)  # never dump megabytes into a log line or traceback
     mime_type: str
@@ -46,6 +64,8 @@ class GeneratedMedia:
     width: int | None = None
     height: int | None = None
     notice: str | None = None  # what was fitted to the model's limits, in words for the user
+    image: Image.Image | None = field(default=None, repr=False, compare=False)
+    preview: Preview | None = field(default=None, repr=False, compare=False)
 
 
 class ErrorClass(StrEnum):

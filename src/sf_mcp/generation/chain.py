@@ -150,6 +150,7 @@ class FallbackChain:
         video_attempt_timeout_s: float | None = None,
         video_deadline_s: float | None = None,
         left_out: Mapping[str, str] | None = None,
+        preview_px: int | None = None,
     ) -> None:
         if not providers:
             raise ValueError("a FallbackChain needs at least one provider")
@@ -164,6 +165,7 @@ class FallbackChain:
             for p in self.providers
         }
         self.left_out: dict[str, str] = dict(left_out or {})
+        self._preview_px = preview_px  # an image's preview is made from the decode that validates it
 
     def breaker(self, provider_name: str) -> CircuitBreaker:
         """The circuit breaker of one provider (for health reports and tests)."""
@@ -261,9 +263,7 @@ class FallbackChain:
         try:
             with anyio.fail_after(timeout_s):
                 media = await provider.generate(request, model=model)
-            media = await anyio.to_thread.run_sync(validate_media, media, request.kind)
-            if request.kind is GenerationKind.IMAGE and await anyio.to_thread.run_sync(is_blacked_out, media.data):
-                raise ProviderError(BLACKED_OUT, error_class=ErrorClass.REFUSED)
+            media = await anyio.to_thread.run_sync(_accept, media, request.kind, self._preview_px)
         except TimeoutError:
             return None, done("error", ErrorClass.TIMEOUT, f"no answer within {timeout_s:g} s"), None
         except ProviderError as exc:
@@ -297,3 +297,11 @@ class FallbackChain:
         elif all(a.error_class in (ErrorClass.UNSUPPORTED, ErrorClass.INVALID_INPUT) for a in attempts):
             hint = " No configured model is served as asked: `sf-mcp providers check` shows what is."
         return GenerationError(f"every provider failed: {summary}.{hint}", attempts=attempts)
+
+
+def _accept(media: GeneratedMedia, kind: GenerationKind, preview_px: int | None) -> GeneratedMedia:
+    """Validate a provider's media (and make its preview) and refuse a blacked-out image: one worker-thread hop."""
+    media = validate_media(media, kind, preview_px=preview_px)
+    if kind is GenerationKind.IMAGE and is_blacked_out(media.data):
+        raise ProviderError(BLACKED_OUT, error_class=ErrorClass.REFUSED)
+    return media

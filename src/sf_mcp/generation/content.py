@@ -23,6 +23,8 @@ import anyio
 
 from sf_mcp.config import ContentBackend, Settings
 from sf_mcp.errors import InvalidRequest, NotFound
+from sf_mcp.generation.base import Preview
+from sf_mcp.generation.media import is_mp4, make_preview
 
 __all__ = [
     "ContentStore",
@@ -70,6 +72,7 @@ def _check_mime(mime_type: str) -> str:
 
 INLINE_HASH_BYTES = 64 * 1024  # below this, hashing (~50 us) costs less than a hop to a worker thread
 RECENT_BYTES = 32 * 1024 * 1024  # objects kept in memory after put/get: a generate call reads its image right back
+PREVIEW_BYTES = 8 * 1024 * 1024  # previews kept in memory: ~10-40 KB each, so hundreds of recent results
 
 
 async def sha256_of(data: bytes) -> str:
@@ -87,18 +90,24 @@ class ContentStore(abc.ABC):
     the preview neither touches the backend nor hashes again: the cached bytes are the very
     bytes the digest was computed from. Whatever comes from the backend is checked against
     its digest before it is served.
+
+    Previews are kept in memory beside them: the one made while the media was validated
+    (handed to :meth:`put`), or one made from the stored bytes on the first request for it.
     """
 
     def __init__(self) -> None:
         self._recent: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
         self._recent_size = 0
+        self._previews: OrderedDict[tuple[str, int], Preview] = OrderedDict()
+        self._previews_size = 0
 
-    async def put(self, data: bytes, mime_type: str) -> StoredContent:
-        """Store ``data`` (idempotent) and say where it can be read."""
+    async def put(self, data: bytes, mime_type: str, *, preview: Preview | None = None) -> StoredContent:
+        """Store ``data`` (idempotent) and say where it can be read; ``preview`` is kept for :meth:`preview`."""
         mime_type = _check_mime(mime_type)
-        digest = await sha256_of(data)
-        await self._put(digest, data, mime_type)
+        digest = await self._store(data, mime_type)
         self._remember(digest, data, mime_type)
+        if preview is not None:
+            self._remember_preview(digest, preview)
         return StoredContent(sha256=digest, mime_type=mime_type, size=len(data), uri=content_uri(digest),
                              public_url=self.public_url(digest))
 
@@ -118,6 +127,25 @@ class ContentStore(abc.ABC):
         self._remember(digest, data, mime_type)
         return data, mime_type
 
+    async def preview(self, sha256: str, max_px: int) -> Preview:
+        """The preview of stored media at ``max_px``: kept from :meth:`put`, else made once from the stored bytes."""
+        digest = parse_sha256(sha256)
+        kept = self._previews.get((digest, max_px))
+        if kept is not None:
+            self._previews.move_to_end((digest, max_px))
+            return kept
+        data, _ = await self.get(digest)
+        made, mime = await anyio.to_thread.run_sync(make_preview, data, max_px)
+        preview = Preview(data=made, mime_type=mime, max_px=max_px)
+        self._remember_preview(digest, preview)
+        return preview
+
+    async def _store(self, data: bytes, mime_type: str) -> str:
+        """Hash and write ``data``; returns its digest. A backend may do both in one worker-thread hop."""
+        digest = await sha256_of(data)
+        await self._put(digest, data, mime_type)
+        return digest
+
     def _remember(self, digest: str, data: bytes, mime_type: str) -> None:
         if len(data) > RECENT_BYTES // 4 or digest in self._recent:
             return
@@ -126,6 +154,16 @@ class ContentStore(abc.ABC):
         while self._recent_size > RECENT_BYTES:
             _, (old, _) = self._recent.popitem(last=False)
             self._recent_size -= len(old)
+
+    def _remember_preview(self, digest: str, preview: Preview) -> None:
+        key = (digest, preview.max_px)
+        if key in self._previews:
+            return
+        self._previews[key] = preview
+        self._previews_size += len(preview.data)
+        while self._previews_size > PREVIEW_BYTES:
+            _, old = self._previews.popitem(last=False)
+            self._previews_size -= len(old.data)
 
     async def exists(self, sha256: str) -> bool:
         """Whether bytes with this digest are stored."""
@@ -146,7 +184,7 @@ class ContentStore(abc.ABC):
 
 
 class LocalContentStore(ContentStore):
-    """Files ``root/ab/<sha256>`` with the mime type in ``<sha256>.mime`` beside them.
+    """Files ``root/ab/<sha256>``, with the mime type in ``<sha256>.mime`` beside them unless the bytes announce it.
 
     Writes go to a temporary file in the same folder and are renamed into place,
     so a reader never sees half an image and a crash leaves no partial object.
@@ -159,16 +197,28 @@ class LocalContentStore(ContentStore):
     def _path(self, digest: str) -> Path:
         return self.root / digest[:2] / digest
 
+    async def _store(self, data: bytes, mime_type: str) -> str:
+        def store() -> str:
+            digest = hashlib.sha256(data).hexdigest()
+            self._put_sync(digest, data, mime_type)
+            return digest
+
+        return await anyio.to_thread.run_sync(store)  # hash and write in one hop
+
     async def _put(self, digest: str, data: bytes, mime_type: str) -> None:
         await anyio.to_thread.run_sync(self._put_sync, digest, data, mime_type)
 
     def _put_sync(self, digest: str, data: bytes, mime_type: str) -> None:
         path = self._path(digest)
+        if path.exists():
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
-        # The mime file first: the data file's presence is what "exists" means.
-        _atomic_write(path.with_suffix(".mime"), mime_type.encode())
-        if not path.exists():
-            _atomic_write(path, data)
+        # A type the bytes announce themselves (every validated image and video) is read from them again,
+        # so one file and one fsync per object; any other type is written first, to a file of its own: the
+        # data file's presence is what "exists" means.
+        if _sniff_mime(data) != mime_type:
+            _atomic_write(path.with_suffix(".mime"), mime_type.encode())
+        _atomic_write(path, data)
 
     async def _get(self, digest: str) -> tuple[bytes, str] | None:
         return await anyio.to_thread.run_sync(self._get_sync, digest)
@@ -182,11 +232,24 @@ class LocalContentStore(ContentStore):
         try:
             mime_type = path.with_suffix(".mime").read_text().strip()
         except FileNotFoundError:
-            mime_type = "application/octet-stream"
-        return data, mime_type
+            mime_type = ""
+        return data, mime_type if _MIME.match(mime_type) else _sniff_mime(data)
 
     async def _exists(self, digest: str) -> bool:
         return await anyio.to_thread.run_sync(self._path(digest).is_file)
+
+
+def _sniff_mime(data: bytes) -> str:
+    """The media type the first bytes announce (the kinds a provider's output is validated as), else octet-stream."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if is_mp4(data):
+        return "video/mp4"
+    return "application/octet-stream"
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from PIL import Image, UnidentifiedImageError
 
-from sf_mcp.generation.base import ErrorClass, GeneratedMedia, GenerationKind, ProviderError
+from sf_mcp.generation.base import ErrorClass, GeneratedMedia, GenerationKind, Preview, ProviderError
 
 __all__ = [
     "MAX_MEDIA_BYTES",
@@ -39,14 +39,19 @@ def is_mp4(data: bytes) -> bool:
     return len(data) >= 12 and data[4:8] == b"ftyp"
 
 
-def validate_media(media: GeneratedMedia, kind: GenerationKind) -> GeneratedMedia:
+def validate_media(media: GeneratedMedia, kind: GenerationKind, *, preview_px: int | None = None) -> GeneratedMedia:
     """Decode ``media`` and return it with its true mime type and size, or raise BAD_OUTPUT.
 
-    Images are read from their headers and checked with a bounded decode
-    (:func:`_bounded_decode`: a truncated or altered file fails here, not in a
-    user's browser, at a fraction of a full decode's cost); videos must be mp4
-    and, where PyAV is installed, contain a decodable video stream. The
-    provider's claimed mime type is not trusted. CPU-bound: callers run it in a
+    Images are read from their headers first (format and size, before any pixel is
+    decoded), then proved sound by a decode; videos must be mp4 and, where PyAV is
+    installed, contain a decodable video stream. The provider's claimed mime type is
+    not trusted.
+
+    With ``preview_px``, an image's preview (:class:`Preview`) is made from that same
+    decode, so the pixels are decoded once per image: from the pixels the provider
+    handed over (``media.image``) when it drew them itself, else from the one decode
+    that validates the bytes (a JPEG straight at the preview's DCT scale). Without it,
+    the decode is bounded (:func:`_bounded_decode`). CPU-bound: callers run it in a
     worker thread.
     """
     data = media.data
@@ -59,9 +64,9 @@ def validate_media(media: GeneratedMedia, kind: GenerationKind) -> GeneratedMedi
         )
     if kind is GenerationKind.VIDEO:
         width, height = _probe_video(data)
-        return replace(media, mime_type="video/mp4", width=width, height=height)
-    fmt, width, height = _probe_image(data)
-    return replace(media, mime_type=_IMAGE_MIME[fmt], width=width, height=height)
+        return replace(media, mime_type="video/mp4", width=width, height=height, image=None)
+    fmt, width, height, preview = _probe_image(data, preview_px, media.image)
+    return replace(media, mime_type=_IMAGE_MIME[fmt], width=width, height=height, image=None, preview=preview)
 
 
 def _check_dimensions(width: int, height: int) -> None:
@@ -72,7 +77,10 @@ def _check_dimensions(width: int, height: int) -> None:
         )
 
 
-def _probe_image(data: bytes) -> tuple[str, int, int]:
+def _probe_image(
+    data: bytes, preview_px: int | None, drawn: Image.Image | None
+) -> tuple[str, int, int, Preview | None]:
+    preview = None
     try:
         with Image.open(io.BytesIO(data)) as image:
             fmt = image.format or ""
@@ -81,12 +89,39 @@ def _probe_image(data: bytes) -> tuple[str, int, int]:
                 raise ProviderError(f"the output is {fmt or 'an unknown format'}, not PNG, JPEG or WebP",
                                     error_class=ErrorClass.BAD_OUTPUT)
             _check_dimensions(width, height)  # before any decoding: never decode a decompression bomb
-            _bounded_decode(image, data, fmt)
+            if preview_px is None:
+                _bounded_decode(image, data, fmt)
+            elif drawn is not None:
+                if drawn.size != image.size:
+                    raise ProviderError(f"the provider's picture is {drawn.width}x{drawn.height} px but its "
+                                        f"bytes say {width}x{height} px", error_class=ErrorClass.BAD_OUTPUT)
+                _bounded_decode(image, data, fmt)
+                preview = _preview_of(drawn, preview_px)
+            else:
+                preview = _preview_of(_decode_once(image, data, fmt, preview_px), preview_px)
     except ProviderError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, zlib.error, Image.DecompressionBombError) as exc:
         raise ProviderError(f"the output is not a decodable image ({exc})", error_class=ErrorClass.BAD_OUTPUT) from exc
-    return fmt, width, height
+    return fmt, width, height, preview
+
+
+def _decode_once(image: Image.Image, data: bytes, fmt: str, preview_px: int) -> Image.Image:
+    """Decode every byte of the image once, as small as its preview allows, proving the file sound.
+
+    - JPEG: at the smallest DCT scale (1/2, 1/4, 1/8) that still covers the preview; every scan
+      is read, so a truncated or corrupt file fails.
+    - PNG: every chunk's CRC, then the whole zlib stream and every row's filter (a PNG has no
+      smaller decode): stronger than the bounded check, and the preview comes from it.
+    - WebP: in full.
+    """
+    if fmt == "JPEG":
+        image.draft(None, _fitted(image.size, preview_px))
+    elif fmt == "PNG":
+        image.verify()  # CRCs: a byte altered inside the pixel data need not break the zlib stream
+        image = Image.open(io.BytesIO(data))  # verify() leaves the first reader spent
+    image.load()
+    return image
 
 
 def _bounded_decode(image: Image.Image, data: bytes, fmt: str) -> None:
@@ -148,32 +183,55 @@ def _probe_video(data: bytes) -> tuple[int | None, int | None]:
 def make_preview(data: bytes, max_px: int) -> tuple[bytes, str]:
     """Return a small still of ``data`` (an image, or an mp4's first frame) and its mime type.
 
-    The preview goes inline into an assistant's context, where every kilobyte
-    costs tokens: the longest side is at most ``max_px``; opaque images become
-    JPEG (far smaller for generated pictures), images with transparency PNG.
-
-    A JPEG is decoded straight at the smallest DCT scale (1/2, 1/4, 1/8) that
-    still covers ``max_px``, and every image is first shrunk by an integer
-    factor before the final Lanczos pass, so the cost follows the preview's
-    size more than the original's. CPU-bound: callers run it in a worker thread.
+    For media stored without a preview (read by another replica, or after a restart):
+    :func:`validate_media` makes a fresh generation's preview from the decode it does
+    anyway. A JPEG is decoded straight at the smallest DCT scale that still covers
+    ``max_px``. CPU-bound: callers run it in a worker thread.
     """
     if max_px < 1:
         raise ValueError("max_px must be positive")
     image = _first_frame(data) if is_mp4(data) else Image.open(io.BytesIO(data))
     with image:
         if image.format == "JPEG":
-            image.draft(None, (max_px, max_px))
-        image.thumbnail((max_px, max_px), Image.Resampling.LANCZOS, reducing_gap=2.0)
-        out = io.BytesIO()
-        if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
-            image.save(out, format="PNG", compress_level=6)
-            mime = "image/png"
-        else:
-            image.convert("RGB").save(out, format="JPEG", quality=80)
-            mime = "image/jpeg"
+            image.draft(None, _fitted(image.size, max_px))
+        preview = _preview_of(image, max_px)
+    return preview.data, preview.mime_type
+
+
+def _fitted(size: tuple[int, int], max_px: int) -> tuple[int, int]:
+    """``size`` shrunk (never grown) so that its longest side is at most ``max_px``, as ``thumbnail`` does."""
+    width, height = size
+    scale = min(1.0, max_px / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _preview_of(image: Image.Image, max_px: int) -> Preview:
+    """The preview of decoded pixels: the longest side at most ``max_px``, JPEG if opaque, else PNG.
+
+    The preview goes inline into an assistant's context, where every kilobyte costs
+    tokens; opaque pictures become JPEG (far smaller for generated pictures), ones with
+    transparency PNG. The pixels are first averaged down by the largest integer factor
+    that keeps them at least the preview's size (``reduce``: a box filter, as cheap as
+    a copy), and only the remaining fraction is resampled with Lanczos.
+    """
+    transparent = image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info)
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+        image = image.convert("RGBA" if transparent else "RGB")
+    target = _fitted(image.size, max_px)
+    factor = min(image.width // target[0], image.height // target[1])
+    small = image.reduce(factor) if factor > 1 else image  # new images: the caller's pixels stay as they are
+    if small.size != target:
+        small = small.resize(target, Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    if transparent:
+        small.save(out, format="PNG", compress_level=6)
+        mime = "image/png"
+    else:
+        small.convert("RGB").save(out, format="JPEG", quality=80)
+        mime = "image/jpeg"
     preview = out.getvalue()
-    log.debug("preview %dx%d px, %d bytes (%s)", *image.size, len(preview), mime)
-    return preview, mime
+    log.debug("preview %dx%d px, %d bytes (%s)", *small.size, len(preview), mime)
+    return Preview(data=preview, mime_type=mime, max_px=max_px)
 
 
 def _first_frame(data: bytes) -> Image.Image:

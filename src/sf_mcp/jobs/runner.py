@@ -236,7 +236,8 @@ class JobRunner:
             try:
                 outcome = await self._providers.run(request, on_attempt=on_attempt)
                 await self._report(job.task_id, 2, total, "storing")
-                stored = await self._content.put(outcome.media.data, outcome.media.mime_type)
+                stored = await self._content.put(outcome.media.data, outcome.media.mime_type,
+                                                 preview=outcome.media.preview)
             except GenerationError as exc:
                 failure = exc
             tg.cancel_scope.cancel()

@@ -58,10 +58,10 @@ class LocalRenderer(Provider):
             width, height = _video_size(request)
             return GeneratedMedia(data=data, mime_type="video/mp4", provider=self.name, model=MODEL,
                                   width=width, height=height)
-        data = await anyio.to_thread.run_sync(render_png, request)
-        width, height = _image_size(request)
+        data, image = await anyio.to_thread.run_sync(_render_png, request)
+        # The drawn pixels go along: the preview is made from them, not from a second decode of the PNG.
         return GeneratedMedia(data=data, mime_type="image/png", provider=self.name, model=MODEL,
-                              width=width, height=height)
+                              width=image.width, height=image.height, image=image)
 
 
 def _image_size(request: GenerationRequest) -> tuple[int, int]:
@@ -150,12 +150,16 @@ def _frame(request: GenerationRequest, size: tuple[int, int], phase: float, capt
 
 def render_png(request: GenerationRequest) -> bytes:
     """Return the PNG for ``request``: a pure function of prompt, seed, width and height."""
+    return _render_png(request)[0]
+
+
+def _render_png(request: GenerationRequest) -> tuple[bytes, Image.Image]:
     size = _image_size(request)
     seed = request.seed if request.seed is not None else 0
     image = _frame(request, size, 0.0, f"{LABEL} · seed {seed}")
     out = io.BytesIO()
     image.save(out, format="PNG", compress_level=3)  # no timestamps or text chunks: byte-identical
-    return out.getvalue()
+    return out.getvalue(), image
 
 
 def render_video(request: GenerationRequest) -> bytes:

@@ -10,11 +10,9 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 
-import anyio
 from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent
 
 from sf_mcp.domain.generations import GenerationResult
-from sf_mcp.generation.media import make_preview
 from sf_mcp.server.services import Services
 from sf_mcp.store import GenerationRow, JobStatus
 
@@ -29,9 +27,9 @@ async def generation_answer(
     result = GenerationResult.from_row(row, replay=replay, notes=notes)
     content: list[ImageContent | ResourceLink | TextContent] = []
     if row.status is JobStatus.SUCCEEDED and row.content_sha256 and row.mime_type and row.mime_type.startswith("image/"):
-        data, _ = await services.content.get(row.content_sha256)
-        preview, mime = await anyio.to_thread.run_sync(make_preview, data, services.settings.providers.preview_max_px)
-        content.append(ImageContent(type="image", data=base64.b64encode(preview).decode(), mime_type=mime))
+        preview = await services.content.preview(row.content_sha256, services.settings.providers.preview_max_px)
+        content.append(ImageContent(type="image", data=base64.b64encode(preview.data).decode(),
+                                    mime_type=preview.mime_type))
     content.append(_link(result))
     content.append(TextContent(type="text", text=summary(result)))
     return CallToolResult(
