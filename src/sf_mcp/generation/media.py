@@ -10,6 +10,7 @@ import io
 import logging
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import replace
 
 from PIL import Image, UnidentifiedImageError
@@ -138,24 +139,27 @@ def _bounded_decode(image: Image.Image, data: bytes, fmt: str) -> None:
         image.load()
     elif fmt == "PNG":
         image.verify()
-        probe = zlib.decompressobj().decompress(b"".join(_png_chunks(data, b"IDAT")), PNG_PROBE_BYTES)
-        if not probe:
+        inflater, inflated = zlib.decompressobj(), 0
+        for payload in _png_chunks(data, b"IDAT"):  # only as many chunks as the probe needs
+            inflated += len(inflater.decompress(payload, PNG_PROBE_BYTES - inflated))
+            if inflated >= PNG_PROBE_BYTES:
+                break
+        if not inflated:
             raise ValueError("the PNG has no pixel data")
     else:
         image.load()
 
 
-def _png_chunks(data: bytes, kind: bytes) -> list[bytes]:
-    """The payloads of every ``kind`` chunk of a PNG (the CRCs were checked by ``verify``)."""
-    out, pos = [], 8
+def _png_chunks(data: bytes, kind: bytes) -> Iterator[memoryview]:
+    """The payloads of every ``kind`` chunk of a PNG, in order, uncopied (the CRCs were checked by ``verify``)."""
+    view, pos = memoryview(data), 8
     while pos + 8 <= len(data):
-        length, found = struct.unpack(">I4s", data[pos:pos + 8])
+        length, found = struct.unpack_from(">I4s", data, pos)
         if found == kind:
-            out.append(data[pos + 8:pos + 8 + length])
+            yield view[pos + 8:pos + 8 + length]
         elif found == b"IEND":
             break
         pos += 12 + length
-    return out
 
 
 def _probe_video(data: bytes) -> tuple[int | None, int | None]:
