@@ -1,6 +1,6 @@
 """Benchmark: verify_payment against anvil, and the indexer's ingest rate.
 
-    .venv/bin/python bench/bench_chain.py [--payments 10000] [--verify 500] [--concurrency 16]
+    .venv/bin/python bench/bench_chain.py [--payments 10000] [--verify 500] [--concurrency 16] [--backend both]
 
 Starts anvil from the contracts' npm toolchain, deploys with the dev mocks, and
 makes ``--payments`` payWithS payments from the ten dev accounts (automine off,
@@ -10,9 +10,10 @@ mined in full blocks). Then it measures
   number, the store's payment-key lookup) one at a time (p50/p99 latency) and
   ``--concurrency`` at a time (verifications/s), with the JSON-RPC requests
   per verification counted at the provider;
-- ingest: a fresh indexer (and a fresh database) reading every block with
-  ``eth_getLogs`` in ranges of 2000 blocks, storing the decoded events and
-  creating one job per payment: events/s and payments/s.
+- ingest: a fresh indexer (and a fresh database: SQLite, then PostgreSQL on a
+  throwaway cluster, as the tests start it) reading every block with
+  ``eth_getLogs`` in ranges of 2000 blocks, storing the decoded events, their
+  read-model rows and one job per payment: events/s and payments/s.
 
 Beside each, the floor measured on the same anvil in the same run: raw
 ``eth_getLogs`` over the same ranges decoded with eth_abi alone (no web3
@@ -30,6 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import anyio
@@ -44,6 +46,9 @@ from sf_mcp.chain.client import http_web3  # noqa: E402
 from sf_mcp.chain.contracts import PAYMENT, STAKING, VOTING, abi  # noqa: E402
 from sf_mcp.chain.devnet import start_anvil  # noqa: E402
 from sf_mcp.store import Store  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from pg_support import pg_server  # noqa: E402  (the tests' throwaway PostgreSQL)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -156,6 +161,34 @@ async def raw_receipts(url: str, hashes: list[str], concurrency: int) -> float:
     return len(hashes) / took
 
 
+async def measure_ingest(url: str, deployment, backend: str, pg) -> None:
+    """A fresh indexer on a fresh database of ``backend`` reads every block; then the raw floor on the same blocks."""
+    with tempfile.TemporaryDirectory() as tmp:
+        database = pg.create(template=None) if backend == "postgres" else None
+        try:
+            store = await Store.open(database or Path(tmp) / "ingest.db", migrate=True)
+            counter = Counter()
+            client = counted_client(url, deployment, counter)
+            indexer = Indexer(client, store, batch_blocks=2000)
+            t = time.perf_counter()
+            await indexer.sync()
+            took = time.perf_counter() - t
+            await client.close()
+            await store.close()
+        finally:
+            if database is not None:
+                pg.drop(database)
+    cp = indexer.checkpoint
+    raw_events, raw_took = await raw_logs_decoded(url, deployment, cp.last_block_processed)
+    raw_rate, rate = raw_events / raw_took, cp.events_indexed / took
+    print(f"indexer ingest ({backend}): {cp.events_indexed} events and {cp.jobs_created} jobs from "
+          f"{cp.last_block_processed} blocks in {took:.2f} s: {rate:.0f} events/s, "
+          f"{cp.jobs_created / took:.0f} payments/s, {counter.calls} JSON-RPC requests")
+    print(f"  floor (raw eth_getLogs + eth_abi decoding of the same blocks, right after): {raw_events} events in "
+          f"{raw_took:.2f} s = {raw_rate:.0f} events/s; ingest is {ratio(rate, raw_rate)} of it "
+          "(target >= 60 %, jobs included)")
+
+
 def ratio(value: float, floor: float) -> str:
     return f"{value / floor * 100:.0f} %" if floor else "n/a"
 
@@ -211,24 +244,12 @@ async def main(args: argparse.Namespace) -> None:
                   f"receipts, {args.concurrency} concurrent, same run) {floor_rate:.0f}/s: {ratio(rate, floor_rate)} "
                   "of the floor (target >= 60 %)")
             await client.close()
-
-            counter = Counter()
-            client = counted_client(node.url, deployment, counter)
-            indexer = Indexer(client, store, batch_blocks=2000)
-            t = time.perf_counter()
-            await indexer.sync()
-            took = time.perf_counter() - t
-            cp = indexer.checkpoint
-            raw_events, raw_took = await raw_logs_decoded(node.url, deployment, cp.last_block_processed)
-            raw_rate, rate = raw_events / raw_took, cp.events_indexed / took
-            print(f"indexer ingest: {cp.events_indexed} events and {cp.jobs_created} jobs from "
-                  f"{cp.last_block_processed} blocks in {took:.1f} s: {rate:.0f} events/s, "
-                  f"{cp.jobs_created / took:.0f} payments/s, {counter.calls} JSON-RPC requests")
-            print(f"  floor (raw eth_getLogs + eth_abi decoding of the same blocks, same run): {raw_events} events in "
-                  f"{raw_took:.2f} s = {raw_rate:.0f} events/s; ingest is {ratio(rate, raw_rate)} of it "
-                  "(target >= 60 %, jobs included)")
-            await client.close()
             await store.close()
+
+        backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+        with pg_server() if "postgres" in backends else nullcontext() as pg:
+            for backend in backends:
+                await measure_ingest(node.url, deployment, backend, pg)
     finally:
         node.stop()
 
@@ -238,4 +259,6 @@ if __name__ == "__main__":
     parser.add_argument("--payments", type=int, default=10_000)
     parser.add_argument("--verify", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both",
+                        help="the indexer's database (postgres: a throwaway cluster, as the tests start)")
     anyio.run(main, parser.parse_args())

@@ -115,6 +115,36 @@ async def test_events_apply_once_and_a_reorg_rewinds_them(store: Store) -> None:
     assert ":stale:" in (await store.generations.get(first.jobs[0].task_id)).payment_key
 
 
+async def test_a_large_range_stores_in_bulk_exactly_the_rows_it_returns(store: Store) -> None:
+    # 3,100 payments: more jobs than one SQLite statement binds (its bulk insert goes in chunks) and
+    # more keys than one IN list. One payment was made by a tool call before (it is joined, not made
+    # again) and one key appears twice in the range (one job).
+    n = 3_100
+    wallets = ["0x%040x" % (w + 1) for w in range(7)]
+    events, jobs = [], []
+    for i in range(n):
+        ev, job = _paid(10_000 + i, 10 + i // 150, i)
+        jobs.append(job.model_copy(update={"wallet": wallets[i % 7]}))
+        events.append(ev)
+    jobs.append(jobs[5].model_copy())  # the same payment key again
+    early, _ = await store.generations.reserve_keyed(
+        payment_key=jobs[0].payment_key, wallet=jobs[0].wallet, kind="image", prompt="a red fox", params={},
+        payment=jobs[0].payment, chain_request_id=0,
+    )
+    applied = await store.chain.apply(CID, events=events, jobs=jobs, block_number=40, block_hash="0xb40",
+                                      block_timestamp=1_000)
+    assert len(applied.events) == n and len(applied.jobs) == n - 1
+    assert [j.task_id for j in applied.joined] == [early.task_id, applied.jobs[4].task_id]
+    for made in applied.jobs[::97] + applied.jobs[-3:]:
+        assert await store.generations.by_payment_key(made.payment_key) == made  # built, not read back: the same
+    assert len(await store.chain.events(CID, limit=10 * n)) == n
+    assert sorted(r["wallet"] for r in await store.db.fetchall("SELECT wallet FROM users")) == sorted(wallets)
+
+    again = await store.chain.apply(CID, events=events, jobs=jobs, block_number=40, block_hash="0xb40")
+    assert again.events == [] and again.jobs == [] and len(again.joined) == n + 1
+    assert len(await store.chain.events(CID, limit=10 * n)) == n
+
+
 async def test_votes_make_the_leaderboard_and_the_gallery(store: Store) -> None:
     ev, job = _paid(1, 10, 7)
     votes = [_event(3, i, 12, "VoteCast", contestId=1, generationId=7, creator=CREATOR, weight=w, voter="0x%040x" % i)

@@ -13,11 +13,13 @@ hash, as the EVM records them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 from eth_abi import decode as abi_decode
+from eth_abi.decoding import ContextFramesBytesIO
+from eth_abi.registry import registry as abi_registry
 from eth_typing import ABIEvent
 from eth_utils import event_abi_to_log_topic
 from eth_utils.abi import collapse_if_tuple
@@ -50,14 +52,65 @@ class DecodedLog:
 class _EventAbi:
     contract: str
     name: str
-    topics: tuple[tuple[str, str], ...]  # indexed inputs (name, type), in order
-    data: tuple[tuple[str, str], ...]  # the rest, ABI-encoded in the log's data
+    topics: tuple[tuple[str, Callable[[bytes], Any]], ...]  # indexed inputs (name, decoder of its topic), in order
+    data: tuple[tuple[str, Callable[[Any], Any]], ...]  # the others (name, how its value is stored), in the data
+    decode_data: Callable[[bytes], Sequence[Any]]  # eth_abi's decoder of the data, built once per event
     order: tuple[str, ...]  # every input's name, in the ABI's order (as web3 returns them)
+    in_order: bool  # the indexed inputs come first in the ABI, so topics then data are already in its order
 
 
 def _topic_type_is_hash(typ: str) -> bool:
     """Indexed strings, bytes, arrays and tuples are stored as the keccak of their encoding."""
     return typ in _DYNAMIC or typ.endswith("]") or typ.startswith("(")
+
+
+def _stored(value: Any) -> Any:
+    return plain(value, exact_below=STORED_EXACT_INT)
+
+
+def _stored_uint(value: int) -> int | str:
+    return value if value < STORED_EXACT_INT else str(value)
+
+
+def _topic_decoder(typ: str) -> Callable[[bytes], Any]:
+    """An indexed value (as stored) from its 32-byte topic; the common static types without eth_abi's machinery."""
+    if typ == "address":
+        return lambda raw: "0x" + raw[12:].hex()
+    if typ.startswith("uint"):
+        return lambda raw: _stored_uint(int.from_bytes(raw, "big"))
+    if typ == "bytes32" or _topic_type_is_hash(typ):
+        return lambda raw: "0x" + raw.hex()
+    return lambda raw: _stored(abi_decode([typ], raw)[0])
+
+
+def _data_decoder(types: Sequence[str]) -> Callable[[bytes], Sequence[Any]]:
+    """eth_abi's decoder of an event's data, looked up once (``eth_abi.decode`` finds it again on every call).
+
+    A data section of static values only (amounts, addresses) is read value after value by eth_abi's own
+    decoders: its tuple decoder would read each value twice, once to look for pointers that cannot be there.
+    """
+    decoders: list[Callable[[Any], Any]] = [abi_registry.get_decoder(typ) for typ in types]
+    if any(getattr(d, "is_dynamic", False) for d in decoders):
+        whole: Callable[[Any], Sequence[Any]] = abi_registry.get_tuple_decoder(*types)
+        return lambda data: whole(_stream(data))
+
+    def static(data: bytes) -> list[Any]:
+        stream = _stream(data)
+        return [decoder(stream) for decoder in decoders]
+
+    return static
+
+
+_stream = cast(Callable[[bytes], Any], ContextFramesBytesIO)  # eth_abi's stream of the data (untyped there)
+
+
+def _value_converter(typ: str) -> Callable[[Any], Any]:
+    """What a decoded value of ``typ`` is stored as (see :func:`sf_mcp.chain.units.plain`), chosen once per input."""
+    if typ.startswith("uint") and not typ.endswith("]"):
+        return _stored_uint
+    if typ in ("address", "bool"):  # eth_abi already gives addresses in lower case
+        return lambda value: value
+    return _stored
 
 
 class EventDecoder:
@@ -72,11 +125,14 @@ class EventDecoder:
                     continue
                 topic = "0x" + event_abi_to_log_topic(cast(ABIEvent, entry)).hex()
                 inputs = entry["inputs"]
+                data = [(i["name"], collapse_if_tuple(i)) for i in inputs if not i.get("indexed")]
                 self._table[(address.lower(), topic)] = _EventAbi(
                     contract=name, name=entry["name"],
-                    topics=tuple((i["name"], collapse_if_tuple(i)) for i in inputs if i.get("indexed")),
-                    data=tuple((i["name"], collapse_if_tuple(i)) for i in inputs if not i.get("indexed")),
+                    topics=tuple((i["name"], _topic_decoder(collapse_if_tuple(i))) for i in inputs if i.get("indexed")),
+                    data=tuple((n, _value_converter(t)) for n, t in data), decode_data=_data_decoder([t for _, t in data]),
                     order=tuple(i["name"] for i in inputs),
+                    in_order=[i.get("indexed", False) for i in inputs] == sorted(
+                        (i.get("indexed", False) for i in inputs), reverse=True),
                 )
         self.addresses = sorted({address for address, _ in self._table})
 
@@ -94,13 +150,18 @@ class EventDecoder:
         if len(topics) != len(spec.topics) + 1:
             raise ValueError(f"{spec.name}: {len(topics) - 1} indexed topics, the ABI has {len(spec.topics)}")
         values: dict[str, Any] = {}
-        for (name, typ), topic in zip(spec.topics, topics[1:], strict=True):
-            values[name] = _topic_value(typ, _bytes(topic))
+        for (name, topic_value), topic in zip(spec.topics, topics[1:], strict=True):
+            raw = _bytes(topic)
+            if len(raw) != 32:
+                raise ValueError(f"{spec.name}: a topic of {len(raw)} bytes")
+            values[name] = topic_value(raw)
         if spec.data:
-            decoded = abi_decode([typ for _, typ in spec.data], _bytes(log["data"]))
-            values.update(zip((name for name, _ in spec.data), decoded, strict=True))
+            decoded = spec.decode_data(_bytes(log["data"]))
+            for (name, convert), value in zip(spec.data, decoded, strict=True):
+                values[name] = convert(value)
         return DecodedLog(
-            contract=spec.contract, event=spec.name, args={name: plain(values[name], exact_below=STORED_EXACT_INT) for name in spec.order},
+            contract=spec.contract, event=spec.name,
+            args=values if spec.in_order else {name: values[name] for name in spec.order},
             tx_hash=_hex(log["transactionHash"]), log_index=_int(log["logIndex"]),
             block_number=_int(log["blockNumber"]), block_hash=_hex(log["blockHash"]),
         )
@@ -125,19 +186,6 @@ async def get_logs_raw(w3: Any, *, from_block: int, to_block: int, addresses: Se
         message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
         raise Web3RPCError(message, rpc_response=response)
     return list(response.get("result") or [])
-
-
-def _topic_value(typ: str, raw: bytes) -> Any:
-    """An indexed value from its 32-byte topic; the common static types without eth_abi's machinery."""
-    if len(raw) != 32:
-        raise ValueError(f"a topic of {len(raw)} bytes")
-    if typ == "address":
-        return "0x" + raw[12:].hex()
-    if typ.startswith("uint"):
-        return int.from_bytes(raw, "big")
-    if typ == "bytes32" or _topic_type_is_hash(typ):
-        return raw
-    return abi_decode([typ], raw)[0]
 
 
 def _hex(value: Any) -> str:

@@ -181,9 +181,10 @@ async def _insert_new_events(tx: Transaction, chain_id: int, events: list[ChainE
             stored.add((ev.tx_hash, ev.log_index))
             fresh.append(ev)
     # ON CONFLICT still guards against a row stored by another replica's transaction meanwhile (PostgreSQL).
-    await tx.executemany(
-        "INSERT INTO blockchain_transactions (chain_id, tx_hash, log_index, block_number, block_hash, contract, event, "
-        "args, created_at, payment_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    await tx.insert_rows(
+        "blockchain_transactions",
+        ("chain_id", "tx_hash", "log_index", "block_number", "block_hash", "contract", "event", "args", "created_at",
+         "payment_key"),
         [(ev.chain_id, ev.tx_hash, ev.log_index, ev.block_number, ev.block_hash, ev.contract, ev.event,
           dumps(ev.args), now, ev.payment_key) for ev in fresh],
     )

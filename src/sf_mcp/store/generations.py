@@ -473,7 +473,9 @@ class JobFromPayment(BaseModel):
     chain_request_id: int
 
 
-_KEYS_PER_QUERY = 500  # payment keys per IN (...) list: far below SQLite's and asyncpg's parameter limits
+_KEYS_PER_QUERY = 500  # SQLite: payment keys per IN (...) list, far below its parameter limit
+_JOB_COLUMNS = ("task_id", "wallet", "kind", "prompt", "params", "status", "payment_method", "payment_key", "payment",
+                "created_at", "chain_request_id")
 
 
 async def insert_jobs_keyed(
@@ -483,39 +485,50 @@ async def insert_jobs_keyed(
 
     Returns the rows created (in the order of ``jobs``) and, for payments that already had a job,
     ``(job, existing row)``. A handful of statements whatever the number of jobs: one lookup of the
-    keys, one upsert of the payers, one multi-row insert, one read of what it made.
+    keys, one upsert of the distinct payers, one bulk insert that says which keys it took. The rows
+    created are built from what was inserted, not read back; only a key another transaction took
+    meanwhile (PostgreSQL) is read.
     """
     found = await _by_payment_keys(tx, [j.payment_key for j in jobs])
     fresh: dict[str, JobFromPayment] = {}
     for job in jobs:
         if job.payment_key not in found:
             fresh.setdefault(job.payment_key, job)
-    ids = {key: _new_task_id() for key in fresh}
-    await tx.executemany(
-        "INSERT INTO users (wallet, created_at, last_seen_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (wallet) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+    await tx.insert_rows(
+        "users", ("wallet", "created_at", "last_seen_at"),
         [(wallet, now, now) for wallet in dict.fromkeys(j.wallet for j in fresh.values())],
+        conflict="ON CONFLICT (wallet) DO UPDATE SET last_seen_at = excluded.last_seen_at",
     )
-    await tx.executemany(
-        "INSERT INTO ai_generations (task_id, wallet, kind, prompt, params, status, payment_method, payment_key, "
-        "payment, created_at, chain_request_id) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) "
-        "ON CONFLICT (payment_key) DO NOTHING",
-        [(ids[key], j.wallet, j.kind, j.prompt, dumps(j.params), j.payment["method"], key, dumps(j.payment), now,
-          j.chain_request_id) for key, j in fresh.items()],
+    rows = {key: GenerationRow(task_id=_new_task_id(), wallet=j.wallet, kind=j.kind, prompt=j.prompt, params=j.params,
+                               status=JobStatus.QUEUED, payment_method=j.payment["method"], payment_key=key,
+                               payment=j.payment, created_at=now, chain_request_id=j.chain_request_id)
+            for key, j in fresh.items()}
+    taken = await tx.insert_rows(
+        "ai_generations", _JOB_COLUMNS,
+        [(r.task_id, r.wallet, r.kind, r.prompt, dumps(r.params), r.status.value, r.payment_method, key,
+          dumps(r.payment), now, r.chain_request_id) for key, r in rows.items()],
+        conflict="ON CONFLICT (payment_key) DO NOTHING", returning="payment_key",
     )
-    made = await _by_payment_keys(tx, list(fresh))
+    made = {key: rows[key] for key in (t["payment_key"] for t in taken)}
+    # PostgreSQL: keys a transaction that committed meanwhile took (its rows are read; SQLite has one writer).
+    found.update(await _by_payment_keys(tx, [key for key in fresh if key not in made]))
     created: list[GenerationRow] = []
     existing: list[tuple[JobFromPayment, GenerationRow]] = []
     for job in jobs:
         key = job.payment_key
-        if key in fresh and made[key].task_id == ids[key] and fresh[key] is job:
+        if key in made and fresh[key] is job:
             created.append(made[key])
-        else:  # paid for before, or (PostgreSQL) by a transaction that committed meanwhile
+        else:  # paid for before, twice in this batch, or (PostgreSQL) by a transaction that committed meanwhile
             existing.append((job, found.get(key) or made[key]))
     return created, existing
 
 
 async def _by_payment_keys(tx: Transaction, keys: list[str]) -> dict[str, GenerationRow]:
+    if not keys:
+        return {}
+    if tx.postgres:  # one array parameter, whatever the number of keys
+        rows = await tx.fetchall("SELECT * FROM ai_generations WHERE payment_key = ANY(CAST(? AS text[]))", (keys,))
+        return {r["payment_key"]: GenerationRow.from_row(r) for r in rows}
     out: dict[str, GenerationRow] = {}
     for i in range(0, len(keys), _KEYS_PER_QUERY):
         chunk = keys[i:i + _KEYS_PER_QUERY]

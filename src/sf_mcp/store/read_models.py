@@ -135,11 +135,7 @@ async def apply_read_models(tx: Transaction, events: Iterable[Any]) -> None:
     for table, items in rows.items():
         if items:
             columns = list(items[0])
-            await tx.executemany(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-                "ON CONFLICT DO NOTHING",
-                [tuple(item[c] for c in columns) for item in items],
-            )
+            await tx.insert_rows(table, columns, [tuple(item[c] for c in columns) for item in items])
 
 
 async def forget_read_models(tx: Transaction, chain_id: int, *, above_block: int = -1) -> None:
