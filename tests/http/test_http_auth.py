@@ -221,6 +221,29 @@ async def test_expired_and_foreign_tokens_are_refused(server: LiveServer) -> Non
             assert response.status_code == 401, bad
 
 
+async def test_a_verified_token_still_expires_and_matures_by_the_server_clock(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token's claims are kept once its signature held; its own exp and nbf are still checked on every request."""
+    claims = jwt.decode(await server.sign_in(new_account()), options={"verify_signature": False})
+    # Same session (jti), which stays active for an hour; the token itself lives a minute.
+    short = jwt.encode({**claims, "exp": int(time.time()) + 60}, JWT_SECRET, algorithm="HS256")
+    later = jwt.encode({**claims, "nbf": int(time.time()) + 600, "exp": int(time.time()) + 1200}, JWT_SECRET,
+                       algorithm="HS256")
+    headers = {**MCP_HEADERS}
+    async with server.http() as http:
+        async def status(token: str) -> int:
+            response = await http.post("/mcp", json=INITIALIZE, headers={**headers, "Authorization": f"Bearer {token}"})
+            return response.status_code
+
+        assert await status(short) == 200
+        assert await status(later) == 401  # not valid yet
+        monkeypatch.setattr(server.clock, "offset", 120.0)
+        assert await status(short) == 401  # verified a minute ago, expired now
+        monkeypatch.setattr(server.clock, "offset", 700.0)
+        assert await status(later) == 200
+
+
 async def test_logout_everywhere_revokes_every_token_of_the_wallet_and_only_those(server: LiveServer) -> None:
     account, other = new_account(), new_account()
     first, second = await server.sign_in(account), await server.sign_in(account)

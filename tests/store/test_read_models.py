@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import anyio
 import pytest
 
 from sf_mcp.chain.contracts import NATIVE_TOKEN
@@ -107,3 +108,43 @@ async def test_leaderboard_answers_are_kept_per_indexed_block(store: Store) -> N
     await store.chain.rollback(CID, to=Cursor(chain_id=CID, block_number=30, block_hash="0x%064x" % 30))
     [back] = await store.read_models.leaderboard(CID, contest_id=1, limit=10, as_of=await store.read_models.as_of(CID))
     assert int(back["points"]) == 2
+
+
+async def test_callers_asking_at_once_share_one_cursor_read_and_none_gets_an_older_one(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """50 leaderboard calls at once read the cursor once or twice, not 50 times; a call after the cursor moved sees it."""
+    await _apply(store, 40)
+    models = store.read_models
+    reads = 0
+    held, release = anyio.Event(), anyio.Event()
+    original = models._read_cursor
+
+    async def counted(chain_id: int):
+        nonlocal reads
+        reads += 1
+        if reads == 1:
+            held.set()
+            await release.wait()  # the first read stays in flight while the others ask
+        return await original(chain_id)
+
+    monkeypatch.setattr(models, "_read_cursor", counted)
+    answers: list[int] = []
+
+    async def ask() -> None:
+        as_of = await models.as_of(CID)
+        assert as_of is not None
+        answers.append(as_of.block_number)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ask)
+        await held.wait()
+        for _ in range(49):
+            tg.start_soon(ask)
+        await anyio.wait_all_tasks_blocked()
+        release.set()
+    assert answers == [40] * 50 and reads == 2  # the first caller's read, then one for everyone who asked during it
+
+    await _apply(store, 41)
+    after = await models.as_of(CID)
+    assert after is not None and after.block_number == 41 and reads == 3

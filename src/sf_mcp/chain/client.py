@@ -18,7 +18,6 @@ import functools
 import json
 import logging
 import re
-import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
@@ -62,6 +61,7 @@ from sf_mcp.chain.contracts import (
 from sf_mcp.chain.units import fee_fields, plain
 from sf_mcp.config import Settings
 from sf_mcp.errors import ChainError, ChainUnavailable, ConfigError, SfMcpError
+from sf_mcp.shared_read import SharedRead
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -188,8 +188,7 @@ class ChainClient:
         self.operator = operator
         self.embedded = embedded  # chain.embedded.EmbeddedChain when in-process
         self.label = label or chain_name(self.chain_id)
-        self._head: tuple[int, float] | None = None  # (block number, monotonic time its read started)
-        self._head_lock = anyio.Lock()
+        self._head = SharedRead(self.block_number)
         self._calls: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()  # call_many answers per block
         self._contracts: dict[str, AsyncContract] = {}
         for name, record in deployment.contracts.items():
@@ -219,10 +218,20 @@ class ChainClient:
 
     # -- reading --------------------------------------------------------------
     async def read(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
-        """Run one read, retrying transport failures a few times; map failures into the error tree."""
+        """Run one read, retrying transport failures a few times; map failures into the error tree.
+
+        The first try goes straight to the node: building tenacity's retry state costs more than a read
+        from a local node, and nearly every read succeeds. Only a node that did not answer brings in
+        tenacity, which tries again at once and then backs off.
+        """
         try:
+            try:
+                return await call()
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
             async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(READ_ATTEMPTS),
+                stop=stop_after_attempt(READ_ATTEMPTS - 1),
                 wait=wait_exponential(multiplier=0.05, max=0.5),
                 retry=retry_if_exception(is_unavailable),
                 reraise=True,
@@ -249,11 +258,7 @@ class ChainClient:
         one or two, not 16), and no caller ever gets a head read before it asked: a confirmation
         count is never staler than a read of its own would be.
         """
-        async with self._head_lock:
-            if self._head is None or self._head[1] < since:
-                started = time.monotonic()
-                self._head = (await self.block_number(), started)
-            return self._head[0]
+        return await self._head.get(since=since)
 
     async def receipt_and_head(self, tx_hash: str, *, since: float) -> tuple[dict[str, Any] | None, int]:
         """The receipt of ``tx_hash`` (None while unknown or pending) and the chain head, in one round trip.

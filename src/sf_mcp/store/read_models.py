@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from sf_mcp.shared_read import SharedRead
 from sf_mcp.store.db import Database, Transaction
 
 __all__ = ["AccountFigures", "AsOf", "ContestFigures", "NATIVE_TOKEN_SENTINEL", "ReadModels", "apply_read_models",
@@ -157,6 +158,7 @@ class ReadModels:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._answers: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._cursors: dict[int, SharedRead[AsOf | None]] = {}
 
     async def _per_block(self, chain_id: int, as_of: AsOf | None, key: tuple[Any, ...],
                          compute: Callable[[], Awaitable[T]]) -> T:
@@ -178,6 +180,16 @@ class ReadModels:
         return answer
 
     async def as_of(self, chain_id: int) -> AsOf | None:
+        """The indexer's cursor: the block every answer read after this call reflects (or a later one).
+
+        Every leaderboard, gallery and account answer starts here, so callers asking at once share
+        one read of the cursor (never one begun before they asked)."""
+        shared = self._cursors.get(chain_id)
+        if shared is None:
+            shared = self._cursors[chain_id] = SharedRead(lambda: self._read_cursor(chain_id))
+        return await shared.get()
+
+    async def _read_cursor(self, chain_id: int) -> AsOf | None:
         row = await self._db.fetchone(
             "SELECT block_number, block_hash, block_timestamp FROM indexer_cursor WHERE chain_id = ?", (chain_id,)
         )

@@ -63,6 +63,7 @@ STATEMENT = "Sign in to sf-mcp to generate and pay with this wallet."
 ALGORITHM = "HS256"
 SESSION_CACHE_S = 30.0  # how long a checked session is trusted without asking the database again
 SESSION_CACHE_MAX = 50_000
+TOKEN_CACHE_MAX = 50_000  # verified tokens kept, so a request's second look at its token costs a dict lookup
 
 
 class AuthFailed(SfMcpError):
@@ -125,6 +126,7 @@ class SiweAuth:
         self.domain = settings.http.siwe_domain or split.netloc
         self.uri = settings.http.siwe_uri or self.issuer
         self._checked: dict[str, float] = {}  # jti -> until when it is known to be active
+        self._verified: dict[str, dict[str, Any]] = {}  # token -> its claims, once its signature held
 
     def auth_settings(self) -> AuthSettings:
         """What the SDK needs to protect /mcp and serve the protected-resource metadata."""
@@ -262,16 +264,39 @@ class SiweAuth:
 
     # -- step 3: every request --------------------------------------------------
     def decode(self, token: str) -> dict[str, Any]:
-        """The token's claims if its signature, issuer, audience and times hold; raise jwt errors otherwise."""
-        return jwt.decode(
-            token,
-            self._secret,
-            algorithms=[ALGORITHM],
-            audience=self.resource,
-            issuer=self.issuer,
-            leeway=0,
-            options={"require": ["exp", "iat", "sub", "jti", "iss", "aud"]},
-        )
+        """The token's claims if its signature, issuer, audience and times hold; raise jwt errors otherwise.
+
+        A token is checked cryptographically once: every request looks at its token twice (the scope
+        guard, then the SDK's verifier) and a client sends the same token for an hour, so the claims of
+        a token whose signature held are kept (keyed by the whole token, signature included). Its times
+        are checked on every call against this server's clock, the one sessions are checked against.
+        """
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                audience=self.resource,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "nbf", "sub", "jti", "iss", "aud"],
+                         "verify_exp": False, "verify_nbf": False, "verify_iat": False},
+            )
+            self._remember(token, claims)
+        now = self._clock()
+        if now >= claims["exp"]:
+            raise jwt.ExpiredSignatureError("Signature has expired")
+        if now < claims["nbf"]:
+            raise jwt.ImmatureSignatureError("The token is not yet valid (nbf)")
+        return claims
+
+    def _remember(self, token: str, claims: dict[str, Any]) -> None:
+        if len(self._verified) >= TOKEN_CACHE_MAX:
+            now = self._clock()
+            self._verified = {k: v for k, v in self._verified.items() if v["exp"] > now}
+            if len(self._verified) >= TOKEN_CACHE_MAX:
+                self._verified.clear()
+        self._verified[token] = claims
 
     async def verify_token(self, token: str) -> AccessToken | None:
         """The SDK's TokenVerifier: an AccessToken naming the wallet, or None (-> 401)."""
