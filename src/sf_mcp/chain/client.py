@@ -277,15 +277,34 @@ class ChainClient:
                                                          ("eth_blockNumber", [])])
             receipt, head = _batch_results(answers, 2)
             if receipt is None:
-                return None, int(head, 16)
-            return {**receipt, "status": int(receipt["status"], 16),
-                    "blockNumber": int(receipt["blockNumber"], 16)}, int(head, 16)
+                return None, _quantity(head)
+            return {**receipt, "status": _quantity(receipt["status"]),
+                    "blockNumber": _quantity(receipt["blockNumber"])}, _quantity(head)
 
         return await self.read(f"looking up transaction {tx_hash}", both)
 
+    async def is_known(self, tx_hash: str) -> bool:
+        """Whether the node has seen ``tx_hash`` at all: pending in its mempool, or mined."""
+        if not self._batches():
+            async def get() -> bool:
+                try:
+                    await self.w3.eth.get_transaction(HexStr(tx_hash))
+                except TransactionNotFound:
+                    return False
+                return True
+
+            return await self.read(f"looking up transaction {tx_hash}", get)
+        provider: Any = self.w3.provider
+
+        async def ask() -> bool:
+            [found] = _batch_results(await provider.make_batch_request([("eth_getTransactionByHash", [tx_hash])]), 1)
+            return found is not None
+
+        return await self.read(f"looking up transaction {tx_hash}", ask)
+
     def _batches(self) -> bool:
-        """Whether the node takes JSON-RPC batches (HTTP nodes do; the in-process chain does not)."""
-        return self.embedded is None and hasattr(self.w3.provider, "make_batch_request")
+        """Whether the node takes JSON-RPC batches (HTTP nodes and the in-process chain do)."""
+        return hasattr(self.w3.provider, "make_batch_request")
 
     async def call_many(self, calls: Sequence[ViewCall], *, block: int) -> list[Any]:
         """View calls at ``block``, in one JSON-RPC batch where the node takes one; answers cached per block.
@@ -326,7 +345,7 @@ class ChainClient:
             out = []
             for (c, name, _), result in zip(calls, results, strict=True):
                 types = [o["type"] for o in c.get_function_by_name(name).abi["outputs"]]
-                values = abi_decode(types, bytes.fromhex(str(result)[2:]))
+                values = abi_decode(types, _data(result))
                 out.append(values[0] if len(values) == 1 else tuple(values))
             return out
 
@@ -464,6 +483,16 @@ class ChainClient:
                 await disconnect()
             except Exception:
                 logger.debug("closing the RPC session failed", exc_info=True)
+
+
+def _quantity(value: Any) -> int:
+    """A JSON-RPC quantity: hex on the wire from a node, already an int from the in-process chain."""
+    return value if isinstance(value, int) else int(value, 16)
+
+
+def _data(value: Any) -> bytes:
+    """JSON-RPC data: hex on the wire from a node, already bytes from the in-process chain."""
+    return bytes(value) if isinstance(value, (bytes, bytearray)) else bytes.fromhex(str(value).removeprefix("0x"))
 
 
 def _batch_results(answers: Any, expected: int) -> list[Any]:

@@ -20,9 +20,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from eth_typing import HexStr
 from pydantic import BaseModel, Field
-from web3.exceptions import TransactionNotFound
 
 from sf_mcp.chain.client import ChainClient
 from sf_mcp.chain.contracts import NATIVE_TOKEN, PAYMENT, ZERO_ADDRESS, chain_name
@@ -206,14 +204,8 @@ class ChainPaymentVerifier:
 
         receipt, head = await client.receipt_and_head(tx_hash, since=asked)
         if receipt is None:
-            async def tx_or_none() -> Any:
-                try:
-                    return await client.w3.eth.get_transaction(HexStr(tx_hash))
-                except TransactionNotFound:
-                    return None
-
-            pending = await client.read(f"looking up transaction {tx_hash}", tx_or_none)
-            if pending is not None:
+            pending = await client.is_known(tx_hash)
+            if pending:
                 exc = PaymentRejected(f"transaction {tx_hash} is not mined yet on {where}; try again in a few seconds")
                 exc.retryable = True
                 raise exc
