@@ -1,10 +1,11 @@
-"""One read for the callers that ask at the same time, never older than their asking.
+"""One read for the callers that ask at the same time, never older than they accept.
 
 Under load, many requests ask the same question of a slower party at once (the
-chain head, the indexer's cursor). Each needs an answer at least as fresh as its
-own call; none needs a read of its own. Callers queue on a lock: the first one
-reads, and a caller that finds a read begun after it asked takes that one. So a
-burst of any size costs one or two reads, and nobody gets a stale answer.
+chain head, the indexer's cursor). Each needs an answer at least as fresh as it
+asks for (by default: begun after its own call); none needs a read of its own.
+Callers queue on a lock: the first one reads, and a caller that finds a fresh
+enough read takes that one. So a burst of any size costs one or two reads, and
+nobody gets an answer older than it accepts.
 """
 
 from __future__ import annotations
@@ -19,19 +20,33 @@ T = TypeVar("T")
 
 
 class SharedRead(Generic[T]):
-    """``read()`` shared by concurrent callers; each gets a read that began at or after its ``since``."""
+    """``read()`` shared by concurrent callers; each gets a read that began at or after its ``since``.
 
-    def __init__(self, read: Callable[[], Awaitable[T]]) -> None:
+    ``version`` names what the value depends on in this process (a counter of local writes): a value
+    read before the version changed is never reused, however recent.
+    """
+
+    def __init__(self, read: Callable[[], Awaitable[T]], *, version: Callable[[], int] = lambda: 0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._read = read
+        self._version = version
+        self._clock = clock
         self._lock = anyio.Lock()
-        self._last: tuple[T, float] | None = None  # (value, time.monotonic() when its read began)
+        self._last: tuple[T, float, int] | None = None  # (value, clock when its read began, version then)
 
     async def get(self, *, since: float | None = None) -> T:
-        """A value read at or after ``since`` (``time.monotonic()``; default: now, when this call began)."""
+        """A value read at or after ``since`` (this reader's clock; default: now, when this call began)."""
         if since is None:
-            since = time.monotonic()
-        async with self._lock:
-            if self._last is None or self._last[1] < since:
-                started = time.monotonic()
-                self._last = (await self._read(), started)
+            since = self._clock()
+        if self._last is not None and self._fresh(self._last, since):
             return self._last[0]
+        async with self._lock:
+            if self._last is not None and self._fresh(self._last, since):
+                return self._last[0]
+            started, version = self._clock(), self._version()
+            value = await self._read()
+            self._last = (value, started, version)
+            return value
+
+    def _fresh(self, last: tuple[T, float, int], since: float) -> bool:
+        return last[1] >= since and last[2] == self._version()

@@ -67,6 +67,7 @@ class Database:
         self._conn = conn  # SQLite: the one connection of this process
         self._lock = anyio.Lock()
         self._pg_types: dict[str, dict[str, str]] = {}  # PostgreSQL column types by table, read once (bulk inserts)
+        self.commits = 0  # write transactions this process committed (cached reads compare it: a write may change them)
         self.coordination = Coordination(
             engine.url.render_as_string(hide_password=False), self.dialect == "postgresql", engine
         )
@@ -122,6 +123,8 @@ class Database:
             with _unavailable():
                 async with self.engine.begin() as conn:
                     yield conn
+            if write:
+                self.commits += 1
             return
         async with self._lock:
             conn = self._conn
@@ -135,6 +138,7 @@ class Database:
                     yield conn
                     with anyio.CancelScope(shield=True):
                         await conn.exec_driver_sql("COMMIT")
+                    self.commits += 1
                 except BaseException:
                     # Also after a failed COMMIT (busy, disk full): the process's only connection must not stay
                     # inside a transaction, or every later BEGIN would fail.

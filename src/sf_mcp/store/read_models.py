@@ -24,6 +24,7 @@ summed in Python: uint256 values outgrow the databases' integers.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -39,6 +40,7 @@ __all__ = ["AccountFigures", "AsOf", "ContestFigures", "NATIVE_TOKEN_SENTINEL", 
 # The address our contracts put in events for payments in S (chain.contracts.NATIVE_TOKEN; a test keeps them equal).
 NATIVE_TOKEN_SENTINEL = "0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 READ_MODEL_TABLES = ("rm_votes", "rm_submissions", "rm_ledger")
+CURSOR_MAX_AGE_S = 0.5  # how far an answer may lag the cursor another replica's indexer just moved
 ANSWERS_KEPT = 256  # leaderboard and contest answers memoized per indexed block (a few contests and limits)
 T = TypeVar("T")
 
@@ -155,8 +157,9 @@ def _sums(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
 class ReadModels:
     """The questions the tools ask, answered from the read-model tables (no chain reads)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._db = db
+        self._clock = clock
         self._answers: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._cursors: dict[int, SharedRead[AsOf | None]] = {}
 
@@ -180,14 +183,18 @@ class ReadModels:
         return answer
 
     async def as_of(self, chain_id: int) -> AsOf | None:
-        """The indexer's cursor: the block every answer read after this call reflects (or a later one).
+        """The indexer's cursor: the block the answers read after this call reflect (or a later one).
 
-        Every leaderboard, gallery and account answer starts here, so callers asking at once share
-        one read of the cursor (never one begun before they asked)."""
+        Every leaderboard, gallery and account answer starts here, so it is read once for all callers
+        (:class:`SharedRead`): a cursor moved by this process is seen at once (any write committed here
+        makes a new read), one moved by another replica's indexer within ``CURSOR_MAX_AGE_S``. Each
+        answer names the block it reflects (``as_of_block``), so a lag is stated, never hidden.
+        """
         shared = self._cursors.get(chain_id)
         if shared is None:
-            shared = self._cursors[chain_id] = SharedRead(lambda: self._read_cursor(chain_id))
-        return await shared.get()
+            shared = self._cursors[chain_id] = SharedRead(
+                lambda: self._read_cursor(chain_id), version=lambda: self._db.commits, clock=self._clock)
+        return await shared.get(since=self._clock() - CURSOR_MAX_AGE_S)
 
     async def _read_cursor(self, chain_id: int) -> AsOf | None:
         row = await self._db.fetchone(
