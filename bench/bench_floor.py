@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import socket
 import subprocess
 import sys
@@ -151,17 +152,33 @@ async def client_loop(url: str, token: str | None, start: Start, stats: Stats, o
 
 
 async def probe(url: str, start: Start, samples: list[float]) -> None:
-    """/healthz every 0.25 s: does the server's event loop still answer while it is loaded?"""
-    async with httpx2.AsyncClient(timeout=10) as http:
-        await start.go.wait()
-        while time.perf_counter() < start.deadline:
+    """/healthz every 0.25 s while the load runs: does the server's event loop still answer?
+
+    The probe runs in a process of its own: probed from this one, whose event loop is kept busy by
+    the load's sessions, it would measure this process's own lag as much as the server's.
+    """
+    await start.go.wait()
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, str(Path(__file__).resolve()), "--probe", url, "--duration", str(start.duration),
+        stdout=asyncio.subprocess.PIPE)
+    out, _ = await child.communicate()
+    samples.extend(json.loads(out or b"[]"))
+
+
+def probe_here(url: str, duration: float) -> list[float]:
+    """The probe process: one keep-alive connection, a GET every 0.25 s; seconds per answer (inf: failed)."""
+    samples: list[float] = []
+    deadline = time.perf_counter() + duration
+    with httpx2.Client(timeout=10) as http:
+        while time.perf_counter() < deadline:
             started = time.perf_counter()
             try:
-                (await http.get(f"{url}/healthz")).raise_for_status()
+                http.get(f"{url}/healthz").raise_for_status()
                 samples.append(time.perf_counter() - started)
             except httpx2.HTTPError:
                 samples.append(float("inf"))
-            await asyncio.sleep(0.25)
+            time.sleep(0.25)
+    return samples
 
 
 async def load(url: str, tokens: list[str | None], ops: list[Op], duration: float) -> LoadResult:
@@ -253,12 +270,16 @@ def report_floor(floor: LoadResult, clients: int, duration: float, print_: Calla
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--serve", action="store_true", help="only run the floor server")
+    parser.add_argument("--probe", metavar="URL", help="only probe URL's /healthz for --duration s (prints JSON)")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=15.0)
     args = parser.parse_args()
     if args.serve:
         serve(args.port or free_port())
+        return 0
+    if args.probe:
+        print(json.dumps(probe_here(args.probe, args.duration)))  # a failed probe is Infinity, which json reads back
         return 0
     args.clients = max(1, min(args.clients, 500))
     args.duration = max(1.0, min(args.duration, 600.0))

@@ -52,6 +52,7 @@ from sf_mcp.server.services import Services
 
 logger = logging.getLogger(__name__)
 
+MCP_PATH = "/mcp"  # where the SDK serves the MCP endpoint
 READY_TIMEOUT_S = 5.0
 _LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"]
 _LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*",
@@ -178,6 +179,8 @@ class HttpSurface:
             max_request_body_size=self.settings.http.max_request_body_bytes,
         )
         self.oauth.mount(app)
+        # Nearly every request is to /mcp, and Starlette tries the routes in order: it goes first.
+        app.router.routes.sort(key=lambda r: getattr(r, "path", None) != MCP_PATH)
         # The SDK limits /mcp bodies itself; this limits every other route (/auth/verify reads JSON) too.
         limited = RequestBodyLimitMiddleware(self.oauth.guard(app), self.settings.http.max_request_body_bytes)
         return RequestMiddleware(limited, metrics=self.metrics, security=security)

@@ -30,8 +30,13 @@ _current: ContextVar[Services | None] = ContextVar("sf_mcp_services", default=No
 
 
 def services_of(ctx: Context[Services]) -> Services:
-    """The services of the connection this request came in on."""
-    return ctx.request_context.lifespan_context
+    """The services of the connection this request came in on.
+
+    The same object as ``ctx.request_context.lifespan_context``, taken from the request's context
+    variable where :class:`ServicesMiddleware` set it, without the SDK's pydantic private-attribute
+    lookup on every tool call.
+    """
+    return _current.get() or ctx.request_context.lifespan_context
 
 
 def current_services() -> Services:
