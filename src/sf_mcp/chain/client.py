@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import functools
 import json
 import logging
 import re
@@ -260,16 +259,13 @@ class ChainClient:
         """
         return await self._head.get(since=since)
 
-    async def receipt_and_head(self, tx_hash: str, *, since: float) -> tuple[dict[str, Any] | None, int]:
+    async def receipt_and_head(self, tx_hash: str) -> tuple[dict[str, Any] | None, int]:
         """The receipt of ``tx_hash`` (None while unknown or pending) and the chain head, in one round trip.
 
-        A node that takes JSON-RPC batches answers both in one request, the head read with the receipt
-        (so never before the caller asked); elsewhere (the in-process chain) the receipt is read, then a
-        head shared by callers asking at once (:meth:`head`). The receipt's ``status`` and ``blockNumber``
-        are ints, its logs as the node gave them (``chain.logs.EventDecoder`` reads either form).
+        One JSON-RPC batch (the in-process chain takes them too), so the head is read with the receipt,
+        never before the caller asked. The receipt's ``status`` and ``blockNumber`` are ints, its logs as the node gave them
+        (``chain.logs.EventDecoder`` reads either form).
         """
-        if not self._batches():
-            return await self.receipt(tx_hash), await self.head(since=since)
         provider: Any = self.w3.provider
 
         async def both() -> tuple[dict[str, Any] | None, int]:
@@ -285,15 +281,6 @@ class ChainClient:
 
     async def is_known(self, tx_hash: str) -> bool:
         """Whether the node has seen ``tx_hash`` at all: pending in its mempool, or mined."""
-        if not self._batches():
-            async def get() -> bool:
-                try:
-                    await self.w3.eth.get_transaction(HexStr(tx_hash))
-                except TransactionNotFound:
-                    return False
-                return True
-
-            return await self.read(f"looking up transaction {tx_hash}", get)
         provider: Any = self.w3.provider
 
         async def ask() -> bool:
@@ -301,10 +288,6 @@ class ChainClient:
             return found is not None
 
         return await self.read(f"looking up transaction {tx_hash}", ask)
-
-    def _batches(self) -> bool:
-        """Whether the node takes JSON-RPC batches (HTTP nodes and the in-process chain do)."""
-        return hasattr(self.w3.provider, "make_batch_request")
 
     async def call_many(self, calls: Sequence[ViewCall], *, block: int) -> list[Any]:
         """View calls at ``block``, in one JSON-RPC batch where the node takes one; answers cached per block.
@@ -331,12 +314,6 @@ class ChainClient:
     async def _call_many(self, calls: Sequence[ViewCall], *, block: int) -> list[Any]:
         what = f"reading {', '.join(name for _, name, _ in calls)}"
         provider: Any = self.w3.provider
-        if not self._batches():
-            out = []
-            for c, name, args in calls:
-                fn = getattr(c.functions, name)(*args)
-                out.append(await self.read(what, functools.partial(fn.call, block_identifier=block)))
-            return out
         requests = [("eth_call", [{"to": c.address, "data": c.encode_abi(name, args=list(args))}, hex(block)])
                     for c, name, args in calls]
 

@@ -16,7 +16,6 @@ Transport failures surface as :class:`ChainUnavailable`, which consumes nothing.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -200,9 +199,7 @@ class ChainPaymentVerifier:
         tx_hash = check_tx_hash(tx_hash)
         client = self._client
         where = chain_name(client.chain_id)
-        asked = time.monotonic()
-
-        receipt, head = await client.receipt_and_head(tx_hash, since=asked)
+        receipt, head = await client.receipt_and_head(tx_hash)
         if receipt is None:
             pending = await client.is_known(tx_hash)
             if pending:
