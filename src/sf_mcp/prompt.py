@@ -24,6 +24,11 @@ _TAG = re.compile(r"<[A-Za-z/!?][^<>]*>?")
 # Bidirectional overrides can make a prompt read differently from what is sent: never keep them.
 _BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 _WHITESPACE = re.compile(r"\s+")
+# Text a cleaning pass would leave as it is, recognised at C speed (the indexer cleans every paid prompt of a
+# block range): printable ASCII without "&" or "<" (no entity, tag or comment can start), words separated by
+# single spaces, none at either end.
+_WORD = r"[\x21-\x25\x27-\x3b\x3d-\x7e]+"
+_ALREADY_CLEAN = re.compile(f"{_WORD}(?: {_WORD})*")
 # Longer raw input is refused before cleaning: each pass is linear, and nested entities
 # ("&amp;amp;lt;") take one pass per level, so this bounds the work per prompt.
 MAX_RAW_PROMPT_CHARS = 8 * MAX_PROMPT_BYTES
@@ -47,7 +52,7 @@ def clean_prompt(text: str) -> str:
             f"prompt: is {len(text)} characters; the limit is {MAX_RAW_PROMPT_CHARS} before cleaning "
             f"and {MAX_PROMPT_BYTES} UTF-8 bytes after"
         )
-    while True:
+    while not _ALREADY_CLEAN.fullmatch(text):
         cleaned = _clean_pass(text)
         if cleaned == text:
             break

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from tests.chain.conftest import DEV0, DEV1, Session, structured
 
 from sf_mcp.chain import Signer
+from sf_mcp.chain import indexer as indexer_module
 from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.errors import GenerationError
 from support import settled
@@ -187,3 +190,31 @@ async def test_a_paid_prompt_that_is_only_markup_is_held_for_review_not_generate
     assert answer.is_error and "held for the operator's review" in answer.content[0].text
     assert [r.payment.get("tx_hash") for r in await store.generations.recent(limit=20)
             if r.payment_method == "crypto"] == [tx]
+
+
+async def test_a_large_range_is_written_with_the_cyclic_collector_paused_and_restored(
+    auto_session: Session, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s = auto_session
+    monkeypatch.setattr(indexer_module, "BULK_LOGS", 1)  # every range with a log counts as large
+    store = s.services.store.chain
+    apply, paused = store.apply, []
+
+    async def watched(*args, **kwargs):  # type: ignore[no-untyped-def]
+        paused.append(not gc.isenabled())
+        return await apply(*args, **kwargs)
+
+    monkeypatch.setattr(store, "apply", watched)
+    await s.pay_s("paid in a large range", account=1)
+    await s.indexer.sync()
+    assert paused and all(paused) and gc.isenabled()
+    assert [r.prompt for r in await s.services.store.generations.recent(limit=5)] == ["paid in a large range"]
+
+    async def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "apply", failing)
+    await s.pay_s("paid when the write fails", account=2)
+    with pytest.raises(RuntimeError, match="disk full"):
+        await s.indexer.sync()
+    assert gc.isenabled()

@@ -143,6 +143,12 @@ async def test_a_large_range_stores_in_bulk_exactly_the_rows_it_returns(store: S
     again = await store.chain.apply(CID, events=events, jobs=jobs, block_number=40, block_hash="0xb40")
     assert again.events == [] and again.jobs == [] and len(again.joined) == n + 1
     assert len(await store.chain.events(CID, limit=10 * n)) == n
+    # The next large range goes the same way (PostgreSQL: its staging tables are made again in a new transaction).
+    following = [_paid(20_000 + i, 41 + i // 150, n + i) for i in range(1_200)]
+    applied = await store.chain.apply(CID, events=[e for e, _ in following], jobs=[j for _, j in following],
+                                      block_number=50, block_hash="0xb50")
+    assert len(applied.events) == len(applied.jobs) == 1_200
+    assert len(await store.chain.events(CID, limit=10 * n)) == n + 1_200
 
 
 async def test_votes_make_the_leaderboard_and_the_gallery(store: Store) -> None:

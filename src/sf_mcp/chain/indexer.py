@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from enum import StrEnum
 from typing import Any
 
@@ -38,6 +39,7 @@ from pydantic import BaseModel
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential, wait_random_exponential
 from web3.exceptions import BlockNotFound
 
+from sf_mcp.bulk import building_rows
 from sf_mcp.chain.client import ChainClient
 from sf_mcp.chain.contracts import NATIVE_TOKEN, PAYMENT, STAKING, VOTING
 from sf_mcp.chain.events import ChainUpdate
@@ -51,6 +53,8 @@ from sf_mcp.store.chain import x402_payment_key
 logger = logging.getLogger(__name__)
 
 OnUpdate = Callable[[ChainUpdate], Awaitable[None]]
+
+BULK_LOGS = 1_000  # logs in a range from which its build and write run with the cyclic collector paused
 
 # Events besides votes that move the contest standings (or what the leaderboard shows).
 STANDINGS_EVENTS = frozenset({"Staked", "Unstaked", "EmergencyUnstaked", "ContestFinalized", "GenerationSubmitted"})
@@ -212,16 +216,16 @@ class Indexer:
         if cursor.block_hash and first["parentHash"].to_0x_hex() != cursor.block_hash:
             await self._rewind(cursor)
             return False
-        events = [ev for ev in (self._decode(log) for log in logs) if ev is not None]
-        _set_payment_keys(events)
-        logger.debug("blocks %s..%s: %s logs, %s events", start, end, len(logs), len(events))
-        events = [ev for ev in events if ev.block_number <= end]
-        jobs = [self._job_of(ev) for ev in events if ev.event == "GenerationRequested"]
+        # A large range's objects live until it is written: the cyclic collector waits until then (bulk.py).
+        with building_rows() if len(logs) >= BULK_LOGS else nullcontext():
+            events = [ev for ev in (self._decode(log) for log in logs) if ev is not None and ev.block_number <= end]
+            _set_payment_keys(events)
+            jobs = [j for j in (self._job_of(ev) for ev in events if ev.event == "GenerationRequested") if j is not None]
+            logger.debug("blocks %s..%s: %s logs, %s events", start, end, len(logs), len(events))
+            if events:
+                applied = await self._store.chain.apply(chain_id, events=events, jobs=jobs, block_number=end,
+                                                        block_hash=end_hash, block_timestamp=end_time)
         if events:
-            applied = await self._store.chain.apply(
-                chain_id, events=events, jobs=[j for j in jobs if j is not None], block_number=end,
-                block_hash=end_hash, block_timestamp=end_time,
-            )
             await self._after(applied.events, applied.jobs)
         else:
             await self._store.chain.advance(chain_id, end, end_hash, block_timestamp=end_time)

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from eth_abi import decode as abi_decode
-from eth_abi.decoding import ContextFramesBytesIO
+from eth_abi.decoding import AddressDecoder, ContextFramesBytesIO, TupleDecoder
 from eth_abi.registry import registry as abi_registry
-from eth_typing import ABIEvent
+from eth_typing import ABIEvent, HexAddress, HexStr
 from eth_utils import event_abi_to_log_topic
 from eth_utils.abi import collapse_if_tuple
 from web3.exceptions import Web3RPCError
@@ -83,15 +83,29 @@ def _topic_decoder(typ: str) -> Callable[[bytes], Any]:
     return lambda raw: _stored(abi_decode([typ], raw)[0])
 
 
+def _lower_hex_address(value: Any) -> HexAddress:
+    return HexAddress(HexStr("0x" + bytes(value).hex()))
+
+
+class _AddressDecoder(AddressDecoder):
+    """eth_abi's address decoder (padding checked as ever) giving the lower-case hex that ``to_normalized_address``
+    gives, without eth_utils' generic conversion layers (most of the cost of an event with an address in its data)."""
+
+    decoder_fn = staticmethod(_lower_hex_address)
+
+
+_ADDRESS = _AddressDecoder()  # type: ignore[no-untyped-call]
+
+
 def _data_decoder(types: Sequence[str]) -> Callable[[bytes], Sequence[Any]]:
     """eth_abi's decoder of an event's data, looked up once (``eth_abi.decode`` finds it again on every call).
 
     A data section of static values only (amounts, addresses) is read value after value by eth_abi's own
     decoders: its tuple decoder would read each value twice, once to look for pointers that cannot be there.
     """
-    decoders: list[Callable[[Any], Any]] = [abi_registry.get_decoder(typ) for typ in types]
+    decoders: list[Any] = [_ADDRESS if typ == "address" else abi_registry.get_decoder(typ) for typ in types]
     if any(getattr(d, "is_dynamic", False) for d in decoders):
-        whole: Callable[[Any], Sequence[Any]] = abi_registry.get_tuple_decoder(*types)
+        whole: Callable[[Any], Sequence[Any]] = TupleDecoder(decoders=tuple(decoders))  # type: ignore[no-untyped-call]
         return lambda data: whole(_stream(data))
 
     def static(data: bytes) -> list[Any]:

@@ -215,7 +215,9 @@ class Transaction:
         tail = f" {conflict}" + (f" RETURNING {returning}" if returning else "")
         out: list[Row] = []
         with anyio.CancelScope(shield=True):
-            if self.postgres:
+            if self.postgres and len(rows) >= _COPY_FROM:
+                out = await self._copy_rows(table, columns, rows, tail)
+            elif self.postgres:
                 types = await self._column_types(table)
                 arrays = ", ".join(f"CAST(? AS {types[c]}[])" for c in columns)
                 result = await self._conn.execute(
@@ -235,6 +237,23 @@ class Transaction:
                         tuple(v for r in chunk for v in r),
                     )
                     out.extend(dict(r._mapping) for r in result.all())
+        return out
+
+    async def _copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                         tail: str) -> list[Row]:
+        """PostgreSQL, many rows: binary ``COPY`` into a temporary table, then one ``INSERT ... SELECT`` (which keeps
+        the ON CONFLICT clause and RETURNING); COPY skips the per-row work of a parameterised insert."""
+        driver = (await self._conn.get_raw_connection()).driver_connection
+        assert driver is not None  # an open connection inside this transaction
+        names = ", ".join(columns)
+        staging = f"bulk_{table}"
+        # Dropped at once (a second bulk insert into the table may follow in this transaction); a failure rolls
+        # the transaction back, and the table with it.
+        await driver.execute(f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA")
+        await driver.copy_records_to_table(staging, records=rows, columns=list(columns))
+        result = await self._conn.execute(_text(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging}{tail}"))
+        out = [dict(r._mapping) for r in result.all()] if result.returns_rows else []
+        await driver.execute(f"DROP TABLE {staging}")
         return out
 
     async def _column_types(self, table: str) -> dict[str, str]:
@@ -303,6 +322,7 @@ async def _run(conn: AsyncConnection, sql: str, params: Iterable[Any]) -> Cursor
     return result
 
 
+_COPY_FROM = 1_000  # PostgreSQL: rows from which a bulk insert goes through COPY (fewer: one INSERT ... unnest)
 _SQLITE_VARIABLES = 32_766  # SQLite's limit of bound values per statement (since 3.32)
 _LITERAL_OR_MARK = re.compile(r"'(?:[^']|'')*'|\?")
 
@@ -322,6 +342,9 @@ def _bind(params: Iterable[Any]) -> dict[str, Any]:
     return {f"p{i}": value for i, value in enumerate(params)}
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)  # ``json.dumps`` builds one per call otherwise
+
+
 def dumps(value: Any) -> str:
     """JSON for a TEXT column: compact and key-sorted so equal values store equally."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return _ENCODER.encode(value)

@@ -109,7 +109,8 @@ class IndexedEvents:
         async with self._db.transaction() as tx:
             out.events = await _insert_new_events(tx, chain_id, events, now)
             for ev in out.events:
-                await apply_stake(tx, ev)
+                if ev.event in STAKE_EVENTS:
+                    await apply_stake(tx, ev)
             await apply_read_models(tx, out.events)
             created, existing = await insert_jobs_keyed(tx, jobs, now=now)
             out.jobs = created
@@ -210,6 +211,9 @@ async def set_cursor(tx: Transaction, chain_id: int, block_number: int, block_ha
         "(SELECT block_number FROM indexer_checkpoints WHERE chain_id = ? ORDER BY block_number DESC LIMIT ?) AS kept)",
         (chain_id, chain_id, CHECKPOINTS_KEPT),
     )
+
+
+STAKE_EVENTS = frozenset({"Staked", "Unstaked", "EmergencyUnstaked"})  # the events that move ``nft_stakes``
 
 
 async def apply_stake(tx: Transaction, ev: ChainEvent) -> None:

@@ -501,14 +501,13 @@ async def insert_jobs_keyed(
     )
     rows = {key: GenerationRow(task_id=_new_task_id(), wallet=j.wallet, kind=j.kind, prompt=j.prompt, params=j.params,
                                status=JobStatus.QUEUED, payment_method=j.payment["method"], payment_key=key,
-                               payment=j.payment, created_at=now, chain_request_id=j.chain_request_id)
+                               payment=j.payment, created_at=now, chain_request_id=j.chain_request_id,
+                               attempts=[])  # given: pydantic deep-copies a mutable default per row
             for key, j in fresh.items()}
-    taken = await tx.insert_rows(
-        "ai_generations", _JOB_COLUMNS,
-        [(r.task_id, r.wallet, r.kind, r.prompt, dumps(r.params), r.status.value, r.payment_method, key,
-          dumps(r.payment), now, r.chain_request_id) for key, r in rows.items()],
-        conflict="ON CONFLICT (payment_key) DO NOTHING", returning="payment_key",
-    )
+    values = [(r.task_id, r.wallet, r.kind, r.prompt, dumps(r.params), r.status.value, r.payment_method, key,
+               dumps(r.payment), now, r.chain_request_id) for key, r in rows.items()]
+    taken = await tx.insert_rows("ai_generations", _JOB_COLUMNS, values,
+                                 conflict="ON CONFLICT (payment_key) DO NOTHING", returning="payment_key")
     made = {key: rows[key] for key in (t["payment_key"] for t in taken)}
     # PostgreSQL: keys a transaction that committed meanwhile took (its rows are read; SQLite has one writer).
     found.update(await _by_payment_keys(tx, [key for key in fresh if key not in made]))
