@@ -244,6 +244,28 @@ async def test_a_verified_token_still_expires_and_matures_by_the_server_clock(
         assert await status(later) == 200
 
 
+async def test_a_fresh_token_is_served_without_asking_the_database_and_still_dies_with_logout(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server just created the session: fifty wallets signing in at once make no fifty session reads."""
+    sessions = server.surface.services.store.sessions
+    asked: list[str] = []
+    original = sessions.is_active
+
+    async def counted(jti: str, *, now: float) -> bool:
+        asked.append(jti)
+        return await original(jti, now=now)
+
+    monkeypatch.setattr(sessions, "is_active", counted)
+    token = await server.sign_in(new_account())
+    async with server.http() as http:
+        headers = {**MCP_HEADERS, "Authorization": f"Bearer {token}"}
+        assert (await http.post("/mcp", json=INITIALIZE, headers=headers)).status_code == 200
+        assert asked == []
+        assert (await http.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+        assert (await http.post("/mcp", json=INITIALIZE, headers=headers)).status_code == 401
+
+
 async def test_logout_everywhere_revokes_every_token_of_the_wallet_and_only_those(server: LiveServer) -> None:
     account, other = new_account(), new_account()
     first, second = await server.sign_in(account), await server.sign_in(account)

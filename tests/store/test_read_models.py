@@ -166,3 +166,29 @@ async def test_a_cursor_moved_by_another_replica_is_seen_within_the_max_age(db_u
     finally:
         await indexer.close()
         await replica.close()
+
+
+async def test_fifty_first_calls_for_one_answer_compute_it_once(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    await _apply(store, 60, _ev(1, 60, "VoteCast", voter=CAROL, generationId=7, creator=ALICE, weight=2, contestId=1))
+    models = store.read_models
+    as_of = await models.as_of(CID)
+    computed = 0
+    original = models._leaderboard
+
+    async def counted(chain_id: int, **kwargs):
+        nonlocal computed
+        computed += 1
+        await anyio.wait_all_tasks_blocked()  # every other caller has asked by now
+        return await original(chain_id, **kwargs)
+
+    monkeypatch.setattr(models, "_leaderboard", counted)
+    answers = []
+
+    async def ask() -> None:
+        answers.append(await models.leaderboard(CID, contest_id=1, limit=10, as_of=as_of))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(50):
+            tg.start_soon(ask)
+    assert computed == 1 and len(answers) == 50 and all(a == answers[0] for a in answers)
+    assert int(answers[0][0]["points"]) == 2 and models._computing == {}

@@ -29,6 +29,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+import anyio
 from pydantic import BaseModel
 
 from sf_mcp.shared_read import SharedRead
@@ -168,25 +169,35 @@ class ReadModels:
         self._clock = clock
         self._answers: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._cursors: dict[int, SharedRead[AsOf | None]] = {}
+        self._computing: dict[tuple[Any, ...], anyio.Lock] = {}  # answers being computed, by key
 
     async def _per_block(self, chain_id: int, as_of: AsOf | None, key: tuple[Any, ...],
                          compute: Callable[[], Awaitable[T]]) -> T:
         """``compute()``, memoized for the indexed block ``as_of`` (its number and hash: a reorg that replaces
         it makes a new key). The tables change only when the cursor moves, in the same transaction, so an
-        answer is kept only when the cursor did not move while it was computed."""
+        answer is kept only when the cursor did not move while it was computed. Callers asking the same
+        question at once wait for one computation (fifty first calls make one query, not fifty)."""
         if as_of is None:
             return await compute()
         full = (chain_id, as_of.block_number, as_of.block_hash, *key)
         if full in self._answers:
             self._answers.move_to_end(full)
             return self._answers[full]  # type: ignore[no-any-return]
-        answer = await compute()
-        if await self.as_of(chain_id) != as_of:
-            return answer
-        self._answers[full] = answer
-        while len(self._answers) > ANSWERS_KEPT:
-            self._answers.popitem(last=False)
-        return answer
+        computing = self._computing.setdefault(full, anyio.Lock())
+        try:
+            async with computing:
+                if full in self._answers:  # computed while this caller waited
+                    return self._answers[full]  # type: ignore[no-any-return]
+                answer = await compute()
+                if await self.as_of(chain_id) != as_of:
+                    return answer
+                self._answers[full] = answer
+                while len(self._answers) > ANSWERS_KEPT:
+                    self._answers.popitem(last=False)
+                return answer
+        finally:
+            if not computing.locked() and not computing.statistics().tasks_waiting:
+                self._computing.pop(full, None)
 
     async def as_of(self, chain_id: int) -> AsOf | None:
         """The indexer's cursor: the block the answers read after this call reflect (or a later one).

@@ -255,6 +255,7 @@ class SiweAuth:
             session_id=jti, wallet=wallet, created_at=now, expires_at=float(expires_at),
             client_id=client_id, scopes=claims.get("scope"), grant_id=grant_id,
         )
+        self._trust(jti, now)  # just created: its first request need not ask the database
         return {
             "token": token,
             "token_type": "Bearer",
@@ -341,12 +342,16 @@ class SiweAuth:
         if not await self._services.store.sessions.is_active(jti, now=now):
             self._checked.pop(jti, None)
             return False
+        self._trust(jti, now)
+        return True
+
+    def _trust(self, jti: str, now: float) -> None:
+        """Take session ``jti`` as active for ``SESSION_CACHE_S`` without asking the database."""
         if len(self._checked) >= SESSION_CACHE_MAX:
             self._checked = {k: v for k, v in self._checked.items() if v > now}
             if len(self._checked) >= SESSION_CACHE_MAX:
                 self._checked.clear()
         self._checked[jti] = now + SESSION_CACHE_S
-        return True
 
     # -- step 4: logout -----------------------------------------------------------
     async def logout(self, token: str, *, everywhere: bool) -> dict[str, Any]:
