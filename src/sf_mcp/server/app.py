@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
@@ -110,6 +111,19 @@ async def open_http_app(
         yield surface.asgi_app(build_server(settings, http=surface)), surface
 
 
+def freeze_startup_heap() -> None:
+    """Keep the garbage collector off what start-up built, once the services are open.
+
+    The chain client's contracts and ABIs, pydantic's validators and (embedded chain) py-evm leave
+    a large heap of objects that live as long as the process. Every full collection walked all of
+    it: under load that was a pause of about 170 ms once or twice a second, which every request in
+    flight (and /healthz) waited out. Frozen, start-up's objects are never walked again; what
+    requests allocate is collected as before.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 class _AnnouncingServer(uvicorn.Server):
     """uvicorn that says so once it accepts connections, so scripts can wait for that line.
 
@@ -144,6 +158,7 @@ async def serve_http(
     ``announce`` is called once the socket is bound and the app has started.
     """
     async with open_http_app(settings) as (app, _):
+        freeze_startup_heap()
         config = uvicorn.Config(app, host=settings.http.host, port=settings.http.port, log_level="warning",
                                 lifespan="on")
         server = _AnnouncingServer(config, announce)
