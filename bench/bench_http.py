@@ -4,8 +4,10 @@ First the floor (``bench_floor.py``: a trivial tool on the same SDK, uvicorn and
 client loop, auth off) is loaded the same way; every figure below is printed
 beside it and as a ratio, because on a shared machine only ratios from one run
 compare. Then, for each backend (SQLite, and PostgreSQL on a throwaway cluster
-started like the tests start theirs), it starts ``sf-mcp serve --transport http`` on a free loopback port (embedded
-defaults, a throw-away data dir), signs in ``--clients`` wallets, and has each
+started like the tests start theirs) and each chain (the embedded chain, the default of a server started with
+no settings; and anvil from the contracts' npm toolchain with ``sf-mcp deploy --dev``, the way a deployment
+reads a node over JSON-RPC), it starts ``sf-mcp serve --transport http`` on a free loopback port (a throw-away
+data dir), signs in ``--clients`` wallets, and has each
 call ``leaderboard`` and ``verify_payment`` in turn over its own MCP session
 for ``--duration`` seconds (falling back to reading ``generations://recent``
 and calling ``generate_image`` with no credits if those tools are not
@@ -18,6 +20,7 @@ rate-limit refusals, and the cost of auth per request (JWT verification).
     python bench/bench_http.py --default-limits # keep 100 calls / 15 min / IP: expect refusals
     python bench/bench_http.py --light          # no chain reads: the cost of HTTP, auth and limits alone
     python bench/bench_http.py --backend sqlite # one backend only (default both)
+    python bench/bench_http.py --chain anvil    # against anvil, as a deployment reads a node (default both)
 
 Bounded: at most --clients sessions for --duration seconds, loopback only.
 """
@@ -42,6 +45,8 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
+
+from sf_mcp.chain.devnet import start_anvil
 
 from bench_floor import LoadResult, Op, free_port, load, measure_floor, pct, report_floor, stop, wait_ready
 
@@ -104,8 +109,10 @@ def choose_ops(tools: set[str], light: bool) -> list[Op]:
     return ops
 
 
-async def measure_sfmcp(args: argparse.Namespace, backend: str, pg) -> tuple[LoadResult, list[Op], float, str] | None:
-    """Start ``sf-mcp serve --transport http`` on ``backend`` and load it like the floor."""
+async def measure_sfmcp(args: argparse.Namespace, backend: str, pg, rpc_url: str | None = None,
+                        ) -> tuple[LoadResult, list[Op], float, str] | None:
+    """Start ``sf-mcp serve --transport http`` on ``backend`` (and the node at ``rpc_url``, else the embedded
+    chain) and load it like the floor."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     data_dir = Path(tempfile.mkdtemp(prefix="sf-mcp-bench-"))
@@ -118,6 +125,10 @@ async def measure_sfmcp(args: argparse.Namespace, backend: str, pg) -> tuple[Loa
         database = pg.create(template=None)
         env["SF_DATABASE_URL"] = database
         subprocess.run([sys.executable, "-m", "sf_mcp.cli", "migrate"], env=env, check=True, capture_output=True)
+    if rpc_url is not None:
+        subprocess.run([sys.executable, "-m", "sf_mcp.cli", "deploy", "--dev", "--rpc-url", rpc_url], env=env,
+                       check=True, capture_output=True)
+        env["SF_RPC_URL"] = rpc_url
     server = subprocess.Popen(
         [sys.executable, "-m", "sf_mcp.cli", "serve", "--transport", "http", "--host", "127.0.0.1",
          "--port", str(port)],
@@ -145,14 +156,14 @@ def ratio(value: float, floor: float) -> str:
 
 
 def report(args: argparse.Namespace, backend: str, run_: tuple[LoadResult, list[Op], float, str],
-           floor: LoadResult) -> int:
+           floor: LoadResult, chain: str = "embedded chain") -> int:
     result, ops, signin_s, metrics = run_
     stats = result.stats
     floor_lat = floor.stats.latencies["ping"]
     f50, f99 = pct(floor_lat, 0.5), pct(floor_lat, 0.99)
     limits = "server defaults (100 tool calls / 15 min / IP)" if args.default_limits else "raised for the bench"
     mix = "light mix" if args.light else "default mix"
-    print(f"sf-mcp HTTP load, {backend}, {mix}: {args.clients} clients x {args.duration:g} s on loopback, "
+    print(f"sf-mcp HTTP load, {backend}, {chain}, {mix}: {args.clients} clients x {args.duration:g} s on loopback, "
           f"rate limits {limits}")
     print(f"  sign-in of {args.clients} wallets: {signin_s * 1000:.0f} ms")
     print(f"  {result.total} requests in {result.elapsed:.1f} s = {result.rate:.0f} req/s; floor {floor.rate:.0f} req/s "
@@ -200,13 +211,20 @@ async def run(args: argparse.Namespace) -> int:
         return 1
     report_floor(floor, args.clients, args.duration)
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    chains = ["embedded", "anvil"] if args.chain == "both" else [args.chain]
     errors = 0
     with pg_server() if "postgres" in backends else nullcontext() as pg:
-        for backend in backends:
-            measured = await measure_sfmcp(args, backend, pg)
-            if measured is None:
-                return 1
-            errors += report(args, backend, measured, floor)
+        for chain in chains:
+            node = start_anvil() if chain == "anvil" else None
+            try:
+                for backend in backends:
+                    measured = await measure_sfmcp(args, backend, pg, node.url if node else None)
+                    if measured is None:
+                        return 1
+                    errors += report(args, backend, measured, floor, "anvil" if node else "embedded chain")
+            finally:
+                if node is not None:
+                    node.stop()
     return 1 if errors else 0
 
 
@@ -217,6 +235,8 @@ def main() -> int:
     parser.add_argument("--default-limits", action="store_true", help="keep the server's default rate limits")
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both",
                         help="the database behind the server (postgres: a throwaway cluster, as the tests start)")
+    parser.add_argument("--chain", choices=["embedded", "anvil", "both"], default="both",
+                        help="the chain behind the server: the embedded one, anvil (npm toolchain), or both in turn")
     parser.add_argument("--light", action="store_true",
                         help="call cheap operations (a resource read, a refused tool call) to measure the HTTP stack")
     args = parser.parse_args()
