@@ -151,6 +151,28 @@ async def test_a_large_range_stores_in_bulk_exactly_the_rows_it_returns(store: S
     assert len(await store.chain.events(CID, limit=10 * n)) == n + 1_200
 
 
+async def test_payments_mined_again_join_their_jobs_in_one_go(store: Store) -> None:
+    # Three paid jobs whose payments a reorg removed, then mined again after other payments (new request ids).
+    paid = [_paid(30 + i, 10, 7 + i) for i in range(3)]
+    made = await store.chain.apply(CID, events=[e for e, _ in paid], jobs=[j for _, j in paid], block_number=10,
+                                   block_hash="0xb10")
+    await store.generations.record_submission(made.jobs[2].task_id, {"generation_id": 9})
+    await store.chain.rollback(CID, to=Cursor(chain_id=CID, block_number=9, block_hash="0xb9"))
+    assert all([(await store.generations.get(j.task_id)).payment_orphaned_at for j in made.jobs])
+
+    again = [(e.model_copy(update={"block_number": 11}), j.model_copy(update={"chain_request_id": 20 + i}))
+             for i, (e, j) in enumerate(paid)]
+    jobs = [j for _, j in again] + [again[0][1]]  # the first payment twice in the range: joined twice, one job
+    applied = await store.chain.apply(CID, events=[e for e, _ in again], jobs=jobs, block_number=11,
+                                      block_hash="0xb11")
+    assert applied.jobs == [] and [j.task_id for j in applied.joined] == [j.task_id for j in made.jobs] + [
+        made.jobs[0].task_id]
+    rows = [await store.generations.get(j.task_id) for j in made.jobs]
+    assert [r.payment_orphaned_at for r in rows] == [None, None, None]  # the holds are released
+    assert [r.chain_request_id for r in rows] == [20, 21, 9]  # followed, but a submitted entry keeps its id
+    assert [j.chain_request_id for j in applied.joined] == [20, 21, 9, 20]
+
+
 async def test_votes_make_the_leaderboard_and_the_gallery(store: Store) -> None:
     ev, job = _paid(1, 10, 7)
     votes = [_event(3, i, 12, "VoteCast", contestId=1, generationId=7, creator=CREATOR, weight=w, voter="0x%040x" % i)

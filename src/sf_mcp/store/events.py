@@ -114,16 +114,7 @@ class IndexedEvents:
             await apply_read_models(tx, out.events)
             created, existing = await insert_jobs_keyed(tx, jobs, now=now)
             out.jobs = created
-            for job, row in existing:
-                # The payment is on chain (again, after a reorg): release a hold, and follow its request id,
-                # which changes when the transaction is re-mined after other payments.
-                joined = await tx.fetchone(
-                    "UPDATE ai_generations SET payment_orphaned_at = NULL, chain_request_id = CASE WHEN submission "
-                    "IS NULL THEN ? ELSE chain_request_id END WHERE task_id = ? RETURNING *",
-                    (job.chain_request_id, row.task_id),
-                )
-                assert joined is not None  # the job was read in this transaction
-                out.joined.append(GenerationRow.from_row(joined))
+            out.joined = await _join_paid(tx, existing)
             await set_cursor(tx, chain_id, block_number, block_hash, now, block_timestamp)
         return out
 
@@ -162,7 +153,31 @@ class IndexedEvents:
         )
         return GenerationRow.from_row(row) if row else None
 
-_IN_CHUNK = 500  # keys per IN (...) list: far below SQLite's and asyncpg's parameter limits
+async def _join_paid(tx: Transaction, existing: list[tuple[JobFromPayment, GenerationRow]]) -> list[GenerationRow]:
+    """Jobs made before their payment was indexed (by a tool call, or before a reorg): the payment is on chain
+    (again), so release a hold and follow its request id, which changes when the transaction is re-mined after
+    other payments. One statement for all of them (a range of payments made through the tools joins each)."""
+    if not existing:
+        return []
+    pairs = {row.task_id: job.chain_request_id for job, row in existing}
+    update = ("UPDATE ai_generations{alias} SET payment_orphaned_at = NULL, chain_request_id = CASE WHEN "
+              "submission IS NULL THEN paid.request_id ELSE chain_request_id END FROM {paid} "
+              "WHERE {target}.task_id = paid.task_id RETURNING {returned}")
+    if tx.postgres:
+        rows = await tx.fetchall(
+            update.format(alias=" AS g", target="g", returned="g.*",
+                          paid="unnest(CAST(? AS text[]), CAST(? AS bigint[])) AS paid (task_id, request_id)"),
+            (list(pairs), list(pairs.values())),
+        )
+    else:
+        rows = await tx.fetchall(
+            update.format(alias="", target="ai_generations", returned="*",
+                          paid="(SELECT json_extract(value, '$[0]') AS task_id, json_extract(value, '$[1]') AS request_id "
+                               "FROM json_each(?)) AS paid"),
+            (dumps(list(pairs.items())),),
+        )
+    joined = {r["task_id"]: GenerationRow.from_row(r) for r in rows}
+    return [joined[row.task_id] for _, row in existing]  # every one was read in this transaction
 
 
 async def _insert_new_events(tx: Transaction, chain_id: int, events: list[ChainEvent], now: float) -> list[ChainEvent]:
