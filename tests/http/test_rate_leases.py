@@ -97,3 +97,13 @@ async def test_a_burst_of_concurrent_calls_takes_one_lease_not_one_apiece(store:
         others += 1
     # 1 + 20 calls spent 1 + 5 (one lease) + 19 single tokens: 4 wait in a's lease, the rest go to b.
     assert others == 100 - 1 - 5 - 19
+
+
+async def test_under_a_raised_limit_a_lease_lasts_long_enough_to_save_round_trips(store: Store) -> None:
+    """At a million calls per 15 minutes a bucket earns a token in a millisecond; a lease still lasts 5 s."""
+    buckets, clock = CountingBuckets(store.db), Clock()
+    limiter = RateLimiter("tool_wallet", 1_000_000, 900, shared=buckets, clock=clock)
+    for _ in range(40):  # two calls a second for 20 s
+        assert await limiter.take("0xabc") is None
+        clock.now += 0.5
+    assert buckets.takes <= 10  # a take and a lease per 5 s; leases of 1 s made it 27

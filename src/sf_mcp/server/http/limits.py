@@ -11,11 +11,13 @@ buckets are dropped so memory stays bounded by the number of active callers.
 With PostgreSQL the buckets are rows shared by every replica (``store.rate_buckets``),
 so a limit holds in total, not per replica. A round trip per call would cost more than
 the rest of a light call, so a caller that calls again within a lease time
-(``max(window_s / capacity, 1 s)``, the time a bucket takes to earn one token) gets a
+(``max(window_s / capacity, 5 s)``: the time a bucket takes to earn one token, and at
+least 5 s, or a raised limit would cost each fast caller a round trip every second) gets a
 lease: a replica takes up to ``capacity / 20`` (at most 100) tokens at once from the
 shared bucket and spends them locally until the lease time ends. Every call still
 spends a token taken from the shared bucket, so the limit is never exceeded by more than
-the tokens earned within one lease time (one token at the defaults); tokens of a lease
+the tokens earned within one lease time (one token at the defaults, at most 5 s of the
+window's worth otherwise: 0.6 % of a 15-minute limit); tokens of a lease
 left unspent when it ends are lost, which refuses a fast caller that stops and restarts
 at most ``capacity / 20 - 1`` calls early per replica. Callers slower than one call per
 lease time take one token per call, exactly as without leases.
@@ -39,7 +41,7 @@ from sf_mcp.store import RateBuckets
 MAX_KEYS = 100_000
 LEASE_SHARE = 20  # a lease is 1/20 of the capacity (5 of the default 100) ...
 LEASE_MAX = 100  # ... and never more than 100 tokens
-LEASE_MIN_S = 1.0
+LEASE_MIN_S = 5.0
 
 
 @dataclass
