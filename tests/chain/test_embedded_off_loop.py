@@ -91,3 +91,27 @@ async def test_the_contest_schedule_is_read_once_by_callers_asking_at_once() -> 
         assert windows == [(start, end)] * 11  # what the contract answers
     finally:
         await chain.close()
+
+
+async def test_owner_and_follower_answer_batches_alike(tmp_path) -> None:
+    """A receipt, a pending check and view calls go as JSON-RPC batches: the owner answers them in wire form, a
+    second process's client (here a second provider on the data dir) sends them to the owner."""
+    owner = await start_embedded(home=tmp_path)
+    follower = await start_embedded(home=tmp_path)
+    try:
+        assert owner.embedded.provider.owner and not follower.embedded.provider.owner
+        signer = owner.operator
+        assert signer is not None
+        sent = await owner.send(signer, owner.payment.functions.setPrices(4 * 10**18, 2 * 10**6), what="setting prices")
+        tx_hash = sent["transactionHash"].to_0x_hex()
+        block = await owner.block_number()
+        views = [(owner.payment, "priceS", ()), (owner.payment, "priceUSDC", ())]
+        for client in (owner, follower):
+            receipt, head = await client.receipt_and_head(tx_hash)
+            assert receipt is not None and receipt["status"] == 1 and receipt["blockNumber"] <= head == block
+            assert await client.is_known(tx_hash) and not await client.is_known("0x" + "5a" * 32)
+            assert await client.receipt_and_head("0x" + "5a" * 32) == (None, block)
+            assert await client.call_many(views, block=block) == [4 * 10**18, 2 * 10**6]
+    finally:
+        await follower.close()
+        await owner.close()

@@ -263,8 +263,8 @@ class ChainClient:
         """The receipt of ``tx_hash`` (None while unknown or pending) and the chain head, in one round trip.
 
         One JSON-RPC batch (the in-process chain takes them too), so the head is read with the receipt,
-        never before the caller asked. The receipt's ``status`` and ``blockNumber`` are ints, its logs as the node gave them
-        (``chain.logs.EventDecoder`` reads either form).
+        never before the caller asked. The receipt's ``status`` and ``blockNumber`` are ints, its logs
+        as the node gave them (``chain.logs.EventDecoder`` reads either form).
         """
         provider: Any = self.w3.provider
 
