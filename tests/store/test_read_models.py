@@ -110,7 +110,7 @@ async def test_leaderboard_answers_are_kept_per_indexed_block(store: Store) -> N
     assert int(back["points"]) == 2
 
 
-async def test_the_cursor_is_read_once_for_callers_at_once_and_again_after_a_write_here(
+async def test_the_cursor_is_read_once_for_callers_at_once_and_again_once_moved_here(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """50 leaderboard calls at once read the cursor once, not 50 times; a cursor moved here is seen by the next call."""
@@ -145,6 +145,8 @@ async def test_the_cursor_is_read_once_for_callers_at_once_and_again_after_a_wri
         release.set()
     assert answers == [40] * 50 and reads == 1
 
+    await store.accounts.add_credits(ALICE, 1, reason="a write that leaves the cursor alone")
+    assert (await models.as_of(CID)).block_number == 40 and reads == 1  # nothing to read again
     await _apply(store, 41)  # committed by this process: the next answer reflects it, however recent the last read
     after = await models.as_of(CID)
     assert after is not None and after.block_number == 41 and reads == 2

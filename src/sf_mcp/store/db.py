@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -67,7 +68,9 @@ class Database:
         self._conn = conn  # SQLite: the one connection of this process
         self._lock = anyio.Lock()
         self._pg_types: dict[str, dict[str, str]] = {}  # PostgreSQL column types by table, read once (bulk inserts)
-        self.commits = 0  # write transactions this process committed (cached reads compare it: a write may change them)
+        # Tables that transactions committed by this process marked as changed, and how often (caches of this
+        # process compare the count: see ReadModels.as_of).
+        self.changes: Counter[str] = Counter()
         self.coordination = Coordination(
             engine.url.render_as_string(hide_password=False), self.dialect == "postgresql", engine
         )
@@ -123,8 +126,6 @@ class Database:
             with _unavailable():
                 async with self.engine.begin() as conn:
                     yield conn
-            if write:
-                self.commits += 1
             return
         async with self._lock:
             conn = self._conn
@@ -138,7 +139,6 @@ class Database:
                     yield conn
                     with anyio.CancelScope(shield=True):
                         await conn.exec_driver_sql("COMMIT")
-                    self.commits += 1
                 except BaseException:
                     # Also after a failed COMMIT (busy, disk full): the process's only connection must not stay
                     # inside a transaction, or every later BEGIN would fail.
@@ -152,6 +152,7 @@ class Database:
         async with self.connection(write=True) as conn:
             tx = Transaction(conn, self.dialect, self._pg_types)
             yield tx
+        self.changes.update(tx.changed)  # committed
         for channel, payload in tx.pending:  # SQLite: delivered in this process once committed
             self.coordination.notifications.deliver(channel, payload)
 
@@ -190,6 +191,7 @@ class Transaction:
         self.postgres = dialect == "postgresql"
         self._types = types if types is not None else {}  # PostgreSQL column types by table (the Database's cache)
         self.pending: list[tuple[str, str]] = []  # SQLite: notifications to deliver after the commit
+        self.changed: set[str] = set()  # tables marked by mark_changed, counted in Database.changes once committed
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run a statement and return the number of rows it changed."""
@@ -274,6 +276,10 @@ class Transaction:
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         rows = (await _run(self._conn, sql, params)).all()
         return [dict(r._mapping) for r in rows]
+
+    def mark_changed(self, table: str) -> None:
+        """Say that ``table`` changed in a way this process's caches of it must see once this commits."""
+        self.changed.add(table)
 
     async def notify(self, channel: str, payload: str = "") -> None:
         """Tell every listener of ``channel`` (every replica on PostgreSQL) once this transaction commits."""

@@ -210,6 +210,7 @@ async def _insert_new_events(tx: Transaction, chain_id: int, events: list[ChainE
 async def set_cursor(tx: Transaction, chain_id: int, block_number: int, block_hash: str, now: float,
                      block_timestamp: int | None = None) -> None:
     """Move the cursor (``block_timestamp``: the block's time, the read models' clock; unknown after a rewind)."""
+    tx.mark_changed("indexer_cursor")
     await tx.execute(
         "INSERT INTO indexer_cursor (chain_id, block_number, block_hash, updated_at, block_timestamp) "
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chain_id) DO UPDATE SET block_number = excluded.block_number, "

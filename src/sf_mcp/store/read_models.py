@@ -203,14 +203,14 @@ class ReadModels:
         """The indexer's cursor: the block the answers read after this call reflect (or a later one).
 
         Every leaderboard, gallery and account answer starts here, so it is read once for all callers
-        (:class:`SharedRead`): a cursor moved by this process is seen at once (any write committed here
-        makes a new read), one moved by another replica's indexer within ``CURSOR_MAX_AGE_S``. Each
+        (:class:`SharedRead`): a cursor moved by this process is seen at once (a transaction that moves it
+        marks it changed), one moved by another replica's indexer within ``CURSOR_MAX_AGE_S``. Each
         answer names the block it reflects (``as_of_block``), so a lag is stated, never hidden.
         """
         shared = self._cursors.get(chain_id)
         if shared is None:
             shared = self._cursors[chain_id] = SharedRead(
-                lambda: self._read_cursor(chain_id), version=lambda: self._db.commits, clock=self._clock)
+                lambda: self._read_cursor(chain_id), version=lambda: self._db.changes["indexer_cursor"], clock=self._clock)
         return await shared.get(since=self._clock() - CURSOR_MAX_AGE_S)
 
     async def _read_cursor(self, chain_id: int) -> AsOf | None:

@@ -47,6 +47,7 @@ class Reorgs:
         real chain)."""
         prefix = f"crypto:{chain_id}:"
         async with self._db.transaction() as tx:
+            tx.mark_changed("indexer_cursor")
             for table in ("blockchain_transactions", "indexer_cursor", "indexer_checkpoints", "nft_stakes"):
                 await tx.execute(f"DELETE FROM {table} WHERE chain_id = ?", (chain_id,))
             await forget_read_models(tx, chain_id)
