@@ -22,8 +22,8 @@ T = TypeVar("T")
 class SharedRead(Generic[T]):
     """``read()`` shared by concurrent callers; each gets a read that began at or after its ``since``.
 
-    ``version`` names what the value depends on in this process (a counter of local writes): a value
-    read before the version changed is never reused, however recent.
+    ``version`` counts this process's own changes to what is read (``Database.changes`` of a table): a
+    value read before it changed is never reused, however recent.
     """
 
     def __init__(self, read: Callable[[], Awaitable[T]], *, version: Callable[[], int] = lambda: 0,
