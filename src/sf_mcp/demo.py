@@ -112,8 +112,8 @@ async def _paid_generation(client: Client, out_dir: Path) -> None:
 
     _say("\n> tools/call leaderboard period=week")
     board = await _call(client, "leaderboard", {"period": "week"})
-    _say(f"  contest {board['contest_id']}: prize pool {board['prize_pool_s']} S, "
-         f"{len(board['entries'])} ranked creators so far (votes come from stakers)")
+    _say(f"  contest {board['contest_id']}: prize pool {board['prize_pool_s']} S (15 % of each payment), "
+         f"{len(board['entries'])} ranked creators so far (votes come from stakers), as of block {board['as_of_block']}")
 
 
 async def _call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from tests.chain.conftest import DEV0, DEV1, Session, error_text, structured
 
 from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.config import Settings, load_settings
-from support import connected, settled
+from support import UpdateWatcher, connected, settled, subscribed
 
 pytestmark = pytest.mark.anyio
 
@@ -71,6 +71,44 @@ def agent_settings(data_dir, monkeypatch: pytest.MonkeyPatch) -> Settings:
 async def agent(agent_settings: Settings) -> AsyncIterator[Session]:
     async with connected(agent_settings, mode="auto") as (client, services):
         yield Session(client=client, services=services)
+
+
+async def test_a_payment_sent_here_shows_in_the_leaderboard_before_the_next_poll(data_dir, monkeypatch) -> None:
+    """Read your own writes: the indexer polls once an hour here, so only the nudge a mined transaction gives
+    it can bring the 3 S payment's prize-pool share into leaderboard://week (and tell its subscribers)."""
+    for name in ("HF_TOKEN", "SF_HF_TOKEN", "SF_WALLET", "SF_AGENT_KEY", "SF_RPC_URL", "SF_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings(data_dir=data_dir, agent_key=DEV_KEYS[1], indexer_poll_s=3600)
+    watcher = UpdateWatcher()
+    async with connected(settings, mode="legacy", message_handler=watcher.message_handler) as (client, services):
+        await services.indexer.sync()
+        before = structured(await client.call_tool("leaderboard", {"period": "week"}))
+        assert before["prize_pool_s"] == "0"
+        async with subscribed(client, watcher, "legacy", "leaderboard://week"):
+            paid = structured(await client.call_tool(
+                "prepare_payment", {"method": "S", "prompt": "a lighthouse", "generation_type": "image"}))
+            assert paid["mode"] == "sent"
+            assert await watcher.next_update() == "leaderboard://week"
+        after = structured(await client.call_tool("leaderboard", {"period": "week"}))
+        block = paid["sent"]["transactions"][-1]["block"]
+        assert after["as_of_block"] >= block > before["as_of_block"]
+        assert float(after["prize_pool_s"]) == pytest.approx(0.45)  # 15 % of 3 S
+
+
+async def test_a_payment_alone_tells_leaderboard_subscribers_that_the_prize_pool_grew(settings: Settings) -> None:
+    """The payment's block funds the contest's pool, which leaderboard://week shows: its subscribers hear of it from
+    the poll that indexes the payment, before any vote or entry (nothing polls here but the test)."""
+    watcher = UpdateWatcher()
+    quiet = settings.model_copy(update={"chain": settings.chain.model_copy(update={"indexer": False})})
+    async with connected(quiet, mode="legacy", message_handler=watcher.message_handler) as (client, services):
+        s = Session(client=client, services=services)
+        await s.indexer.sync()
+        async with subscribed(client, watcher, "legacy", "leaderboard://week"):
+            await s.pay_s("a pool, no entry yet", account=2)
+            await s.indexer.sync()
+            assert await watcher.next_update() == "leaderboard://week"
+        week = structured(await client.call_tool("leaderboard", {"period": "week"}))
+        assert float(week["prize_pool_s"]) == pytest.approx(0.45) and week["entries"] == []
 
 
 async def test_agent_stakes_votes_and_the_leaderboard_follows(agent: Session) -> None:

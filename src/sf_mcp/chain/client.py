@@ -18,7 +18,7 @@ import json
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 import aiohttp
@@ -190,6 +190,10 @@ class ChainClient:
         self._head = SharedRead(self.block_number)
         self._calls: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()  # call_many answers per block
         self._contracts: dict[str, AsyncContract] = {}
+        # Told the block of every transaction this process saw mined (its own sends and broadcasts): the server
+        # nudges its indexer, so reads made right after a caller's own transaction (a payment, a vote, a stake)
+        # reflect it instead of waiting for the next poll.
+        self.on_mined: list[Callable[[int], None]] = []
         for name, record in deployment.contracts.items():
             self._contracts[name] = w3.eth.contract(address=w3.to_checksum_address(record.address), abi=abi(name))
 
@@ -396,6 +400,7 @@ class ChainClient:
             receipt = await self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.1)
         except Exception as exc:
             raise self.map_error(exc, f"waiting for {what} ({tx_hash.to_0x_hex()})") from exc
+        self.mined(receipt)
         if receipt["status"] != 1:
             raise ChainError(f"{what} transaction {tx_hash.to_0x_hex()} reverted on chain")
         return dict(receipt)
@@ -409,6 +414,7 @@ class ChainClient:
         tx_hash = "0x" + keccak(raw).hex()
         found = await self.receipt(tx_hash)
         if found is not None:
+            self.mined(found)
             return found
         try:
             await self.w3.eth.send_raw_transaction(raw)
@@ -419,7 +425,13 @@ class ChainClient:
             receipt = await self.w3.eth.wait_for_transaction_receipt(HexStr(tx_hash), timeout=120, poll_latency=0.1)
         except Exception as exc:
             raise self.map_error(exc, f"waiting for {what} ({tx_hash})") from exc
+        self.mined(receipt)
         return dict(receipt)
+
+    def mined(self, receipt: Mapping[str, Any]) -> None:
+        """Tell the ``on_mined`` hooks that a transaction this process waited for is in a block."""
+        for hook in self.on_mined:
+            hook(int(receipt["blockNumber"]))
 
     async def send_as_operator(
         self, fn: Any, what: str, *, on_sent: Callable[[str], Awaitable[None]] | None = None

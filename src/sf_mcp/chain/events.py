@@ -18,7 +18,7 @@ class ChainUpdate(BaseModel):
 
     created: tuple[GenerationRow, ...] = ()  # jobs made for payments seen on chain
     changed: tuple[GenerationRow, ...] = ()  # jobs whose chain state changed: a vote for them, their refund
-    standings_changed: bool = False  # votes, stakes, submissions, a finalization or a reorg moved the contest
+    standings_changed: bool = False  # votes, stakes, entries, its pool, a finalization or a reorg moved the contest
 
     @property
     def empty(self) -> bool:

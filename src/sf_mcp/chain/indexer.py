@@ -56,8 +56,9 @@ OnUpdate = Callable[[ChainUpdate], Awaitable[None]]
 
 BULK_LOGS = 1_000  # logs in a range from which its build and write run with the cyclic collector paused
 
-# Events besides votes that move the contest standings (or what the leaderboard shows).
-STANDINGS_EVENTS = frozenset({"Staked", "Unstaked", "EmergencyUnstaked", "ContestFinalized", "GenerationSubmitted"})
+# What moves leaderboard://week: voting power, entries, the prize pool and finalization (VoteCast is read apart).
+STANDINGS_EVENTS = frozenset({"Staked", "Unstaked", "EmergencyUnstaked", "ContestFinalized", "GenerationSubmitted",
+                              "PrizePoolFunded", "PrizePoolRolledOver"})
 
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "image": {"width": 1024, "height": 1024, "steps": None, "seed": None, "negative_prompt": None, "model": None},

@@ -355,6 +355,7 @@ class OperatorActions:
             if type(exc).__name__ == "TimeExhausted":
                 return None
             raise self._client.map_error(exc, f"waiting for {what} ({tx_hash})") from exc
+        self._client.mined(receipt)
         return dict(receipt)
 
 

@@ -190,6 +190,7 @@ def _build(
         on_jobs=runner.wake, on_update=lambda update: notifier.updated(*resource_uris(update)),
         on_payment=[alerts.on_payment] if alerts.enabled else [],
     )
+    chain.on_mined.append(lambda _block: indexer.nudge())  # a caller reads its own transaction at once
     leadership = (store.leadership(f"indexer:{chain.chain_id}", lease_s=settings.chain.leader_lease_s)
                   if settings.chain.indexer else None)
     return Services(
