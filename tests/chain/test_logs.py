@@ -5,11 +5,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from tests.chain.conftest import Session
+from tests.chain.conftest import DEV1, Session
 from web3.exceptions import Web3RPCError
 
 from sf_mcp.chain.contracts import PAYMENT, STAKING, VOTING
-from sf_mcp.chain.logs import EventDecoder, get_logs_raw
+from sf_mcp.chain.logs import EventDecoder, generation_requests, get_logs_raw
 from sf_mcp.errors import ChainUnavailable
 
 pytestmark = pytest.mark.anyio
@@ -73,6 +73,26 @@ async def test_logs_of_other_contracts_or_unknown_events_are_skipped(auto_sessio
     assert decoder.decode(log) is None
     assert decoder.decode({**log, "address": chain.address_of(PAYMENT)}) is None
     assert decoder.decode({**log, "topics": []}) is None
+
+
+async def test_a_receipts_generation_requests_are_only_those_our_payment_contract_emitted(auto_session: Session) -> None:
+    s = auto_session
+    chain = s.chain
+    receipt = await chain.receipt(await s.pay_s("read from the receipt", account=1))
+    assert receipt is not None
+    payment = chain.address_of(PAYMENT)
+    decoder = EventDecoder({PAYMENT: payment})
+    (ours,) = generation_requests(decoder, receipt, payment)
+    assert ours.args["prompt"] == "read from the receipt" and ours.args["user"] == DEV1.lower()
+    # The same event at another address (a contract that emits our signature) does not count.
+    logs = [dict(log) for log in receipt["logs"]]
+    other = "0x" + "11" * 20
+    copied = [{**log, "address": other} for log in logs]
+    assert generation_requests(decoder, {**receipt, "logs": copied}, payment) == []
+    # Several in one receipt come in log order, whatever order the receipt lists them in.
+    second = [{**log, "logIndex": int(log["logIndex"]) + len(logs)} for log in logs]
+    both = generation_requests(decoder, {**receipt, "logs": second + logs}, payment)
+    assert [e.log_index for e in both] == sorted(e.log_index for e in both) and len(both) == 2
 
 
 async def test_an_rpc_error_answer_is_an_outage_for_the_indexer(auto_session: Session) -> None:

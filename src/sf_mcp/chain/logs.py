@@ -8,12 +8,13 @@ eth_abi alone). This module builds, once per client, a table from
 answer directly. Values come out as the indexer stores them: addresses in
 lower case, bytes as ``0x`` hex, integers as ints (as decimal strings beyond
 64 bits); indexed dynamic values (strings, bytes, arrays) are their topic
-hash, as the EVM records them.
+hash, as the EVM records them. A receipt's logs are read the same way
+(:func:`generation_requests`): web3's ``process_receipt`` cost more than the RPC.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -30,7 +31,7 @@ from sf_mcp.chain.units import plain
 
 STORED_EXACT_INT = 2**63  # event args keep ints below this as JSON numbers, larger ones as decimal text
 
-__all__ = ["DecodedLog", "EventDecoder", "get_logs_raw"]
+__all__ = ["DecodedLog", "EventDecoder", "generation_requests", "get_logs_raw"]
 
 _DYNAMIC = ("string", "bytes")
 
@@ -179,6 +180,19 @@ class EventDecoder:
             tx_hash=_hex(log["transactionHash"]), log_index=_int(log["logIndex"]),
             block_number=_int(log["blockNumber"]), block_hash=_hex(log["blockHash"]),
         )
+
+
+def generation_requests(decoder: EventDecoder, receipt: Mapping[str, Any], payment_address: str) -> list[DecodedLog]:
+    """The ``GenerationRequested`` events our payment contract emitted in ``receipt``, in log order.
+
+    A payment's ordinal indexes this list, so the verifier (which keys a payment), the operator (which
+    finds its request id again before refunding or submitting it) and the x402 settlement (which reads the
+    request id it started) must read it the same way. Only logs at ``payment_address`` (lower case) count:
+    another contract may emit an event of the same signature.
+    """
+    decoded = (decoder.decode(dict(log)) for log in receipt["logs"] if str(log["address"]).lower() == payment_address)
+    return sorted((ev for ev in decoded if ev is not None and ev.event == "GenerationRequested"),
+                  key=lambda e: e.log_index)
 
 
 async def get_logs_raw(w3: Any, *, from_block: int, to_block: int, addresses: Sequence[str]) -> list[dict[str, Any]]:

@@ -63,8 +63,8 @@ from pydantic import BaseModel
 
 from sf_mcp.chain.client import ChainClient
 from sf_mcp.chain.contracts import PAYMENT
-from sf_mcp.chain.logs import EventDecoder
-from sf_mcp.chain.payments import cleaned_or_none, crypto_key_prefix, generation_requests
+from sf_mcp.chain.logs import EventDecoder, generation_requests
+from sf_mcp.chain.payments import cleaned_or_none, crypto_key_prefix
 from sf_mcp.errors import ChainError, ChainUnavailable, ConfigError, SfMcpError
 from sf_mcp.store import GenerationRow, JobStatus, OperatorAction, OperatorTx, OperatorTxState, Store
 

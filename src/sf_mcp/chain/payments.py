@@ -16,14 +16,13 @@ Transport failures surface as :class:`ChainUnavailable`, which consumes nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from sf_mcp.chain.client import ChainClient
 from sf_mcp.chain.contracts import NATIVE_TOKEN, PAYMENT, ZERO_ADDRESS, chain_name
-from sf_mcp.chain.logs import DecodedLog, EventDecoder
+from sf_mcp.chain.logs import DecodedLog, EventDecoder, generation_requests
 from sf_mcp.chain.units import format_s, format_usdc
 from sf_mcp.errors import InvalidRequest, PaymentRejected, SfMcpError
 from sf_mcp.prompt import clean_prompt
@@ -32,7 +31,7 @@ from sf_mcp.store.chain import crypto_payment_key
 
 _TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
-__all__ = ["VerifiedPayment", "crypto_key_prefix", "crypto_payment_key", "generation_requests"]
+__all__ = ["VerifiedPayment", "crypto_key_prefix", "crypto_payment_key"]
 
 
 def crypto_key_prefix(chain_id: int) -> str:
@@ -165,17 +164,6 @@ EMPTY_PROMPT_HELD = (
     "its prompt is empty once markup and control characters are removed, so it is not generated; the "
     "payment is held for the operator's review (sf-mcp review)"
 )
-
-
-def generation_requests(decoder: EventDecoder, receipt: Mapping[str, Any], payment_address: str) -> list[DecodedLog]:
-    """The ``GenerationRequested`` events our payment contract emitted in ``receipt``, in log order.
-
-    A payment's ordinal indexes this list, so the verifier (which keys a payment) and the operator (which
-    finds its request id again before refunding or submitting it) must read it the same way.
-    """
-    decoded = (decoder.decode(dict(log)) for log in receipt["logs"] if str(log["address"]).lower() == payment_address)
-    return sorted((ev for ev in decoded if ev is not None and ev.event == "GenerationRequested"),
-                  key=lambda e: e.log_index)
 
 
 class ChainPaymentVerifier:

@@ -16,10 +16,10 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from pydantic import BaseModel
-from web3.logs import DISCARD
 
 from sf_mcp.chain.client import ChainClient, Signer
-from sf_mcp.chain.contracts import USDC
+from sf_mcp.chain.contracts import PAYMENT, USDC
+from sf_mcp.chain.logs import EventDecoder, generation_requests
 from sf_mcp.errors import ChainError
 
 _DOMAIN_FIELDS = [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
@@ -61,6 +61,7 @@ class X402Chain:
         self.client = client
         self.token_name = token_name
         self.token_version = token_version
+        self._decoder = EventDecoder({PAYMENT: client.address_of(PAYMENT)})  # receipts read as the verifier reads them
 
     @property
     def network(self) -> str:
@@ -169,6 +170,6 @@ class X402Chain:
         """Send ``payWithAuthorization`` with the operator key; a revert is a ChainError naming the contract error."""
         fn = self.client.payment.functions.payWithAuthorization(prompt, kind, auth.as_struct(self.client))
         receipt = await self.client.send_as_operator(fn, "settling an x402 payment")
-        (requested,) = self.client.payment.events.GenerationRequested().process_receipt(receipt, errors=DISCARD)
-        return Settlement(tx_hash=receipt["transactionHash"].to_0x_hex(), request_id=int(requested["args"]["requestId"]),
+        (requested,) = generation_requests(self._decoder, receipt, self.client.address_of(PAYMENT))
+        return Settlement(tx_hash=receipt["transactionHash"].to_0x_hex(), request_id=int(requested.args["requestId"]),
                           block=int(receipt["blockNumber"]))
