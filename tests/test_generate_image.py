@@ -10,6 +10,7 @@ from mcp.client import Client
 from PIL import Image
 
 from sf_mcp.config import Settings
+from sf_mcp.generation.base import DEFAULT_IMAGE_SIDE_PX
 from sf_mcp.server import build_server
 from support import UpdateWatcher, generate, read_json, subscribed
 
@@ -21,6 +22,7 @@ async def test_tools_list_shows_generate_image_with_schemas(client: Client) -> N
     tool = tools["generate_image"]
     props = tool.input_schema["properties"]
     assert {"prompt", "payment", "width", "height", "steps", "seed", "negative_prompt", "model"} <= set(props)
+    assert props["width"]["default"] == props["height"]["default"] == DEFAULT_IMAGE_SIDE_PX
     # payment may be left out when the request's _meta carries an x402 payment (the x402 MCP transport).
     assert set(tool.input_schema["required"]) == {"prompt"}
     assert "task_id" in tool.output_schema["properties"]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import gc
+import io
 
 import pytest
+from PIL import Image
 from tests.chain.conftest import DEV0, DEV1, Session, structured
 
 from sf_mcp.chain import Signer
 from sf_mcp.chain import indexer as indexer_module
 from sf_mcp.chain.accounts import DEV_KEYS
 from sf_mcp.errors import GenerationError
+from sf_mcp.generation.base import DEFAULT_IMAGE_SIDE_PX
 from support import settled
 
 pytestmark = pytest.mark.anyio
@@ -34,6 +37,8 @@ async def test_a_payment_with_no_tool_call_makes_one_generation_and_enters_the_c
     assert done.status == "succeeded"
     done = await s.services.store.generations.get(job.task_id)
     assert done.submission and done.submission["generation_id"] == 1
+    image, _ = await s.services.content.get(done.content_sha256)
+    assert Image.open(io.BytesIO(image)).size == (DEFAULT_IMAGE_SIDE_PX, DEFAULT_IMAGE_SIDE_PX)  # no size was paid for
     creator, contest, _, _, prompt, url = await s.chain.call(s.chain.voting.functions.getGeneration(1))
     assert creator.lower() == DEV1 and prompt == "paid from a dApp" and url == f"content://{done.content_sha256}"
     assert len(await s.services.store.chain.events(s.chain.chain_id, event="GenerationRequested")) == 1

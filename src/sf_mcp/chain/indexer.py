@@ -60,8 +60,10 @@ BULK_LOGS = 1_000  # logs in a range from which its build and write run with the
 STANDINGS_EVENTS = frozenset({"Staked", "Unstaked", "EmergencyUnstaked", "ContestFinalized", "GenerationSubmitted",
                               "PrizePoolFunded", "PrizePoolRolledOver"})
 
+# A payment on chain carries no settings: its job gets the provider's defaults (None) and no size, which the job
+# runner fills with the generation layer's default (chain/ does not import generation/).
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
-    "image": {"width": 1024, "height": 1024, "steps": None, "seed": None, "negative_prompt": None, "model": None},
+    "image": {"steps": None, "seed": None, "negative_prompt": None, "model": None},
     "video": {"duration_s": None, "seed": None, "model": None},
 }
 

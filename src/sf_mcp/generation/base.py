@@ -19,6 +19,11 @@ if TYPE_CHECKING:  # Pillow is imported where images are handled, not by every u
     from PIL import Image
 
 
+# The side of an image whose size nobody asked for: the tools' default, and the size a job paid on chain
+# (which carries none) is drawn at. Square, SDXL's native resolution.
+DEFAULT_IMAGE_SIDE_PX = 1024
+
+
 class GenerationKind(StrEnum):
     IMAGE = "image"
     VIDEO = "video"
@@ -30,8 +35,8 @@ class GenerationRequest:
 
     kind: GenerationKind
     prompt: str
-    width: int = 1024
-    height: int = 1024
+    width: int = DEFAULT_IMAGE_SIDE_PX
+    height: int = DEFAULT_IMAGE_SIDE_PX
     steps: int | None = None
     seed: int | None = None
     negative_prompt: str | None = None

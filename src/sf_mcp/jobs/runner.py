@@ -36,7 +36,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 
 from sf_mcp.errors import GenerationError, NotFound, StoreUnavailable
 from sf_mcp.generation import ContentStore, FallbackChain
-from sf_mcp.generation.base import Attempt, GenerationKind, GenerationRequest
+from sf_mcp.generation.base import DEFAULT_IMAGE_SIDE_PX, Attempt, GenerationKind, GenerationRequest
 from sf_mcp.store import JOB_FINISHED, JOBS_QUEUED, GenerationRow, Store
 
 logger = logging.getLogger(__name__)
@@ -335,8 +335,8 @@ def _request_of(job: GenerationRow) -> GenerationRequest:
     return GenerationRequest(
         kind=GenerationKind(job.kind),
         prompt=job.prompt,
-        width=p.get("width", 1024),
-        height=p.get("height", 1024),
+        width=p.get("width", DEFAULT_IMAGE_SIDE_PX),
+        height=p.get("height", DEFAULT_IMAGE_SIDE_PX),
         steps=p.get("steps"),
         seed=p.get("seed"),
         negative_prompt=p.get("negative_prompt"),

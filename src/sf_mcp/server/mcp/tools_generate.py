@@ -14,7 +14,7 @@ from x402.schemas import ResourceInfo
 
 from sf_mcp.domain.generations import GenerationResult
 from sf_mcp.errors import InvalidRequest, NotFound, Unauthorized
-from sf_mcp.generation.base import GenerationKind
+from sf_mcp.generation.base import DEFAULT_IMAGE_SIDE_PX, GenerationKind
 from sf_mcp.jobs import Payment, Progress, Reservation, X402Payment
 from sf_mcp.jobs.x402 import META_PAYMENT, META_RESPONSE, X402Required
 from sf_mcp.prompt import clean_prompt
@@ -72,8 +72,8 @@ async def generate_image(
     prompt: PromptArg,
     ctx: Context[Services],
     payment: PaymentArg = None,
-    width: Annotated[int, Field(ge=64, le=2048, description="Pixels, 64..2048.")] = 1024,
-    height: Annotated[int, Field(ge=64, le=2048, description="Pixels, 64..2048.")] = 1024,
+    width: Annotated[int, Field(ge=64, le=2048, description="Pixels, 64..2048.")] = DEFAULT_IMAGE_SIDE_PX,
+    height: Annotated[int, Field(ge=64, le=2048, description="Pixels, 64..2048.")] = DEFAULT_IMAGE_SIDE_PX,
     steps: Annotated[int | None, Field(ge=1, le=100, description="Diffusion steps, 1..100.")] = None,
     seed: SeedArg = None,
     negative_prompt: Annotated[str | None, Field(max_length=1000, description="What to avoid.")] = None,
