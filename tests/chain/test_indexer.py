@@ -138,23 +138,26 @@ async def test_a_refund_that_fails_stays_reviewable_and_is_retried(auto_session:
     assert await s.chain.call(s.chain.payment.functions.credits(me)) == 1
 
 
-async def test_indexer_keeps_polling_through_failures_and_shuts_down_cleanly(auto_session: Session,
-                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_indexer_keeps_polling_through_failures_and_shuts_down_cleanly(auto_session: Session) -> None:
     import anyio
 
     from sf_mcp.chain import Indexer, IndexerState
 
     s = auto_session
-    indexer = Indexer(s.chain, s.services.store, poll_s=0.001, max_backoff_s=0.01)
     failing = anyio.Event()
-    real_pause = indexer._pause
+    backoffs: list[float] = []
 
-    async def pause(seconds: float) -> None:
-        if indexer.checkpoint.failures_in_a_row >= 25:  # past the 20 after which it used to give up
-            failing.set()
-        await real_pause(seconds)
+    async def sleep(seconds: float) -> None:
+        """The indexer's waits: a backoff takes no time here; once running it polls only when nudged."""
+        if indexer.state is IndexerState.DEGRADED:
+            backoffs.append(seconds)
+            if indexer.checkpoint.failures_in_a_row >= 25:  # past the 20 after which it used to give up
+                failing.set()
+            await anyio.lowlevel.checkpoint()
+        else:
+            await anyio.sleep_forever()
 
-    monkeypatch.setattr(indexer, "_pause", pause)
+    indexer = Indexer(s.chain, s.services.store, poll_s=1.0, max_backoff_s=4.0, sleep=sleep)
     s.chain.embedded.down = True
     try:
         async with anyio.create_task_group() as tg:
@@ -162,6 +165,7 @@ async def test_indexer_keeps_polling_through_failures_and_shuts_down_cleanly(aut
             await failing.wait()
             assert indexer.state is IndexerState.DEGRADED and indexer.checkpoint.outages == 1
             assert "unreachable" in indexer.checkpoint.last_error
+            assert backoffs[0] < 2.0 <= max(backoffs) <= 4.0  # half of it doubles up to its cap; never past the cap
             s.chain.embedded.down = False
             indexer.nudge()
             await indexer.sync()
@@ -172,6 +176,34 @@ async def test_indexer_keeps_polling_through_failures_and_shuts_down_cleanly(aut
     cursor = await s.services.store.chain.cursor(s.chain.chain_id)
     assert cursor is not None and cursor.block_number == await s.chain.block_number()
 
+
+async def test_a_nudge_polls_at_once_instead_of_at_the_next_interval(auto_session: Session) -> None:
+    import anyio
+
+    from sf_mcp.chain import Indexer
+
+    s = auto_session
+    waits: list[float] = []
+    paused = [anyio.Event(), anyio.Event()]
+
+    async def sleep(seconds: float) -> None:
+        """An interval that never ends by itself: only a nudge can start the next poll."""
+        if len(waits) < len(paused):
+            paused[len(waits)].set()
+        waits.append(seconds)
+        await anyio.sleep_forever()
+
+    indexer = Indexer(s.chain, s.services.store, poll_s=3600, sleep=sleep)
+    async with anyio.create_task_group() as tg:
+        await tg.start(indexer.run)
+        with anyio.fail_after(30):
+            await paused[0].wait()  # caught up; the next poll is an hour away
+            await s.pay_s("paid between polls", account=1)
+            indexer.nudge()
+            await paused[1].wait()
+        tg.cancel_scope.cancel()
+    assert waits == [3600, 3600]
+    assert indexer.checkpoint.last_block_processed == await s.chain.block_number()  # the nudged poll saw the payment
 
 
 async def test_a_paid_prompt_that_is_only_markup_is_held_for_review_not_generated(auto_session: Session) -> None:

@@ -22,7 +22,9 @@ polls again after a backoff that doubles from ``poll_s`` up to
 ``max_backoff_s``, half of it random so that many servers behind one RPC do not
 come back in step; a nudge polls at once. The first poll that succeeds ends the
 outage. Cancellation is a clean shutdown: every batch is one transaction, so the
-stored cursor is always a consistent checkpoint.
+stored cursor is always a consistent checkpoint. Every wait (the poll interval, a
+backoff) goes through the ``sleep`` it is given, so a test can watch the waits or
+make them instant without touching the loop.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from sf_mcp.store.chain import x402_payment_key
 logger = logging.getLogger(__name__)
 
 OnUpdate = Callable[[ChainUpdate], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]
 
 BULK_LOGS = 1_000  # logs in a range from which its build and write run with the cyclic collector paused
 
@@ -103,6 +106,7 @@ class Indexer:
         on_jobs: Callable[[], None] | None = None,
         on_update: OnUpdate | None = None,
         on_payment: Sequence[Callable[[ChainEvent], Awaitable[Any]]] = (),
+        sleep: Sleep = anyio.sleep,
     ) -> None:
         self._client = client
         self._store = store
@@ -115,6 +119,7 @@ class Indexer:
         # Called once per PaymentReceived event stored for the first time (operations: large-payment alerts).
         # Hooks are given by the wiring (server/services.py), so chain/ never imports what reacts to payments.
         self._on_payment = list(on_payment)
+        self._sleep = sleep  # every wait between polls; a nudge cuts it short
         self.state = IndexerState.STARTING
         self.checkpoint = Checkpoint(chain_id=client.chain_id)
         self._nudge = anyio.Event()
@@ -152,8 +157,17 @@ class Indexer:
         self._nudge.set()
 
     async def _pause(self, seconds: float) -> None:
-        with anyio.move_on_after(seconds):
-            await self._nudge.wait()
+        """Sleep ``seconds``, or less if nudged meanwhile (or before)."""
+        nudged = self._nudge
+        async with anyio.create_task_group() as tg:
+
+            async def until_nudged() -> None:
+                await nudged.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(until_nudged)
+            await self._sleep(seconds)
+            tg.cancel_scope.cancel()
         self._nudge = anyio.Event()
 
     def _failed(self, retry: RetryCallState) -> None:

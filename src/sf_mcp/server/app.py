@@ -5,11 +5,12 @@ from __future__ import annotations
 import gc
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import FrameType
 from typing import Any
 
+import anyio
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.request_state import RequestStateSecurity
@@ -97,16 +98,18 @@ def _shared(services: Services) -> Lifespan:
 @asynccontextmanager
 async def open_http_app(
     settings: Settings, *, clock: Callable[[], float] = time.time,
+    indexer_sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
 ) -> AsyncIterator[tuple[ASGIApp, HttpSurface]]:
     """Open the services, then build the whole HTTP application on them; closes them on exit.
 
     The services open first because the HTTP surface (sign-in, OAuth, readiness, metrics) is
     built by its constructor on them, and the MCP server's constructor takes its token verifier.
+    ``clock`` times sign-in, tokens and OAuth codes; ``indexer_sleep`` is how the indexer waits (``open_services``).
     """
     metrics = Metrics()
     async with open_services(settings, notifier=ResourceNotifier(ReplicaBus()), over_http=True,
                              alert_counters=AlertCounters(metrics.registry),
-                             on_finished=[metrics.on_finished]) as services:
+                             on_finished=[metrics.on_finished], indexer_sleep=indexer_sleep) as services:
         surface = HttpSurface(settings, services, metrics=metrics, clock=clock)
         yield surface.asgi_app(build_server(settings, http=surface)), surface
 

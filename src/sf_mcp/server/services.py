@@ -10,7 +10,7 @@ lifespan context (``Context[Services]``).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -74,12 +74,14 @@ async def open_services(
     over_http: bool = False,
     alert_counters: AlertCounters | None = None,
     on_finished: Sequence[FinishedHook] = (),
+    indexer_sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
 ) -> AsyncIterator[Services]:
     """Open the store and the chain, build every part, and run the job workers and the indexer until closed.
 
     ``notifier`` publishes resource updates (by default one with its own bus); ``alert_counters`` are the
     server's alert metrics (by default private ones); ``on_finished`` are extra hooks run
-    after every finished job (the HTTP metrics).
+    after every finished job (the HTTP metrics); ``indexer_sleep`` is how the indexer waits between
+    polls and through a backoff (tests pass one that watches the waits).
     """
     notifier = notifier if notifier is not None else ResourceNotifier()
     # Configuration errors surface before anything is opened.
@@ -91,7 +93,8 @@ async def open_services(
     detach = None
     try:
         chain = await _open_chain(settings, store)
-        services = _build(settings, store, providers, content, chain, notifier, over_http, alert_counters, on_finished)
+        services = _build(settings, store, providers, content, chain, notifier, over_http, alert_counters, on_finished,
+                          indexer_sleep)
         if services.x402 is not None:  # x402 stays off (saying why) unless the token's EIP-712 domain matches
             problem = await services.x402.check()
             if problem is not None:
@@ -151,6 +154,7 @@ def _build(
     over_http: bool,
     alert_counters: AlertCounters | None,
     on_finished: Sequence[FinishedHook],
+    indexer_sleep: Callable[[float], Awaitable[None]],
 ) -> Services:
     """Every part from its dependencies, in order: nothing is assigned after construction."""
     operator = OperatorActions(chain, store, resend_after_s=settings.chain.operator_resend_after_s)
@@ -188,7 +192,7 @@ def _build(
         chain, store, operator=operator, batch_blocks=settings.chain.indexer_batch_blocks,
         poll_s=settings.chain.indexer_poll_s, max_backoff_s=settings.chain.indexer_max_backoff_s,
         on_jobs=runner.wake, on_update=lambda update: notifier.updated(*resource_uris(update)),
-        on_payment=[alerts.on_payment] if alerts.enabled else [],
+        on_payment=[alerts.on_payment] if alerts.enabled else [], sleep=indexer_sleep,
     )
     chain.on_mined.append(lambda _block: indexer.nudge())  # a caller reads its own transaction at once
     leadership = (store.leadership(f"indexer:{chain.chain_id}", lease_s=settings.chain.leader_lease_s)
