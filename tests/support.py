@@ -13,7 +13,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -34,22 +34,32 @@ T = TypeVar("T")
 
 
 class UpdateWatcher:
-    """Receives resource-updated notifications in either protocol era."""
+    """Receives resource-updated notifications in either protocol era.
+
+    The URIs queue in a deque, not a memory object stream: a watcher lives as long as its test and nothing
+    would close the stream's two ends, which then warned as unclosed resources when collected.
+    """
 
     def __init__(self) -> None:
-        self._send, self._receive = anyio.create_memory_object_stream[str](100)
+        self._uris: deque[str] = deque()
+        self._arrived: anyio.Event | None = None  # set by the next URI while next_update waits
 
     async def message_handler(self, message: Any) -> None:
         root = getattr(message, "root", message)
         if isinstance(root, ResourceUpdatedNotification):
-            await self._send.send(str(root.params.uri))
+            self.feed(str(root.params.uri))
 
     def feed(self, uri: str) -> None:
-        self._send.send_nowait(uri)
+        self._uris.append(uri)
+        if self._arrived is not None:
+            self._arrived.set()
 
     async def next_update(self, *, timeout: float = 30) -> str:
         with anyio.fail_after(timeout):
-            return await self._receive.receive()
+            while not self._uris:
+                self._arrived = anyio.Event()
+                await self._arrived.wait()
+        return self._uris.popleft()
 
 
 @asynccontextmanager
