@@ -12,9 +12,10 @@ from tests.chain.conftest import DEV0, DEV1, Session, structured
 from sf_mcp.chain import Signer
 from sf_mcp.chain import indexer as indexer_module
 from sf_mcp.chain.accounts import DEV_KEYS
+from sf_mcp.config import Settings
 from sf_mcp.errors import GenerationError
 from sf_mcp.generation.base import DEFAULT_IMAGE_SIDE_PX
-from support import settled
+from support import connected, settled
 
 pytestmark = pytest.mark.anyio
 
@@ -108,34 +109,39 @@ async def test_all_providers_failing_refunds_on_chain(auto_session: Session, mon
     assert await s.services.store.generations.pending_onchain_refunds() == []
 
 
-async def test_a_refund_that_fails_stays_reviewable_and_is_retried(auto_session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
-    s = auto_session
+async def test_a_refund_that_fails_stays_reviewable_and_is_retried(settings: Settings,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The retry here is the test's own: the services run no indexer, which a mined transaction would nudge into
+    retrying the refund at the same time (then this call finds it "being sent by another process")."""
+    quiet = settings.model_copy(update={"chain": settings.chain.model_copy(update={"indexer": False})})
+    async with connected(quiet, mode="auto") as (client, services):
+        s = Session(client=client, services=services)
 
-    async def fail(request, *, on_attempt=None):
-        raise GenerationError("every provider failed (test)")
+        async def fail(request, *, on_attempt=None):
+            raise GenerationError("every provider failed (test)")
 
-    monkeypatch.setattr(s.services.providers, "run", fail)
-    tx = await s.pay_s("refund later")
-    operator = s.services.operator
-    real_refund = operator.refund
+        monkeypatch.setattr(s.services.providers, "run", fail)
+        tx = await s.pay_s("refund later")
+        operator = s.services.operator
+        real_refund = operator.refund
 
-    async def broken(job):
-        from sf_mcp.errors import ChainUnavailable
+        async def broken(job):
+            from sf_mcp.errors import ChainUnavailable
 
-        raise ChainUnavailable("simulated outage")
+            raise ChainUnavailable("simulated outage")
 
-    monkeypatch.setattr(operator, "refund", broken)
-    answer = await s.call("generate_image", {"prompt": "refund later", "payment": {"method": "crypto", "tx_hash": tx}})
-    assert answer.structured_content["status"] == "failed"
-    pending = await s.services.store.generations.pending_onchain_refunds()
-    assert [p.task_id for p in pending] == [answer.structured_content["task_id"]]
-    monkeypatch.setattr(operator, "refund", real_refund)
-    await s.indexer.retry_operator_work()
-    row = await s.services.store.generations.get(answer.structured_content["task_id"])
-    assert row.status == "refunded" and row.refund["method"] == "onchain_credits"
-    await s.indexer.retry_operator_work()  # nothing twice
-    me = s.chain.w3.to_checksum_address(DEV0)
-    assert await s.chain.call(s.chain.payment.functions.credits(me)) == 1
+        monkeypatch.setattr(operator, "refund", broken)
+        answer = await s.call("generate_image", {"prompt": "refund later", "payment": {"method": "crypto", "tx_hash": tx}})
+        assert answer.structured_content["status"] == "failed"
+        pending = await s.services.store.generations.pending_onchain_refunds()
+        assert [p.task_id for p in pending] == [answer.structured_content["task_id"]]
+        monkeypatch.setattr(operator, "refund", real_refund)
+        await s.indexer.retry_operator_work()
+        row = await s.services.store.generations.get(answer.structured_content["task_id"])
+        assert row.status == "refunded" and row.refund["method"] == "onchain_credits"
+        await s.indexer.retry_operator_work()  # nothing twice
+        me = s.chain.w3.to_checksum_address(DEV0)
+        assert await s.chain.call(s.chain.payment.functions.credits(me)) == 1
 
 
 async def test_indexer_keeps_polling_through_failures_and_shuts_down_cleanly(auto_session: Session) -> None:
