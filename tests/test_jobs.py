@@ -31,6 +31,11 @@ def _runner(store: Store, tmp_path, **kw) -> JobRunner:
     return JobRunner(store, chain, LocalContentStore(tmp_path / "content"), **options)
 
 
+async def _endless(seconds: float) -> None:
+    """A runner's sleep that never ends by itself: its workers and waiters move only when woken."""
+    await anyio.sleep_forever()
+
+
 async def _run_until_finished(runner: JobRunner, task_id: str, *, within: float) -> GenerationRow:
     """Run the pool until ``task_id`` is finished (at most ``within`` seconds), then stop it."""
     async with anyio.create_task_group() as tg:
@@ -236,10 +241,10 @@ async def test_a_crashed_worker_fails_its_job_and_refunds_the_payment(store: Sto
 async def test_a_finished_job_wakes_its_waiter_at_once_and_runs_its_hooks_with_no_one_waiting(
     store: Store, tmp_path
 ) -> None:
-    """The waiter is woken by the worker, not by re-reading its row (the poll here is a minute away); a job nobody
-    waits for still runs every finished-job hook."""
+    """The waiter is woken by the worker, not by re-reading its row (no timed wait of this runner ever ends); a job
+    nobody waits for still runs every finished-job hook."""
     waited = await _reserve(store, "waited for")
-    runner = _runner(store, tmp_path, idle_poll_s=60)
+    runner = _runner(store, tmp_path, sleep=_endless)
     hooks_ran = Settled(runner)
     async with anyio.create_task_group() as tg:
         await tg.start(runner.run)
@@ -318,12 +323,20 @@ async def test_a_running_job_keeps_renewing_its_lease(store: Store, tmp_path, mo
 async def test_a_dead_workers_job_is_taken_over_when_its_lease_runs_out_not_at_the_next_poll(
     store: Store, tmp_path
 ) -> None:
-    """Idle workers sleep until the earliest lease runs out (here about a second), not a whole poll (a minute)."""
+    """Idle workers sleep until the earliest lease runs out (here within a second), not a whole poll (a minute)."""
     task_id = await _reserve(store)
     assert await store.generations.claim_next(owner="dead-process", lease_s=1) is not None  # runs out in 1 s
-    runner = _runner(store, tmp_path, idle_poll_s=60)
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await anyio.sleep(seconds)
+
+    # Renewing a lease of a minute waits 20 s and a poll a minute: only a lease running out is waited for less.
+    runner = _runner(store, tmp_path, workers=1, lease_s=60, idle_poll_s=60, sleep=sleep)
     row = await _run_until_finished(runner, task_id, within=30)
     assert row.status == "succeeded" and row.run_count == 2
+    assert 0 < min(waits) <= 1.05, waits
 
 
 async def test_progress_names_each_failed_attempt_and_its_error_class(store: Store, tmp_path) -> None:
@@ -355,9 +368,9 @@ async def test_progress_names_each_failed_attempt_and_its_error_class(store: Sto
 
 async def test_a_job_finished_by_another_process_wakes_this_ones_waiter(store: Store, tmp_path) -> None:
     """Another replica (here a second runner on the same store) finishes the job: its JOB_FINISHED notification
-    wakes the waiter here at once (this runner's poll is a minute away and it has no worker of its own)."""
+    wakes the waiter here (this runner's re-reads never come and it has no worker of its own)."""
     task_id = await _reserve(store)
-    here = _runner(store, tmp_path, workers=0, idle_poll_s=60)
+    here = _runner(store, tmp_path, workers=0, sleep=_endless)
     elsewhere = _runner(store, tmp_path, workers=1)
     async with anyio.create_task_group() as tg:
         await tg.start(store.notifications.run)  # LISTEN on PostgreSQL, as the services run it

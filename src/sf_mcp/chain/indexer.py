@@ -51,11 +51,11 @@ from sf_mcp.chain.payments import EMPTY_PROMPT_HELD, cleaned_or_none, crypto_key
 from sf_mcp.errors import ChainUnavailable, SfMcpError
 from sf_mcp.store import ChainEvent, Cursor, GenerationRow, JobFromPayment, Store
 from sf_mcp.store.chain import x402_payment_key
+from sf_mcp.waits import Sleep, sleep_unless_set
 
 logger = logging.getLogger(__name__)
 
 OnUpdate = Callable[[ChainUpdate], Awaitable[None]]
-Sleep = Callable[[float], Awaitable[None]]
 
 BULK_LOGS = 1_000  # logs in a range from which its build and write run with the cyclic collector paused
 
@@ -157,17 +157,7 @@ class Indexer:
         self._nudge.set()
 
     async def _pause(self, seconds: float) -> None:
-        """Sleep ``seconds``, or less if nudged meanwhile (or before)."""
-        nudged = self._nudge
-        async with anyio.create_task_group() as tg:
-
-            async def until_nudged() -> None:
-                await nudged.wait()
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(until_nudged)
-            await self._sleep(seconds)
-            tg.cancel_scope.cancel()
+        await sleep_unless_set(self._nudge, seconds, sleep=self._sleep)
         self._nudge = anyio.Event()
 
     def _failed(self, retry: RetryCallState) -> None:

@@ -14,6 +14,9 @@ and tries again; a finished job's result is written again the same way while its
 lease lasts, and past that the lease runs out and the job is run again, so none
 is lost.
 
+Every timed wait (an idle worker's, a lease renewal's, a waiter's re-read, a
+backoff) goes through the ``sleep`` the runner is given (:mod:`sf_mcp.waits`).
+
 Listeners see progress and the end of a job in-process; ``on_finished`` hooks
 let other parts react to every finished job (resource updates, entering the
 on-chain contest) without the runner knowing them.
@@ -38,6 +41,7 @@ from sf_mcp.errors import GenerationError, NotFound, StoreUnavailable
 from sf_mcp.generation import ContentStore, FallbackChain
 from sf_mcp.generation.base import DEFAULT_IMAGE_SIDE_PX, Attempt, GenerationKind, GenerationRequest
 from sf_mcp.store import JOB_FINISHED, JOBS_QUEUED, GenerationRow, Store
+from sf_mcp.waits import Sleep, sleep_unless_set
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +81,7 @@ class JobRunner:
         refunder: Refunder | None = None,
         on_finished: Sequence[FinishedHook] = (),
         idle_poll_s: float = 2.0,
+        sleep: Sleep = anyio.sleep,
     ) -> None:
         self._store = store
         self._providers = providers
@@ -86,6 +91,7 @@ class JobRunner:
         self._max_runs = max_runs
         self.refunder = refunder
         self._idle_poll_s = idle_poll_s
+        self._sleep = sleep  # every timed wait; a wake-up cuts an idle one short
         self._owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._wakeup = anyio.Event()
         self._finished_events: dict[str, anyio.Event] = {}
@@ -149,8 +155,7 @@ class JobRunner:
                     raise NotFound(f"no generation task {task_id!r}")
                 if row.finished:
                     return row
-                with anyio.move_on_after(self._idle_poll_s):
-                    await event.wait()
+                await sleep_unless_set(event, self._idle_poll_s, sleep=self._sleep)
         finally:
             if on_progress is not None and on_progress in self._progress.get(task_id, []):
                 self._progress[task_id].remove(on_progress)
@@ -181,7 +186,7 @@ class JobRunner:
         """Claim a job, or wait until one may be there; a failing database is retried with backoff, forever."""
         async for attempt in AsyncRetrying(retry=retry_if_exception_type(Exception),
                                            wait=wait_exponential_jitter(multiplier=0.1, max=STORE_RETRY_MAX_S),
-                                           before_sleep=_log_store_trouble("claiming a job")):
+                                           sleep=self._sleep, before_sleep=_log_store_trouble("claiming a job")):
             with attempt:
                 async with self._claiming:
                     job = await self._store.generations.claim_next(owner=self._owner, lease_s=self._lease_s,
@@ -190,8 +195,7 @@ class JobRunner:
                         self._mine.add(job.task_id)
                         return job
                 idle = await self._idle_wait()
-        with anyio.move_on_after(idle):
-            await self._wakeup.wait()
+        await sleep_unless_set(self._wakeup, idle, sleep=self._sleep)
         self._wakeup = anyio.Event() if self._wakeup.is_set() else self._wakeup
         return None
 
@@ -199,7 +203,7 @@ class JobRunner:
         """A write that must not be lost to a passing database outage: retried with backoff while the lease lasts."""
         async for attempt in AsyncRetrying(retry=retry_if_exception_type(StoreUnavailable),
                                            wait=wait_exponential_jitter(multiplier=0.1, max=STORE_RETRY_MAX_S),
-                                           stop=stop_after_delay(self._lease_s), reraise=True,
+                                           stop=stop_after_delay(self._lease_s), reraise=True, sleep=self._sleep,
                                            before_sleep=_log_store_trouble(what)):
             with attempt:
                 return await write()
@@ -263,7 +267,7 @@ class JobRunner:
 
     async def _keep_lease(self, task_id: str) -> None:
         while True:
-            await anyio.sleep(self._lease_s / 3)
+            await self._sleep(self._lease_s / 3)
             try:
                 if not await self._store.generations.renew_lease(task_id, owner=self._owner, lease_s=self._lease_s):
                     return
