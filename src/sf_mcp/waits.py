@@ -18,8 +18,16 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 async def sleep_unless_set(event: anyio.Event, seconds: float, *, sleep: Sleep = anyio.sleep) -> None:
-    """Return after ``sleep(seconds)``, or as soon as ``event`` is set (at once, without sleeping, if it is)."""
+    """Return after ``sleep(seconds)``, or as soon as ``event`` is set (at once, without sleeping, if it is).
+
+    With the real sleep this is a plain timeout on the event: waiters re-read jobs on the tool-call path, so
+    the helper task a replaced sleep needs is only started for one.
+    """
     if event.is_set():
+        return
+    if sleep is anyio.sleep:
+        with anyio.move_on_after(seconds):
+            await event.wait()
         return
     async with anyio.create_task_group() as tg:
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import FrameType
 from typing import Any
@@ -26,6 +26,7 @@ from sf_mcp.server.mcp.arguments import SfMcpServer
 from sf_mcp.server.notify import ReplicaBus, ResourceNotifier
 from sf_mcp.server.ops import AlertCounters
 from sf_mcp.server.services import Services, open_services
+from sf_mcp.waits import Sleep
 
 INSTRUCTIONS = """\
 sf-mcp creates AI images and videos paid on the Sonic chain and enters them in a weekly
@@ -98,7 +99,7 @@ def _shared(services: Services) -> Lifespan:
 @asynccontextmanager
 async def open_http_app(
     settings: Settings, *, clock: Callable[[], float] = time.time,
-    indexer_sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    indexer_sleep: Sleep = anyio.sleep,
 ) -> AsyncIterator[tuple[ASGIApp, HttpSurface]]:
     """Open the services, then build the whole HTTP application on them; closes them on exit.
 

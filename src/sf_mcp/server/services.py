@@ -10,7 +10,7 @@ lifespan context (``Context[Services]``).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -29,6 +29,7 @@ from sf_mcp.jobs.x402 import X402Gate
 from sf_mcp.server.notify import ResourceNotifier
 from sf_mcp.server.ops import AlertCounters, PaymentAlerts
 from sf_mcp.store import GenerationRow, JobStatus, Leadership, Store
+from sf_mcp.waits import Sleep
 
 # Chain ids of Sonic mainnet and its testnet: development tools never run there.
 _PUBLIC_CHAIN_IDS = (146, 14601)
@@ -74,7 +75,7 @@ async def open_services(
     over_http: bool = False,
     alert_counters: AlertCounters | None = None,
     on_finished: Sequence[FinishedHook] = (),
-    indexer_sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    indexer_sleep: Sleep = anyio.sleep,
 ) -> AsyncIterator[Services]:
     """Open the store and the chain, build every part, and run the job workers and the indexer until closed.
 
@@ -154,9 +155,13 @@ def _build(
     over_http: bool,
     alert_counters: AlertCounters | None,
     on_finished: Sequence[FinishedHook],
-    indexer_sleep: Callable[[float], Awaitable[None]],
+    indexer_sleep: Sleep,
 ) -> Services:
-    """Every part from its dependencies, in order: nothing is assigned after construction."""
+    """Every part from its dependencies, in order: nothing is assigned after construction, but for one hook.
+
+    The chain is opened before the indexer exists, so the indexer's nudge joins the chain's ``on_mined``
+    hooks once it is built.
+    """
     operator = OperatorActions(chain, store, resend_after_s=settings.chain.operator_resend_after_s)
     verifier = ChainPaymentVerifier(chain, store)
     agent = Signer(settings.chain.agent_key.get_secret_value()) if settings.chain.agent_key else None
